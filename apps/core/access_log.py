@@ -1,0 +1,52 @@
+"""Access logging: every page and API that shows patient data records who saw what."""
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from .models import AccessLog, Site
+
+
+def access_log(
+    request: HttpRequest,
+    *,
+    patient: str,
+    what: str,
+    action: str = AccessLog.Action.VIEW,
+    site: Site | None = None,
+) -> AccessLog:
+    """Record that ``request.user`` saw ``what`` about ``patient`` (a local reference, never a name)."""
+    return access_log_record(
+        user=request.user,
+        patient=patient,
+        what=what,
+        action=action,
+        site=site,
+        path=request.path[:255],
+        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        correlation_id=request.headers.get("X-Correlation-ID", "")[:64],
+    )
+
+
+def access_log_record(
+    *,
+    user: Any,
+    patient: str,
+    what: str,
+    action: str = AccessLog.Action.VIEW,
+    site: Site | None = None,
+    path: str = "",
+    remote_addr: str | None = None,
+    correlation_id: str = "",
+) -> AccessLog:
+    """Write one access-log row; for callers without a request (exports, commands)."""
+    return AccessLog.objects.create(
+        user=user,
+        patient=patient,
+        what=what,
+        action=action,
+        site=site,
+        path=path,
+        remote_addr=remote_addr,
+        correlation_id=correlation_id,
+    )

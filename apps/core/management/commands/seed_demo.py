@@ -1,0 +1,57 @@
+"""Reference data, demo sites and one demo user per role. Safe to run any number of times."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.core.roles import Role
+from apps.core.services import service_lines_load, site_upsert, user_upsert
+
+DEMO_PASSWORD = "clinops-demo-2026"  # noqa: S105 - published demo password; refused with DEBUG off
+
+DEMO_SITES = [
+    ("north", "North Clinic", "America/New_York", ["cardiology", "dermatology", "orthopedics", "primary-care"]),
+    ("south", "South Hospital", "America/Chicago", ["cardiology", "gastroenterology", "neurology", "pulmonology"]),
+    ("west", "West Clinic", "America/Los_Angeles", ["endocrinology", "orthopedics", "primary-care"]),
+]
+
+# username, first, last, role, sites
+DEMO_USERS = [
+    ("scheduler", "Sam", "Rivera", Role.SCHEDULER, ["north"]),
+    ("ma", "Maya", "Chen", Role.MEDICAL_ASSISTANT, ["north"]),
+    ("clinician", "Dr. Lena", "Okafor", Role.CLINICIAN, ["north", "south"]),
+    ("supervisor", "Priya", "Natarajan", Role.SUPERVISOR, ["north", "south"]),
+    ("steward", "Tom", "Becker", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),
+    ("integration", "Ines", "Moreau", Role.INTEGRATION_ADMIN, ["north", "south", "west"]),
+    ("leader", "Grace", "Adeyemi", Role.LEADER, ["north", "south", "west"]),
+]
+
+
+class Command(BaseCommand):
+    help = "Load reference data, demo sites and one demo user per role (idempotent)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--allow-production", action="store_true", help="Seed even with DEBUG off.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError("Demo users have a published password; refusing with DEBUG off.")
+        lines = service_lines_load()
+        for code, name, tz, service_lines in DEMO_SITES:
+            site_upsert(code=code, name=name, timezone=tz, service_lines=service_lines)
+        rows = []
+        for username, first, last, role, sites in DEMO_USERS:
+            _, created = user_upsert(
+                username=username,
+                first_name=first,
+                last_name=last,
+                roles=[role],
+                site_codes=sites,
+                password=DEMO_PASSWORD,
+            )
+            rows.append((username, Role.LABELS[role], ", ".join(sites), "created" if created else "kept"))
+        self.stdout.write(f"Reference data: {lines} service lines, {len(DEMO_SITES)} sites.")
+        self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
+        for username, role, sites, state in rows:
+            self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")

@@ -1,0 +1,112 @@
+"""Request-level security and presentation rules that hold on every page."""
+
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequiredMiddleware
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django_htmx.http import HttpResponseClientRedirect
+
+from .scoping import sites_for
+
+# Elements that poll in the background (worklist refresh, live counts) send this header so
+# that polling never counts as activity and cannot keep an idle session alive.
+BACKGROUND_HEADER = "X-Clinops-Background"
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def is_background(request: HttpRequest) -> bool:
+    return request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+def _to_login(request: HttpRequest, reason: str) -> HttpResponse:
+    url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'reason': reason})}"
+    if getattr(request, "htmx", False) or request.headers.get("HX-Request") == "true":
+        # An htmx swap would paste the login page into a table row: navigate instead.
+        return HttpResponseClientRedirect(url)
+    return HttpResponseRedirect(url)
+
+
+class SessionTimeoutMiddleware:
+    """End a session after an idle period or an absolute lifetime, whichever comes first."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            session = request.session
+            started = session.get("clinops_started_at", now)
+            last = session.get("clinops_last_activity", now)
+            if now - last > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+                logout(request)
+                return _to_login(request, "idle")
+            if now - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds():
+                logout(request)
+                return _to_login(request, "expired")
+            if not is_background(request):
+                session["clinops_last_activity"] = now
+        response = self.get_response(request)
+        if request.user.is_authenticated and "clinops_started_at" not in request.session:
+            # The request that signed the user in starts both clocks.
+            now = timezone.now().timestamp()
+            request.session["clinops_started_at"] = request.session["clinops_last_activity"] = now
+        return response
+
+
+class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
+    """Every page needs login. API views authenticate themselves (session or token, DRF)."""
+
+    def process_view(self, request: HttpRequest, view_func: Any, view_args: Any, view_kwargs: Any) -> Any:
+        from rest_framework.views import APIView
+
+        view_class = getattr(view_func, "cls", None)
+        if isinstance(view_class, type) and issubclass(view_class, APIView):
+            return None
+        return super().process_view(request, view_func, view_args, view_kwargs)
+
+    def handle_no_permission(self, request: HttpRequest, view_func: Any) -> HttpResponse:
+        if request.headers.get("HX-Request") == "true":
+            return _to_login(request, "login")
+        return super().handle_no_permission(request, view_func)
+
+
+class SiteTimezoneMiddleware:
+    """Show times in the user's (first) site's time zone; everything is stored in UTC."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        site = sites_for(request.user).order_by("name").first() if request.user.is_authenticated else None
+        if site is not None:
+            timezone.activate(zoneinfo.ZoneInfo(site.timezone))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class NoStoreMiddleware:
+    """Nothing a signed-in user is shown may be kept by a browser or proxy cache."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            patch_cache_control(response, no_store=True, private=True)
+        return response

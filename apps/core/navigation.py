@@ -1,0 +1,42 @@
+"""The main navigation. Each app registers its entries in ``AppConfig.ready()``; an entry is
+shown only to users who hold its permission (or pass its check)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    order: int = 100
+    permission: str | None = None
+    check: Callable[[Any], bool] | None = None
+
+    def visible_to(self, user: Any) -> bool:
+        if self.permission and not user.has_perm(self.permission):
+            return False
+        return self.check(user) if self.check else True
+
+
+_entries: dict[str, NavEntry] = {}
+
+
+def nav_register(entry: NavEntry) -> None:
+    """Add (or replace) a navigation entry, keyed by its URL name."""
+    _entries[entry.url_name] = entry
+
+
+def nav_for(user: Any, current_path: str) -> list[dict[str, Any]]:
+    """The entries this user may see, in order, with the current one marked."""
+    items = []
+    for entry in sorted(_entries.values(), key=lambda e: (e.order, e.label)):
+        if not entry.visible_to(user):
+            continue
+        url = reverse(entry.url_name)
+        current = current_path == url if url == "/" else current_path.startswith(url)
+        items.append({"label": entry.label, "url": url, "current": current})
+    return items

@@ -1,0 +1,89 @@
+"""Roles are Django groups; each is a set of capabilities (permissions).
+
+Later apps add their model permissions to ``ROLE_PERMISSIONS``; ``roles_sync`` runs after
+every ``migrate`` and makes the groups match this table exactly.
+"""
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+
+class Role:
+    SCHEDULER = "scheduler"
+    MEDICAL_ASSISTANT = "medical_assistant"
+    CLINICIAN = "clinician"
+    SUPERVISOR = "supervisor"
+    TERMINOLOGY_STEWARD = "terminology_steward"
+    INTEGRATION_ADMIN = "integration_admin"
+    LEADER = "leader"
+
+    LABELS = {
+        SCHEDULER: "Scheduler",
+        MEDICAL_ASSISTANT: "Medical assistant",
+        CLINICIAN: "Clinician",
+        SUPERVISOR: "Supervisor",
+        TERMINOLOGY_STEWARD: "Terminology steward",
+        INTEGRATION_ADMIN: "Integration admin",
+        LEADER: "Leader",
+    }
+    ALL = tuple(LABELS)
+
+
+# "app_label.codename" per role. A permission that does not exist (yet) is an error in
+# roles_sync, so a typo cannot silently leave a role without a capability.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.SCHEDULER: ["core.view_patient_data", "core.work_referrals"],
+    Role.MEDICAL_ASSISTANT: ["core.view_patient_data", "core.work_intake", "core.work_results"],
+    Role.CLINICIAN: ["core.view_patient_data", "core.review_results"],
+    Role.SUPERVISOR: [
+        "core.view_patient_data",
+        "core.work_referrals",
+        "core.work_intake",
+        "core.work_results",
+        "core.supervise_queues",
+        "core.view_aggregates",
+    ],
+    Role.TERMINOLOGY_STEWARD: ["core.steward_terminology"],
+    Role.INTEGRATION_ADMIN: ["core.administer_integrations"],
+    Role.LEADER: ["core.view_aggregates"],
+}
+
+# Roles whose people use the Django admin (stewards edit mappings, admins manage sources).
+STAFF_ROLES = frozenset({Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN})
+
+
+def _permission(dotted: str) -> Permission:
+    app_label, codename = dotted.split(".", 1)
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+@transaction.atomic
+def roles_sync() -> None:
+    """Create the role groups and set their permissions to exactly ROLE_PERMISSIONS."""
+    for role, dotted_names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(name) for name in dotted_names])
+
+
+def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # post_migrate is sent once per app; sync once, after the last app, when every
+    # permission in the table has been created.
+    from django.apps import apps
+
+    if sender.label == list(apps.get_app_configs())[-1].label:
+        roles_sync()
+
+
+def roles_of(user: Any) -> list[str]:
+    """The user's role names, in the order of Role.ALL."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    names = {g.name for g in user.groups.all()}
+    return [role for role in Role.ALL if role in names]
+
+
+def can_see_patient_data(user: Any) -> bool:
+    """Leaders and technical roles see aggregates; only patient-facing roles see patients."""
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm("core.view_patient_data"))

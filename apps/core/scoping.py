@@ -1,0 +1,37 @@
+"""Site scoping: the one place that limits what a user may see to the sites they belong to.
+
+Every selector that returns patient data passes its queryset through ``scope_to_sites``;
+nothing else decides site visibility. Superusers see every site.
+"""
+
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
+
+from .models import Site
+
+M = TypeVar("M", bound=Model)
+
+
+def site_ids_for(user: Any) -> set[int]:
+    """The ids of the active sites this user may see (cached on the user for the request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    cached = getattr(user, "_clinops_site_ids", None)
+    if cached is None:
+        sites = Site.objects.filter(is_active=True)
+        if not user.is_superuser:
+            sites = sites.filter(members=user)
+        cached = set(sites.values_list("id", flat=True))
+        user._clinops_site_ids = cached
+    return cached
+
+
+def sites_for(user: Any) -> QuerySet[Site]:
+    """The user's sites, for menus and filters."""
+    return Site.objects.filter(id__in=site_ids_for(user)).prefetch_related("service_lines")
+
+
+def scope_to_sites(queryset: QuerySet[M], user: Any, *, site_field: str = "site") -> QuerySet[M]:
+    """Limit a queryset to rows whose ``site_field`` is one of the user's sites."""
+    return queryset.filter(**{f"{site_field}__in": site_ids_for(user)})

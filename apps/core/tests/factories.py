@@ -1,0 +1,54 @@
+import factory
+from django.contrib.auth.models import Group
+
+from apps.core.models import ServiceLine, Site, User
+from apps.core.roles import STAFF_ROLES, roles_sync
+
+PASSWORD = "correct-horse-battery-9"
+
+
+class ServiceLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServiceLine
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"line-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"site-{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.code.title()} Clinic")
+    timezone = "America/New_York"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user with ``role`` (a Role value) and membership of ``sites``."""
+
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"User{n}")
+    password = factory.django.Password(PASSWORD)
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if extracted:
+            roles_sync()
+            self.groups.add(Group.objects.get(name=extracted))
+            if extracted in STAFF_ROLES:
+                self.is_staff = True
+                self.save(update_fields=["is_staff"])
+
+    @factory.post_generation
+    def sites(self, create: bool, extracted: list[Site] | None, **kwargs: object) -> None:
+        if extracted:
+            self.sites.set(extracted)

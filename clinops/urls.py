@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from apps.core import views as core_views
+
+admin.site.site_header = "clinops administration"
+admin.site.site_title = "clinops admin"
+# The admin signs in through the app's own login page (django-axes lockout, idle timeout).
+admin.site.login = core_views.admin_login_redirect
+
+login_view = auth_views.LoginView.as_view(
+    redirect_authenticated_user=True,
+    extra_context={"idle_minutes": int(settings.SESSION_IDLE_TIMEOUT.total_seconds() // 60)},
+)
+
+urlpatterns = [
+    path("login/", login_view, name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/", include("apps.core.api_urls")),
+    path("", include("apps.core.urls")),
+]

@@ -1,0 +1,94 @@
+"""Fixtures shared by every app's tests: sites, users per role, and service availability."""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("CLINOPS_REQUIRE_SERVICES") == "1"
+REQUIRE_BROWSER = os.environ.get("CLINOPS_REQUIRE_BROWSER") == "1"
+
+
+def service_reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(url: str, what: str) -> None:
+    """Skip when a real service is not reachable; in CI (CLINOPS_REQUIRE_SERVICES=1) fail instead."""
+    if service_reachable(url):
+        return
+    message = f"{what} is not reachable at {urlsplit(url).netloc}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " and CLINOPS_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres"):
+        from django.conf import settings
+
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            if REQUIRE_SERVICES:
+                pytest.fail("this test needs PostgreSQL (DATABASE_URL) and CLINOPS_REQUIRE_SERVICES=1")
+            pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def own_site(db):
+    from apps.core.tests.factories import SiteFactory
+
+    return SiteFactory(code="own", name="Own Clinic", timezone="America/New_York")
+
+
+@pytest.fixture
+def other_site(db):
+    from apps.core.tests.factories import SiteFactory
+
+    return SiteFactory(code="other", name="Other Hospital", timezone="America/Los_Angeles")
+
+
+@pytest.fixture
+def make_user(db, own_site):
+    """make_user(role, sites=[own_site]) -> a saved user with that role at those sites."""
+    from apps.core.tests.factories import UserFactory
+
+    def make(role: str | None, sites: list | None = None, **fields):
+        return UserFactory(role=role, sites=[own_site] if sites is None else sites, **fields)
+
+    return make
+
+
+# --- browser tests (Playwright driving Debian's Chromium; never a downloaded browser) ---
+CHROMIUM = os.environ.get("CLINOPS_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        if REQUIRE_BROWSER:
+            pytest.fail(f"no Chromium at {CHROMIUM} and CLINOPS_REQUIRE_BROWSER=1 (apt-get install chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium to run browser tests")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
