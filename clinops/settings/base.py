@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "apps.core",
+    "apps.ehr",
 ]
 
 MIDDLEWARE = [
@@ -144,7 +145,26 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "sessions",
     "authtoken",
     "core.accesslog",
+    # The inbox keeps every raw EHR message and its processing state; the store mirrors the
+    # EHR (its history is the inbox). Auditing them would copy each payload again.
+    "ehr.inboxenvelope",
+    "ehr.inboxmessage",
+    "ehr.outboxmessage",
+    "ehr.pollcursor",
+    "ehr.patient",
+    "ehr.practitioner",
+    "ehr.practitionerrole",
+    "ehr.organization",
+    "ehr.location",
+    "ehr.encounter",
+    "ehr.appointment",
+    "ehr.servicerequest",
+    "ehr.task",
+    "ehr.observation",
+    "ehr.diagnosticreport",
+    "ehr.documentreference",
 )
+AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash")
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 AUDITLOG_STORE_JSON_CHANGES = True
 

@@ -1,0 +1,40 @@
+from .messages import InboxEnvelope, InboxMessage, OutboxMessage
+from .sources import EhrSource, PollCursor
+from .store import (
+    STORE_MODELS,
+    Appointment,
+    DiagnosticReport,
+    DocumentReference,
+    Encounter,
+    FhirResource,
+    Location,
+    Observation,
+    Organization,
+    Patient,
+    Practitioner,
+    PractitionerRole,
+    ServiceRequest,
+    Task,
+)
+
+__all__ = [
+    "STORE_MODELS",
+    "Appointment",
+    "DiagnosticReport",
+    "DocumentReference",
+    "EhrSource",
+    "Encounter",
+    "FhirResource",
+    "InboxEnvelope",
+    "InboxMessage",
+    "Location",
+    "Observation",
+    "Organization",
+    "OutboxMessage",
+    "Patient",
+    "PollCursor",
+    "Practitioner",
+    "PractitionerRole",
+    "ServiceRequest",
+    "Task",
+]

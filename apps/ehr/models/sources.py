@@ -1,0 +1,75 @@
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+
+class EhrSource(models.Model):
+    """An EHR that clinops syncs with: where to call it, how to authenticate, how it calls us."""
+
+    class Auth(models.TextChoices):
+        NONE = "none", "None"
+        BEARER = "bearer", "Bearer token"
+        SMART = "smart_backend", "SMART Backend Services (private-key JWT)"
+
+    name = models.SlugField(max_length=64, unique=True)
+    base_url = models.URLField(max_length=500, blank=True, help_text="FHIR R4 base, e.g. https://ehr.example.org/fhir")
+    is_active = models.BooleanField(default=True)
+
+    auth_type = models.CharField(max_length=16, choices=Auth.choices, default=Auth.NONE)
+    bearer_token = models.CharField(max_length=2000, blank=True)
+    client_id = models.CharField(max_length=255, blank=True)
+    token_url = models.URLField(max_length=500, blank=True)
+    private_key_pem = models.TextField(blank=True, help_text="PEM private key (RS384 or ES384) for the client JWT")
+    key_id = models.CharField(max_length=255, blank=True)
+    scope = models.CharField(max_length=500, default="system/*.read system/Task.write")
+
+    # Inbound: only a hash of the webhook token is kept; the token is shown once when made.
+    webhook_token_hash = models.CharField(max_length=64, blank=True)
+    webhook_token_hint = models.CharField(max_length=8, blank=True)
+
+    poll_enabled = models.BooleanField(default=False)
+    poll_resource_types = models.JSONField(default=list, blank=True, help_text="Empty: every type in the store")
+    poll_interval_seconds = models.PositiveIntegerField(default=300)
+    use_bulk_export = models.BooleanField(default=False, help_text="Poll with Bulk $export and _since")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("read_fhir_api", "Can read the local FHIR store through /fhir")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def new_webhook_token(self) -> str:
+        """Set a fresh webhook token (in memory; the caller saves) and return it in full, once."""
+        token = secrets.token_urlsafe(32)
+        self.webhook_token_hash = self.hash_token(token)
+        self.webhook_token_hint = token[-4:]
+        return token
+
+    def check_webhook_token(self, token: str) -> bool:
+        return bool(self.webhook_token_hash) and secrets.compare_digest(self.webhook_token_hash, self.hash_token(token))
+
+
+class PollCursor(models.Model):
+    """How far polling has read one resource type of one source (meta.lastUpdated)."""
+
+    source = models.ForeignKey(EhrSource, on_delete=models.CASCADE, related_name="poll_cursors")
+    resource_type = models.CharField(max_length=64)
+    cursor = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "resource_type"], name="ehr_pollcursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.resource_type} > {self.cursor}"
