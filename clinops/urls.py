@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.core import views as core_views
+from apps.ehr import webhook as ehr_webhook
 
 admin.site.site_header = "clinops administration"
 admin.site.site_title = "clinops admin"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("login/", login_view, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("integrations/<slug:source>/fhir", ehr_webhook.receive, name="ehr-webhook"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("apps.core.api_urls")),

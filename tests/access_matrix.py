@@ -54,6 +54,14 @@ ROWS: list[Row] = [
     Row("core-api:me", every(200, anonymous=401), api=True),
     Row("core:home", every(200)),
     Row("core:site_detail", every(200), kwargs=lambda site: {"code": site.code}),
+    # The EHR's webhook authenticates by the source's bearer token, never by a session.
+    Row(
+        "ehr-webhook",
+        every(401, anonymous=401),
+        method="post",
+        kwargs=lambda site: {"source": "no-such-source"},
+        other_site=401,
+    ),
 ]
 
 # URL namespaces whose every URL is covered by a row of the namespace's own (the admin's

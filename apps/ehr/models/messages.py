@@ -44,6 +44,7 @@ class InboxMessage(models.Model):
         UPDATED = "updated", "Updated"
         UNCHANGED = "unchanged", "Unchanged"
         DELETED = "deleted", "Deleted"
+        IGNORED = "ignored", "Ignored (a type nothing here uses)"
 
     source = models.ForeignKey(EhrSource, on_delete=models.PROTECT, related_name="inbox_messages")
     envelope = models.ForeignKey(

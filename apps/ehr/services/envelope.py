@@ -1,0 +1,164 @@
+"""Split what the EHR sent into inbox entries, without judging the resources yet.
+
+A body is one FHIR resource or a Bundle (transaction, batch, collection, searchset, history,
+message, an R4B subscription-notification, or an R4 backport notification: a history Bundle
+whose first entry is a SubscriptionStatus ``Parameters``). Only the envelope is checked here —
+is it JSON, is it FHIR, are the entries objects — and a broken envelope raises
+``EnvelopeError`` (HTTP 400). Each resource is validated later, on its own, so one invalid
+entry fails alone while the rest of its Bundle lands.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apps.core.errors import ApplicationError
+
+# Entries that describe a delivery rather than carry data.
+NOTIFICATION_META_TYPES = {"SubscriptionStatus", "MessageHeader"}
+REFERENCE_RE = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<vid>[^/]+))?$")
+
+
+class EnvelopeError(ApplicationError):
+    """The body is not FHIR we can take: answered 400 with an OperationOutcome."""
+
+    def __init__(self, message: str, *, expression: str = "") -> None:
+        super().__init__(message, code="invalid_envelope")
+        self.expression = expression
+
+
+@dataclass(frozen=True)
+class Entry:
+    operation: str  # InboxMessage.Operation value
+    resource_type: str
+    resource_id: str
+    version_id: str
+    last_updated: str  # meta.lastUpdated as sent ("" if none)
+    payload: str  # the resource JSON ("" for delete and fetch)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.payload.encode()).hexdigest()
+
+    def idempotency_key(self, source_id: int) -> str:
+        # The same version of the same resource is one message, however often and by
+        # whichever channel it arrives; without a version, the same content is.
+        version = self.version_id or self.last_updated or f"sha:{self.sha256}"
+        key = f"{source_id}|{self.operation}|{self.resource_type}/{self.resource_id}|{version}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_body(body: bytes) -> Any:
+    """Decode JSON, or raise EnvelopeError saying where it broke."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise EnvelopeError(f"The body is not UTF-8 text (byte {exc.start}).") from exc
+    if not text.strip():
+        raise EnvelopeError("The body is empty; send a FHIR resource or Bundle as JSON.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from exc
+
+
+def split(document: Any) -> list[Entry]:
+    """The inbox entries of one FHIR resource or Bundle."""
+    if not isinstance(document, dict):
+        raise EnvelopeError("The body is JSON but not a FHIR resource: expected an object with a resourceType.")
+    resource_type = document.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        raise EnvelopeError("The body is JSON but not FHIR: it has no resourceType.", expression="resourceType")
+    if resource_type != "Bundle":
+        return [_resource_entry(document, fallback_id="")]
+    entries = document.get("entry", [])
+    if not isinstance(entries, list):
+        raise EnvelopeError("Bundle.entry must be a list.", expression="Bundle.entry")
+    bundle_type = document.get("type", "")
+    out: list[Entry] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise EnvelopeError(f"Bundle.entry[{index}] is not an object.", expression=f"Bundle.entry[{index}]")
+        made = _bundle_entry(entry, index, bundle_type, first=index == 0)
+        if made is not None:
+            out.append(made)
+    return out
+
+
+def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool) -> Entry | None:
+    resource = entry.get("resource")
+    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    method = str(request.get("method", "")).upper()
+    if method == "DELETE":
+        match = REFERENCE_RE.search(str(request.get("url", "")).split("?")[0])
+        if not match:
+            raise EnvelopeError(
+                f"Bundle.entry[{index}].request.url must name the deleted resource as Type/id.",
+                expression=f"Bundle.entry[{index}].request.url",
+            )
+        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+        version = match["vid"] or _etag_version(response.get("etag"))
+        return Entry("delete", match["type"], match["id"], version, str(response.get("lastModified") or ""), "")
+    search = entry.get("search") if isinstance(entry.get("search"), dict) else {}
+    if method == "GET" or search.get("mode") == "outcome":
+        return None  # a read request or a search's own OperationOutcome carries no data
+    if resource is None:
+        full_url = str(entry.get("fullUrl", ""))
+        match = REFERENCE_RE.search(full_url)
+        if match and bundle_type in ("history", "subscription-notification"):
+            # An id-only notification: the resource is fetched from the EHR when processed.
+            return Entry("fetch", match["type"], match["id"], match["vid"] or "", "", "")
+        raise EnvelopeError(f"Bundle.entry[{index}] has no resource.", expression=f"Bundle.entry[{index}]")
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise EnvelopeError(
+            f"Bundle.entry[{index}].resource is not a FHIR resource (no resourceType).",
+            expression=f"Bundle.entry[{index}].resource",
+        )
+    rtype = resource["resourceType"]
+    if rtype in NOTIFICATION_META_TYPES:
+        return None
+    if first and rtype == "Parameters" and bundle_type == "history":
+        return None  # R4 backport: the SubscriptionStatus travels as Parameters in entry 0
+    fallback = ""
+    full_url = str(entry.get("fullUrl", ""))
+    if full_url.startswith("urn:uuid:"):
+        fallback = full_url.removeprefix("urn:uuid:")
+    elif match := REFERENCE_RE.search(full_url):
+        fallback = match["id"]
+    return _resource_entry(resource, fallback_id=fallback)
+
+
+def _etag_version(etag: Any) -> str:
+    """``W/"4"`` → ``4``."""
+    return str(etag or "").removeprefix("W/").strip('"')[:64]
+
+
+def _resource_entry(resource: dict, *, fallback_id: str) -> Entry:
+    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    payload = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+    resource_id = str(resource.get("id") or fallback_id or "")
+    if not resource_id:
+        # A create with no id and no fullUrl: the content names it, so a resend is a duplicate.
+        resource_id = "sha-" + hashlib.sha256(payload.encode()).hexdigest()[:40]
+    return Entry(
+        "upsert",
+        resource["resourceType"],
+        resource_id[:128],
+        str(meta.get("versionId", "") or "")[:64],
+        str(meta.get("lastUpdated", "") or ""),
+        payload,
+    )
+
+
+def parse_instant(value: str) -> datetime | None:
+    """A FHIR instant/dateTime as an aware datetime (None when absent or partial)."""
+    if not value or len(value) < 19:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None

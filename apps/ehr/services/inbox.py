@@ -1,0 +1,359 @@
+"""The inbox: every message from the EHR is stored before it is acknowledged, then applied
+to the local store and handed to the workflows, with retries and dead letters.
+
+    inbox_receive  — split a delivery into messages, store them (deduplicated), queue processing after commit
+    inbox_process  — apply messages: validate (FHIR R4), upsert (version-guarded), call handlers
+    inbox_sweep    — re-queue what was left in ``received`` (broker down at commit) and failures now due
+"""
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from ..handlers import ResourceChange, handlers_for
+from ..models import STORE_MODELS, EhrSource, InboxEnvelope, InboxMessage
+from ..retry import max_attempts, next_attempt_at
+from .envelope import Entry, parse_body, parse_instant, split
+from .store import micros, resource_upsert
+
+logger = logging.getLogger(__name__)
+Status = InboxMessage.Status
+BATCH = 200
+STRANDED_AFTER = timedelta(seconds=60)
+
+
+class PermanentError(Exception):
+    """Processing this message again cannot succeed until something changes: dead-letter it."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    id: int
+    resource_type: str
+    resource_id: str
+    operation: str
+    duplicate: bool
+
+
+@dataclass
+class Receipt:
+    correlation_id: str
+    envelope_id: int | None = None
+    messages: list[ReceiptLine] = field(default_factory=list)
+
+    @property
+    def new_ids(self) -> list[int]:
+        return [line.id for line in self.messages if not line.duplicate]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "correlationId": self.correlation_id,
+            "envelope": self.envelope_id,
+            "stored": len(self.new_ids),
+            "duplicates": len(self.messages) - len(self.new_ids),
+            "messages": [
+                {
+                    "id": line.id,
+                    "resourceType": line.resource_type,
+                    "resourceId": line.resource_id,
+                    "operation": line.operation,
+                    "duplicate": line.duplicate,
+                }
+                for line in self.messages
+            ],
+        }
+
+
+def inbox_receive(
+    *,
+    source: EhrSource,
+    body: bytes | dict[str, Any],
+    channel: str,
+    content_type: str = "",
+    correlation_id: str = "",
+    process: bool = True,
+) -> Receipt:
+    """Store a delivery (a resource or Bundle) as inbox messages; queue their processing after commit.
+
+    Raises EnvelopeError when the body is not FHIR; nothing is stored then. Raw webhook bytes
+    are kept whole in an envelope. A message already received (same key) is not stored twice.
+    """
+    document = parse_body(body) if isinstance(body, bytes) else body
+    entries = split(document)
+    correlation_id = (correlation_id or uuid.uuid4().hex)[:64]
+    with transaction.atomic():
+        envelope = None
+        if isinstance(body, bytes):
+            envelope = InboxEnvelope.objects.create(
+                source=source,
+                sha256=hashlib.sha256(body).hexdigest(),
+                content_type=content_type[:100],
+                correlation_id=correlation_id,
+                raw=body,
+            )
+        receipt = _store(source, entries, channel=channel, correlation_id=correlation_id, envelope=envelope)
+        if process and receipt.new_ids:
+            for start in range(0, len(receipt.new_ids), BATCH):
+                chunk = receipt.new_ids[start : start + BATCH]
+                transaction.on_commit(partial(_queue, chunk))
+    return receipt
+
+
+def inbox_receive_entries(*, source: EhrSource, entries: Iterable[Entry], channel: str, correlation_id: str) -> Receipt:
+    """Store already-split entries (bulk import); the caller processes them."""
+    with transaction.atomic():
+        return _store(source, list(entries), channel=channel, correlation_id=correlation_id, envelope=None)
+
+
+def _store(
+    source: EhrSource, entries: list[Entry], *, channel: str, correlation_id: str, envelope: InboxEnvelope | None
+) -> Receipt:
+    receipt = Receipt(correlation_id=correlation_id, envelope_id=envelope.pk if envelope else None)
+    keyed: dict[str, Entry] = {}
+    for entry in entries:
+        keyed.setdefault(entry.idempotency_key(source.pk), entry)
+    existing = set(InboxMessage.objects.filter(idempotency_key__in=keyed).values_list("idempotency_key", flat=True))
+    now = timezone.now()
+    InboxMessage.objects.bulk_create(
+        [
+            InboxMessage(
+                source=source,
+                envelope=envelope,
+                idempotency_key=key,
+                sha256=entry.sha256,
+                payload=entry.payload,
+                channel=channel,
+                operation=entry.operation,
+                resource_type=entry.resource_type[:64],
+                resource_id=entry.resource_id,
+                version_id=entry.version_id,
+                ehr_last_updated=parse_instant(entry.last_updated),
+                correlation_id=correlation_id,
+                received_at=now,
+            )
+            for key, entry in keyed.items()
+            if key not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    ids = dict(InboxMessage.objects.filter(idempotency_key__in=keyed).values_list("idempotency_key", "id"))
+    for key, entry in keyed.items():
+        receipt.messages.append(
+            ReceiptLine(ids[key], entry.resource_type, entry.resource_id, entry.operation, key in existing)
+        )
+    return receipt
+
+
+def _queue(ids: list[int]) -> None:
+    from ..tasks.inbox import inbox_process_task
+
+    try:
+        inbox_process_task.delay(ids)
+    except Exception:
+        # The broker is down: the rows are committed in ``received``; the sweeper re-queues them.
+        logger.warning("inbox: could not queue %d message(s); the sweeper will pick them up", len(ids))
+
+
+def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
+    """Apply due messages among ``message_ids``; each fails or succeeds on its own.
+
+    Rows are locked (SKIP LOCKED), so two workers never apply one message; one that is already
+    processed, dead or not yet due is left alone, which makes a second run a no-op.
+    """
+    now = timezone.now()
+    retry_due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    due = Q(status=Status.RECEIVED) | (Q(status=Status.FAILED) & retry_due)
+    with transaction.atomic():
+        messages = list(
+            InboxMessage.objects.select_for_update(skip_locked=True)
+            .select_related("source")
+            .filter(due, id__in=message_ids)
+            .order_by("id")
+        )
+        for message in messages:
+            _process_one(message)
+        InboxMessage.objects.bulk_update(
+            messages,
+            [
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "error_code",
+                "last_error",
+                "outcome",
+                "processed_at",
+                "payload",
+                "sha256",
+                "operation",
+                "version_id",
+                "ehr_last_updated",
+            ],
+        )
+    return messages
+
+
+def _process_one(message: InboxMessage) -> None:
+    message.attempts += 1
+    try:
+        with transaction.atomic():  # a savepoint: a failure undoes this message only
+            message.outcome = _apply(message)
+    except PermanentError as exc:
+        message.status, message.error_code, message.last_error = Status.DEAD, exc.code, str(exc)
+        message.next_attempt_at = None
+        logger.info("inbox: message %s dead-lettered (%s)", message.pk, exc.code)
+    except Exception as exc:  # a handler or a transient failure: retry, then dead-letter
+        message.error_code = getattr(exc, "code", "") or "error"
+        message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
+        if message.attempts >= max_attempts():
+            message.status, message.next_attempt_at = Status.DEAD, None
+            logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
+        else:
+            message.status, message.next_attempt_at = Status.FAILED, next_attempt_at(message.attempts)
+            logger.info("inbox: message %s failed (attempt %d), will retry", message.pk, message.attempts)
+    else:
+        message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
+        message.next_attempt_at, message.processed_at = None, timezone.now()
+
+
+def _apply(message: InboxMessage) -> str:
+    if message.operation == InboxMessage.Operation.FETCH:
+        _fetch(message)
+    if message.operation == InboxMessage.Operation.DELETE:
+        return _apply_delete(message)
+    try:
+        resource = json.loads(message.payload)
+    except json.JSONDecodeError as exc:
+        raise PermanentError(f"Stored payload is not JSON: {exc.msg}", code="invalid") from exc
+    resource_type = message.resource_type
+    stored = resource_type in STORE_MODELS
+    handlers = handlers_for(resource_type)
+    if not stored and not handlers:
+        return InboxMessage.Outcome.IGNORED
+    resource.setdefault("id", message.resource_id)
+    _validate(resource)
+    last_updated = message.ehr_last_updated or message.received_at
+    record = None
+    outcome = "new"
+    if stored:
+        result = resource_upsert(
+            source_id=message.source_id, resource=resource, version_id=message.version_id, last_updated=last_updated
+        )
+        outcome = result.outcome
+        if outcome == "unchanged":
+            return outcome
+        if handlers:
+            record = STORE_MODELS[resource_type].objects.get(pk=result.row_id)
+    _call_handlers(message, resource, outcome, record, handlers)
+    return outcome
+
+
+def _apply_delete(message: InboxMessage) -> str:
+    resource_type = message.resource_type
+    tombstone = {"resourceType": resource_type, "id": message.resource_id}
+    handlers = handlers_for(resource_type)
+    if resource_type not in STORE_MODELS:
+        if handlers:
+            _call_handlers(message, tombstone, "deleted", None, handlers)
+        return InboxMessage.Outcome.DELETED if handlers else InboxMessage.Outcome.IGNORED
+    model = STORE_MODELS[resource_type]
+    last_updated = message.ehr_last_updated or message.received_at
+    version_id = message.version_id
+    if not version_id and message.ehr_last_updated is None:
+        # A delete that says neither version nor time applies to whatever the store holds.
+        current = model.objects.filter(source_id=message.source_id, fhir_id=message.resource_id).values_list(
+            "version_id", "last_updated_us"
+        )
+        if row := current.first():
+            version_id = row[0]
+            if micros(last_updated) <= row[1]:
+                last_updated = last_updated + timedelta(microseconds=row[1] - micros(last_updated) + 1)
+    result = resource_upsert(
+        source_id=message.source_id, resource=tombstone, version_id=version_id, last_updated=last_updated, deleted=True
+    )
+    if result.outcome == "unchanged":
+        return result.outcome
+    record = model.objects.get(pk=result.row_id) if handlers else None
+    _call_handlers(message, tombstone, "deleted", record, handlers)
+    return InboxMessage.Outcome.DELETED
+
+
+def _call_handlers(message: InboxMessage, resource: dict, outcome: str, record: Any, handlers: list) -> None:
+    change = ResourceChange(
+        source_id=message.source_id,
+        resource_type=message.resource_type,
+        resource_id=message.resource_id,
+        outcome=outcome,
+        resource=resource,
+        record=record,
+        message_id=message.pk,
+        correlation_id=message.correlation_id,
+    )
+    for handler in handlers:
+        handler(change)
+
+
+def _validate(resource: dict[str, Any]) -> None:
+    try:
+        model_class = get_fhir_model_class(resource["resourceType"])
+    except (KeyError, ValueError) as exc:
+        raise PermanentError(f"{resource['resourceType']} is not an R4 resource type", code="invalid") from exc
+    try:
+        model_class.model_validate(resource)
+    except ValidationError as exc:
+        problems = [
+            f"{resource['resourceType']}.{'.'.join(str(p) for p in err['loc'] if p != '__root__')}: {err['msg']}"
+            for err in exc.errors()[:5]
+        ]
+        more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+        raise PermanentError("Not valid FHIR R4: " + "; ".join(problems) + more, code="invalid") from exc
+
+
+def _fetch(message: InboxMessage) -> None:
+    """An id-only notification: read the resource from the EHR, then apply it like any other."""
+    from ..client import FhirHttpError, client_for
+
+    try:
+        resource = client_for(message.source).read(message.resource_type, message.resource_id)
+    except FhirHttpError as exc:
+        if exc.status in (404, 410):
+            message.operation = InboxMessage.Operation.DELETE
+            return
+        raise PermanentError(f"The EHR refused the read: HTTP {exc.status}", code="fetch_refused") from exc
+    message.payload = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
+    message.sha256 = hashlib.sha256(message.payload.encode()).hexdigest()
+    meta = resource.get("meta") or {}
+    message.version_id = str(meta.get("versionId") or message.version_id)[:64]
+    message.ehr_last_updated = parse_instant(str(meta.get("lastUpdated") or "")) or message.ehr_last_updated
+    message.operation = InboxMessage.Operation.UPSERT
+
+
+def inbox_sweep(*, now=None) -> int:
+    """Queue what is stranded in ``received`` and failures that are due; returns how many."""
+    now = now or timezone.now()
+    ids = list(
+        InboxMessage.objects.filter(
+            Q(status=Status.RECEIVED, received_at__lte=now - STRANDED_AFTER)
+            | Q(status=Status.FAILED, next_attempt_at__lte=now)
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:10_000]
+    )
+    for start in range(0, len(ids), BATCH):
+        _queue(ids[start : start + BATCH])
+    return len(ids)

@@ -1,0 +1,119 @@
+"""Writes to the local store: version-guarded upserts enforced by the database.
+
+One ``INSERT … ON CONFLICT (source_id, fhir_id) DO UPDATE … WHERE <newer>`` per resource: a
+duplicate or an older version changes nothing, concurrent writers of one resource cannot
+both win, and no search-then-insert race exists. "Newer" is the pair
+``(version_seq, last_updated_us)``: a numeric ``meta.versionId`` first, then
+``meta.lastUpdated`` (the receipt time when the EHR sent none). A delete is the same upsert
+of a tombstone, so an older version arriving after a delete does not bring it back.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from ..models import STORE_MODELS, FhirResource
+from .extract import EXTRACTORS
+
+COMMON = [
+    "source_id",
+    "fhir_id",
+    "version_id",
+    "last_updated",
+    "last_updated_us",
+    "version_seq",
+    "content_sha256",
+    "raw",
+    "deleted",
+    "revision",
+    "first_stored_at",
+    "stored_at",
+]
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    outcome: str  # new | updated | unchanged | deleted
+    row_id: int | None
+
+
+def version_seq(version_id: str) -> int:
+    return int(version_id) if version_id.isdigit() and len(version_id) < 18 else 0
+
+
+def micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+@cache
+def _upsert_sql(model: type[FhirResource]) -> tuple[str, list[str]]:
+    typed = [f.column for f in model._meta.concrete_fields if f.column not in COMMON and not f.primary_key]
+    columns = COMMON + typed
+    q = connection.ops.quote_name
+    table = q(model._meta.db_table)
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in ("first_stored_at", "revision"))
+    # Identifiers only come from the model's own metadata, quoted; values are parameters.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+        f"ON CONFLICT ({q('source_id')}, {q('fhir_id')}) DO UPDATE SET {updates}, "
+        f"{q('revision')} = {table}.{q('revision')} + 1 "
+        f"WHERE (excluded.{q('version_seq')}, excluded.{q('last_updated_us')}) > "
+        f"({table}.{q('version_seq')}, {table}.{q('last_updated_us')}) "
+        f"RETURNING {q('id')}, {q('revision')}, {q('deleted')}"
+    )
+    return sql, columns
+
+
+def _prep(model: type[FhirResource], values: dict[str, Any], columns: list[str]) -> list[Any]:
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return [fields[c].get_db_prep_save(values[c], connection) for c in columns]
+
+
+def resource_upsert(
+    *,
+    source_id: int,
+    resource: dict[str, Any],
+    version_id: str,
+    last_updated: datetime,
+    deleted: bool = False,
+) -> StoreResult:
+    """Store one resource (or its tombstone) if it is newer than what the store holds."""
+    resource_type = resource["resourceType"]
+    model = STORE_MODELS[resource_type]
+    now = timezone.now()
+    typed = {} if deleted else EXTRACTORS[resource_type](resource)
+    if deleted:
+        typed = {f.column: f.get_default() for f in model._meta.concrete_fields if f.column not in COMMON}
+        typed.pop("id", None)
+    canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+    values = {
+        "source_id": source_id,
+        "fhir_id": str(resource["id"]),
+        "version_id": version_id,
+        "last_updated": last_updated,
+        "last_updated_us": micros(last_updated),
+        "version_seq": version_seq(version_id),
+        "content_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        "raw": resource,
+        "deleted": deleted,
+        "revision": 1,
+        "first_stored_at": now,
+        "stored_at": now,
+        **{model._meta.get_field(name).column: value for name, value in typed.items()},
+    }
+    sql, columns = _upsert_sql(model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prep(model, values, columns))
+        row = cursor.fetchone()
+    if row is None:
+        return StoreResult("unchanged", None)
+    row_id, revision, is_deleted = row
+    if is_deleted:
+        return StoreResult("deleted", row_id)
+    return StoreResult("new" if revision == 1 else "updated", row_id)

@@ -1,0 +1,1 @@
+"""Polling and outbox relay tasks (see apps.ehr.services.polling and .outbox)."""

@@ -1,0 +1,13 @@
+"""Fixtures for the ehr tests. Several test modules share these; add, don't rewrite."""
+
+import pytest
+
+from apps.ehr.services.sources import source_upsert
+
+
+@pytest.fixture
+def ehr_source(db):
+    """An EHR source with a known webhook token: ``ehr_source.token``."""
+    source, token = source_upsert(name="test-ehr", base_url="http://127.0.0.1:9/fhir")
+    source.token = token
+    return source
