@@ -28,7 +28,7 @@ seed: migrate
 
 run: seed
 	@echo "clinops is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -92,3 +92,13 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1366, "height": 768}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_translation_table():
+    """translate() serves from an in-memory table; a test's rollback must not leave it stale."""
+    from apps.terminology.translation import translation_cache_clear
+
+    translation_cache_clear()
+    yield
+    translation_cache_clear()

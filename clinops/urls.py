@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from apps.core import views as core_views
 from apps.ehr import webhook as ehr_webhook
+from apps.terminology import api as terminology_api
 
 admin.site.site_header = "clinops administration"
 admin.site.site_title = "clinops admin"
@@ -25,5 +26,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("apps.core.api_urls")),
+    path("fhir/ConceptMap/$translate", terminology_api.ConceptMapTranslateApi.as_view(), name="fhir-translate"),
+    # Other fhir/… routes go above this include: it ends in a catch-all (404 OperationOutcome).
+    path("fhir/", include("apps.ehr.fhir_api.urls")),
+    path("integrations/", include("apps.ehr.urls")),
+    path("referrals/", include("apps.referrals.urls")),
+    path("api/referrals/", include("apps.referrals.api_urls")),
     path("", include("apps.core.urls")),
 ]

@@ -11,10 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.roles import Role
+from apps.ehr.tests.message_factories import matrix_inbox_kwargs, matrix_outbox_kwargs
+from apps.ehr.tests.store_factories import matrix_read_kwargs
+from apps.referrals.tests.factories import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
+from apps.referrals.workflow import State
+from apps.terminology.tests.factories import matrix_map, matrix_unmapped, matrix_version
 
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
+WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
 
 
 def every(status: int, **overrides: int) -> dict[str, int]:
@@ -61,6 +67,146 @@ ROWS: list[Row] = [
         method="post",
         kwargs=lambda site: {"source": "no-such-source"},
         other_site=401,
+    ),
+    # The FHIR read API: integration roles only. The store has no site, so the answer is the
+    # same at any site (other_site=200), and an unknown path is a 404 OperationOutcome.
+    Row("fhir:metadata", every(403, anonymous=401, integration_admin=200), api=True),
+    Row(
+        "fhir:search",
+        every(403, anonymous=401, integration_admin=200),
+        kwargs=lambda site: {"resource_type": "Observation"},
+        other_site=200,
+        api=True,
+    ),
+    Row(
+        "fhir:read",
+        every(403, anonymous=401, integration_admin=200),
+        kwargs=matrix_read_kwargs,
+        other_site=200,
+        api=True,
+    ),
+    Row(
+        "fhir:unsupported",
+        every(403, anonymous=401, integration_admin=404),
+        kwargs=lambda site: {"rest": "Patient/1/_history/1"},
+        api=True,
+    ),
+    # The integration console: integration admins only. Messages belong to an EHR source, not
+    # a site, so a detail answers the same at any site (other_site=200). An empty selection is
+    # a valid POST (redirect back with a notice); a replay without "confirm" shows the count.
+    Row("ehr:console", every(403, integration_admin=200)),
+    Row("ehr:inbox_list", every(403, integration_admin=200)),
+    Row("ehr:inbox_detail", every(403, integration_admin=200), kwargs=matrix_inbox_kwargs, other_site=200),
+    Row("ehr:inbox_retry", every(403, integration_admin=302), method="post"),
+    Row("ehr:inbox_replay", every(403, integration_admin=200), method="post"),
+    Row("ehr:outbox_list", every(403, integration_admin=200)),
+    Row("ehr:outbox_detail", every(403, integration_admin=200), kwargs=matrix_outbox_kwargs, other_site=200),
+    Row("ehr:outbox_retry", every(403, integration_admin=302), method="post"),
+    # Referrals: schedulers and supervisors work them (everyone else 403); an item at a site the
+    # user is not a member of is 404. POSTs without JavaScript redirect back (302). Releasing a
+    # colleague's claim, bulk actions, reassign and move are for supervisors. A saved view of
+    # someone else is "not found" for everyone.
+    *[
+        Row(name, every(403, **dict.fromkeys(WORKERS, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, status, method, kwargs, data in [
+            ("referrals:worklist", 200, "get", None, None),
+            ("referrals:counts", 200, "get", None, None),
+            ("referrals:detail", 200, "get", matrix_referral(), None),
+            ("referrals:claim", 302, "post", matrix_referral(), None),
+            ("referrals:act", 302, "post", matrix_action("triage"), None),
+            ("referrals:outreach", 302, "post", matrix_referral(), {"channel": "phone", "outcome": "no_answer"}),
+            ("referrals:note", 302, "post", matrix_referral(), {"text": "Called the GP"}),
+            ("referrals:view_save", 302, "post", None, {"name": "Mine"}),
+            ("referrals:view_delete", 404, "post", matrix_saved_view, None),
+        ]
+    ],
+    Row("referrals:release", every(403, supervisor=302), method="post", kwargs=matrix_referral(claimed=True)),
+    Row("referrals:bulk", every(403, supervisor=302), method="post"),
+    # The referral API: the same rule, 401 without credentials; an action's answer is 200
+    # (201 for outreach and notes) when the referral is in a state that allows it.
+    *[
+        Row(
+            f"referrals-api:{name}",
+            every(403, anonymous=401, **dict.fromkeys(WORKERS, status)),
+            method=method,
+            kwargs=kwargs,
+            data=data or {},
+            api=True,
+        )
+        for name, status, method, kwargs, data in [
+            ("list", 200, "get", None, None),
+            ("detail", 200, "get", matrix_referral(), None),
+            ("claim", 200, "post", matrix_referral(), None),
+            ("triage", 200, "post", matrix_referral(), None),
+            ("accept", 200, "post", matrix_referral(state=State.TRIAGE), None),
+            ("request_auth", 200, "post", matrix_referral(state=State.ACCEPTED), None),
+            ("authorize", 200, "post", matrix_referral(state=State.PENDING_AUTH), None),
+            ("start_scheduling", 200, "post", matrix_referral(state=State.ACCEPTED), None),
+            ("request_info", 200, "post", matrix_referral(), {"question": "Latest echo?"}),
+            ("receive_info", 200, "post", matrix_referral(state=State.NEEDS_INFO), None),
+            ("decline", 200, "post", matrix_referral(), {"reason_code": "no-capacity"}),
+            ("cancel", 200, "post", matrix_referral(), {"reason": "Patient moved away"}),
+            ("abandon", 200, "post", matrix_referral(state=State.SCHEDULING, **OVERDUE), None),
+            (
+                "forward",
+                200,
+                "post",
+                matrix_referral(service_line=True),
+                {"service_line": "matrix-line", "reason": "r"},
+            ),
+            ("outreach", 201, "post", matrix_referral(), {"channel": "phone", "outcome": "no_answer"}),
+            ("notes", 201, "post", matrix_referral(), {"text": "Called the GP"}),
+        ]
+    ],
+    Row(
+        "referrals-api:release",
+        every(403, anonymous=401, supervisor=200),
+        method="post",
+        kwargs=matrix_referral(claimed=True),
+        api=True,
+    ),
+    Row(
+        "referrals-api:reassign",
+        every(403, anonymous=401, supervisor=200),
+        method="post",
+        kwargs=matrix_referral(),
+        data={"assignee": ""},
+        api=True,
+    ),
+    Row(
+        "referrals-api:move",
+        every(403, anonymous=401, supervisor=200),
+        method="post",
+        kwargs=matrix_referral(),
+        data={"queue": "scheduling"},
+        api=True,
+    ),
+    # Terminology. $translate: every signed-in member of staff (it shows no patient data); 401
+    # without credentials; a POST must carry a Parameters resource (a form is 415). The stewards'
+    # own admin pages: stewards act, integration admins (staff with view permission) read but
+    # cannot act (403), everyone else is sent to the admin's sign-in (302). Maps have no site.
+    Row("fhir-translate", every(200, anonymous=401), data={"system": "http://example.org/cs", "code": "S"}, api=True),
+    Row("fhir-translate", every(415, anonymous=401), method="post", api=True),
+    Row(
+        "admin:terminology_conceptmapversion_transition",
+        every(302, integration_admin=403),
+        method="post",
+        kwargs=matrix_version(transition="submit"),
+    ),
+    *[
+        Row(name, every(302, **dict.fromkeys(STAFF, 200)), kwargs=matrix_version(), other_site=200)
+        for name in (
+            "admin:terminology_conceptmapversion_export_csv",
+            "admin:terminology_conceptmapversion_export_fhir",
+        )
+    ],
+    Row("admin:terminology_conceptmap_draft", every(302, integration_admin=403), method="post", kwargs=matrix_map),
+    Row("admin:terminology_conceptmap_import", every(302, integration_admin=403), method="post", kwargs=matrix_map),
+    Row(
+        "admin:terminology_unmappedcode_draft",
+        every(302, terminology_steward=200, integration_admin=403),
+        kwargs=matrix_unmapped,
+        other_site=200,
     ),
 ]
 

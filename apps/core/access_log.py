@@ -1,5 +1,6 @@
 """Access logging: every page and API that shows patient data records who saw what."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.http import HttpRequest
@@ -50,3 +51,23 @@ def access_log_record(
         remote_addr=remote_addr,
         correlation_id=correlation_id,
     )
+
+
+def access_log_many(
+    request: HttpRequest,
+    *,
+    entries: Iterable[tuple[str, str]],
+    action: str = AccessLog.Action.VIEW,
+    site: Site | None = None,
+) -> list[AccessLog]:
+    """Record one row per ``(patient, what)`` that ``request.user`` saw, in one bulk INSERT."""
+    common = {
+        "user": request.user,
+        "action": action,
+        "site": site,
+        "path": request.path[:255],
+        "remote_addr": request.META.get("REMOTE_ADDR") or None,
+        "correlation_id": request.headers.get("X-Correlation-ID", "")[:64],
+    }
+    rows = [AccessLog(patient=patient, what=what, **common) for patient, what in entries]
+    return AccessLog.objects.bulk_create(rows) if rows else []

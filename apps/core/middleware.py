@@ -21,6 +21,7 @@ from .scoping import sites_for
 BACKGROUND_HEADER = "X-Clinops-Background"
 
 Handler = Callable[[HttpRequest], HttpResponse]
+API_PREFIXES = ("/api/", "/fhir/")
 
 
 def is_background(request: HttpRequest) -> bool:
@@ -47,12 +48,14 @@ class SessionTimeoutMiddleware:
             session = request.session
             started = session.get("clinops_started_at", now)
             last = session.get("clinops_last_activity", now)
-            if now - last > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+            idle = now - last > settings.SESSION_IDLE_TIMEOUT.total_seconds()
+            expired = now - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds()
+            if idle or expired:
                 logout(request)
-                return _to_login(request, "idle")
-            if now - started > settings.SESSION_ABSOLUTE_LIFETIME.total_seconds():
-                logout(request)
-                return _to_login(request, "expired")
+                if request.path.startswith(API_PREFIXES):
+                    # An API client gets the API's own 401, never a redirect to an HTML page.
+                    return self.get_response(request)
+                return _to_login(request, "idle" if idle else "expired")
             if not is_background(request):
                 session["clinops_last_activity"] = now
         response = self.get_response(request)

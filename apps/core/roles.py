@@ -31,6 +31,9 @@ class Role:
     ALL = tuple(LABELS)
 
 
+# The terminology models: stewards edit them in the admin, other staff (admin users) read them.
+TERMINOLOGY_MODELS = ("codesystem", "concept", "conceptmap", "conceptmapversion", "conceptmapelement", "unmappedcode")
+
 # "app_label.codename" per role. A permission that does not exist (yet) is an error in
 # roles_sync, so a typo cannot silently leave a role without a capability.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -45,8 +48,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.supervise_queues",
         "core.view_aggregates",
     ],
-    Role.TERMINOLOGY_STEWARD: ["core.steward_terminology"],
-    Role.INTEGRATION_ADMIN: ["core.administer_integrations"],
+    Role.TERMINOLOGY_STEWARD: [
+        "core.steward_terminology",
+        *[f"terminology.{action}_{model}" for model in TERMINOLOGY_MODELS for action in ("add", "change", "view")],
+    ],
+    Role.INTEGRATION_ADMIN: [
+        "core.administer_integrations",
+        "ehr.read_fhir_api",
+        *[f"terminology.view_{model}" for model in TERMINOLOGY_MODELS],
+    ],
     Role.LEADER: ["core.view_aggregates"],
 }
 

@@ -39,6 +39,9 @@ INSTALLED_APPS = [
     "axes",
     "apps.core",
     "apps.ehr",
+    "apps.terminology",
+    "apps.workflow",
+    "apps.referrals",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +166,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ehr.observation",
     "ehr.diagnosticreport",
     "ehr.documentreference",
+    "workflow.transition",
 )
 AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash")
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
@@ -201,9 +205,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Periodic work (``celery beat`` in production; ``manage.py serve`` runs it in-process).
+CELERY_BEAT_SCHEDULE = {
+    "ehr-inbox-sweep": {"task": "ehr.inbox_sweep", "schedule": 30.0},
+    "workflow-sla-sweep": {"task": "workflow.sla_sweep", "schedule": 60.0},
+    "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
+    "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
+    "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
+}
 
 # EHR sync
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)
+# Retries of inbox processing and outbox sends: base·2^(n-1) seconds (±20 %), capped, then a dead letter.
+EHR_MAX_ATTEMPTS = env.int("EHR_MAX_ATTEMPTS", default=5)
+EHR_RETRY_BASE_SECONDS = env.int("EHR_RETRY_BASE_SECONDS", default=30)
+EHR_RETRY_MAX_SECONDS = env.int("EHR_RETRY_MAX_SECONDS", default=3600)
+EHR_HTTP_TIMEOUT_SECONDS = env.float("EHR_HTTP_TIMEOUT_SECONDS", default=30.0)
 
 LOG_LEVEL = env("CLINOPS_LOG_LEVEL", default="INFO")
 LOGGING = {
@@ -212,5 +229,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django.request logs the path of every 4xx ("Not Found: /fhir/Patient/123"): paths can
+    # carry resource ids, so only server errors are logged there.
+    # urllib3 logs request URLs (resource ids) at DEBUG.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"level": "ERROR"},
+        "urllib3": {"level": "INFO"},
+    },
 }

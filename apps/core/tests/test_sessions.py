@@ -94,3 +94,13 @@ def test_logout_needs_post_and_ends_the_session(client, own_site):
     assert client.get(reverse("logout")).status_code == 405
     assert client.post(reverse("logout")).status_code == 302
     assert client.get(reverse("core:home")).status_code == 302
+
+
+def test_an_idle_api_session_gets_401_not_a_login_page(client, own_site):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "sam")
+        assert client.get(reverse("core-api:me")).status_code == 200
+        clock.shift(timedelta(minutes=20))
+        response = client.get(reverse("core-api:me"))
+        assert response.status_code == 401 and response["Content-Type"] == "application/json"

@@ -78,17 +78,44 @@ def split(document: Any) -> list[Entry]:
     if not isinstance(entries, list):
         raise EnvelopeError("Bundle.entry must be a list.", expression="Bundle.entry")
     bundle_type = document.get("type", "")
+    local = _local_references(entries)
     out: list[Entry] = []
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise EnvelopeError(f"Bundle.entry[{index}] is not an object.", expression=f"Bundle.entry[{index}]")
-        made = _bundle_entry(entry, index, bundle_type, first=index == 0)
+        made = _bundle_entry(entry, index, bundle_type, first=index == 0, local=local)
         if made is not None:
             out.append(made)
     return out
 
 
-def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool) -> Entry | None:
+def _local_references(entries: list) -> dict[str, str]:
+    """``urn:uuid:…`` fullUrl → the ``Type/id`` its entry is stored under (its id, else the uuid).
+
+    Entries of a transaction refer to each other by these fullUrls; like a FHIR server
+    processing the transaction, the references are rewritten to ``Type/id``, or links such
+    as DiagnosticReport.result → Observation would be lost."""
+    local = {}
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        full_url = str(entry.get("fullUrl", "")) if isinstance(entry, dict) else ""
+        if full_url.startswith("urn:uuid:") and isinstance(resource, dict) and resource.get("resourceType"):
+            local[full_url] = f"{resource['resourceType']}/{resource.get('id') or full_url.removeprefix('urn:uuid:')}"
+    return local
+
+
+def _resolve_local(value: Any, local: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: local.get(v, v) if k == "reference" and isinstance(v, str) else _resolve_local(v, local)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_resolve_local(v, local) for v in value]
+    return value
+
+
+def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool, local: dict[str, str]) -> Entry | None:
     resource = entry.get("resource")
     request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
     method = str(request.get("method", "")).upper()
@@ -128,7 +155,7 @@ def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool) -> 
         fallback = full_url.removeprefix("urn:uuid:")
     elif match := REFERENCE_RE.search(full_url):
         fallback = match["id"]
-    return _resource_entry(resource, fallback_id=fallback)
+    return _resource_entry(_resolve_local(resource, local) if local else resource, fallback_id=fallback)
 
 
 def _etag_version(etag: Any) -> str:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ..models import STORE_MODELS, FhirResource
 from .extract import EXTRACTORS
 
+CHUNK = 200  # resources per multi-row upsert: 200 × ~30 columns stays under SQLite's 32,766 parameters
 COMMON = [
     "source_id",
     "fhir_id",
@@ -52,22 +53,29 @@ def micros(moment: datetime) -> int:
 
 
 @cache
-def _upsert_sql(model: type[FhirResource]) -> tuple[str, list[str]]:
+def _upsert_parts(model: type[FhirResource]) -> tuple[str, str, str, list[str]]:
     typed = [f.column for f in model._meta.concrete_fields if f.column not in COMMON and not f.primary_key]
     columns = COMMON + typed
     q = connection.ops.quote_name
     table = q(model._meta.db_table)
     updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in columns if c not in ("first_stored_at", "revision"))
     # Identifiers only come from the model's own metadata, quoted; values are parameters.
-    sql = (
-        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "  # noqa: S608
+    head = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES "  # noqa: S608
+    row = f"({', '.join(['%s'] * len(columns))})"
+    tail = (
         f"ON CONFLICT ({q('source_id')}, {q('fhir_id')}) DO UPDATE SET {updates}, "
         f"{q('revision')} = {table}.{q('revision')} + 1 "
         f"WHERE (excluded.{q('version_seq')}, excluded.{q('last_updated_us')}) > "
         f"({table}.{q('version_seq')}, {table}.{q('last_updated_us')}) "
-        f"RETURNING {q('id')}, {q('revision')}, {q('deleted')}"
+        f"RETURNING {q('id')}, {q('revision')}, {q('deleted')}, {q('fhir_id')}"
     )
-    return sql, columns
+    return head, row, tail, columns
+
+
+def _upsert_sql(model: type[FhirResource], rows: int = 1) -> tuple[str, list[str]]:
+    """The version-guarded upsert of ``rows`` resources of ``model``, and its columns."""
+    head, row, tail, columns = _upsert_parts(model)
+    return f"{head}{', '.join([row] * rows)} {tail}", columns
 
 
 def _prep(model: type[FhirResource], values: dict[str, Any], columns: list[str]) -> list[Any]:
@@ -84,9 +92,60 @@ def resource_upsert(
     deleted: bool = False,
 ) -> StoreResult:
     """Store one resource (or its tombstone) if it is newer than what the store holds."""
-    resource_type = resource["resourceType"]
+    model = STORE_MODELS[resource["resourceType"]]
+    sql, columns = _upsert_sql(model)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, _row(model, columns, source_id, resource, version_id, last_updated, deleted, timezone.now())
+        )
+        row = cursor.fetchone()
+    return _result(row)
+
+
+def resources_upsert(
+    *, source_id: int, resource_type: str, versions: list[tuple[dict[str, Any], str, datetime]]
+) -> dict[str, StoreResult]:
+    """``resource_upsert`` for many resources of one type, each at most once (resource, version
+    id, last updated): one multi-row statement per ``CHUNK``, the same version guard. Returns the
+    result by FHIR id; a resource the store already held at that version or newer is unchanged."""
     model = STORE_MODELS[resource_type]
     now = timezone.now()
+    results = {str(resource["id"]): StoreResult("unchanged", None) for resource, _, _ in versions}
+    for start in range(0, len(versions), CHUNK):
+        chunk = versions[start : start + CHUNK]
+        sql, columns = _upsert_sql(model, len(chunk))
+        params = [
+            value
+            for resource, version_id, last_updated in chunk
+            for value in _row(model, columns, source_id, resource, version_id, last_updated, False, now)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            results.update({row[3]: _result(row) for row in cursor.fetchall()})
+    return results
+
+
+def _result(row: tuple | None) -> StoreResult:
+    if row is None:
+        return StoreResult("unchanged", None)
+    row_id, revision, is_deleted = row[:3]
+    if is_deleted:
+        return StoreResult("deleted", row_id)
+    return StoreResult("new" if revision == 1 else "updated", row_id)
+
+
+def _row(
+    model: type[FhirResource],
+    columns: list[str],
+    source_id: int,
+    resource: dict[str, Any],
+    version_id: str,
+    last_updated: datetime,
+    deleted: bool,
+    now: datetime,
+) -> list[Any]:
+    """The upsert's parameters for one resource (or its tombstone)."""
+    resource_type = resource["resourceType"]
     typed = {} if deleted else EXTRACTORS[resource_type](resource)
     if deleted:
         typed = {f.column: f.get_default() for f in model._meta.concrete_fields if f.column not in COMMON}
@@ -107,13 +166,4 @@ def resource_upsert(
         "stored_at": now,
         **{model._meta.get_field(name).column: value for name, value in typed.items()},
     }
-    sql, columns = _upsert_sql(model)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _prep(model, values, columns))
-        row = cursor.fetchone()
-    if row is None:
-        return StoreResult("unchanged", None)
-    row_id, revision, is_deleted = row
-    if is_deleted:
-        return StoreResult("deleted", row_id)
-    return StoreResult("new" if revision == 1 else "updated", row_id)
+    return _prep(model, values, columns)

@@ -4,6 +4,8 @@ import pytest
 
 from apps.ehr.services.sources import source_upsert
 
+from .fhir_server import fhir_server, smart_fhir_server  # noqa: F401 - fixtures: a real FHIR server
+
 
 @pytest.fixture
 def ehr_source(db):

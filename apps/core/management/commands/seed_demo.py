@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.roles import Role
 from apps.core.services import service_lines_load, site_upsert, user_upsert
+from apps.terminology.services import terminology_demo_seed
 
 DEMO_PASSWORD = "clinops-demo-2026"  # noqa: S105 - published demo password; refused with DEBUG off
 
@@ -52,6 +53,7 @@ class Command(BaseCommand):
             )
             rows.append((username, Role.LABELS[role], ", ".join(sites), "created" if created else "kept"))
         self.stdout.write(f"Reference data: {lines} service lines, {len(DEMO_SITES)} sites.")
+        self.stdout.write(terminology_demo_seed())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
             self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")

@@ -1,0 +1,21 @@
+"""URLs of the ehr app, mounted at ``integrations/`` (clinops/urls.py), namespace ``ehr``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "ehr"
+
+urlpatterns = [
+    # --- the integration console (core.administer_integrations) ---
+    path("", views.console, name="console"),
+    path("inbox/", views.inbox_list, name="inbox_list"),
+    path("inbox/retry/", views.inbox_retry, name="inbox_retry"),
+    path("inbox/replay/", views.inbox_replay, name="inbox_replay"),
+    path("inbox/<int:pk>/", views.inbox_detail, name="inbox_detail"),
+    path("outbox/", views.outbox_list, name="outbox_list"),
+    path("outbox/retry/", views.outbox_retry, name="outbox_retry"),
+    path("outbox/<int:pk>/", views.outbox_detail, name="outbox_detail"),
+    # --- EHR-facing endpoints (token-authenticated, no session) ---
+    # The webhook, integrations/<source>/fhir, moves here from clinops/urls.py (lead).
+]

@@ -1,0 +1,24 @@
+from django.apps import AppConfig
+
+
+class ReferralsConfig(AppConfig):
+    name = "apps.referrals"
+    label = "referrals"
+    verbose_name = "Referrals"
+
+    def ready(self) -> None:
+        from apps.ehr.handlers import handler_register
+        from apps.workflow.registry import workflow_register
+
+        from . import handlers
+        from .models import Referral
+
+        workflow_register(Referral)
+        handler_register("ServiceRequest", handlers.on_service_request)
+        handler_register("Task", handlers.on_task)
+        handler_register("Appointment", handlers.on_appointment)
+        handler_register("Encounter", handlers.on_encounter)
+
+        from apps.core.navigation import NavEntry, nav_register
+
+        nav_register(NavEntry("Referrals", "referrals:worklist", order=10, permission="core.work_referrals"))

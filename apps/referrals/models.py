@@ -1,0 +1,103 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django_fsm import ConcurrentTransitionMixin
+
+from apps.core.models import ServiceLine, Site
+from apps.ehr.models import EhrSource, ServiceRequest
+from apps.workflow.models import WorkItem
+
+from .workflow import ReferralTransitions
+
+OPEN_ITEMS = models.Q(is_open=True)
+
+
+class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
+    """A referral from another clinician, from the EHR's ServiceRequest (and the referrer's Task)."""
+
+    WORKFLOW = "referral"
+    WORK_PERMISSION = "core.work_referrals"
+
+    source = models.ForeignKey(EhrSource, on_delete=models.PROTECT, related_name="+")
+    service_request = models.OneToOneField(ServiceRequest, on_delete=models.PROTECT, related_name="referral")
+    task_ref = models.CharField(max_length=200, blank=True, help_text="The referrer's Task, for the closed loop")
+    task_version = models.CharField(max_length=64, blank=True)
+    requester_ref = models.CharField(max_length=200, blank=True)
+    specialty = models.CharField(max_length=300, blank=True, help_text="Canonical specialty code")
+    specialty_display = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    auth_required = models.BooleanField(default=False)
+    decline_reason = models.CharField(max_length=64, blank=True)
+    appointment_ref = models.CharField(max_length=200, blank=True)
+    outreach_attempts = models.PositiveSmallIntegerField(default=0)
+    exception_reason = models.CharField(max_length=300, blank=True, help_text="Why it is in the exceptions queue")
+    possible_duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="possible_duplicates"
+    )
+
+    class Meta:
+        # Worklists read open items in a sort order, a page at a time: partial indexes over the
+        # open items in each sort order let PostgreSQL walk the index and stop after a page,
+        # whichever sites the user has (site is a filter, not the leading column).
+        indexes = [
+            models.Index(fields=["priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="ref_open_priority"),
+            models.Index(fields=["due_at", "id"], condition=OPEN_ITEMS, name="ref_open_due"),
+            models.Index(fields=["opened_at", "id"], condition=OPEN_ITEMS, name="ref_open_age"),
+            models.Index(
+                fields=["site", "queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="ref_open_queue"
+            ),
+            models.Index(fields=["patient_ref", "specialty", "opened_at"], name="ref_duplicates"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral {self.pk} ({self.get_state_display()})"
+
+
+class OutreachAttempt(models.Model):
+    class Channel(models.TextChoices):
+        PHONE = "phone", "Phone"
+        SMS = "sms", "Text message"
+        LETTER = "letter", "Letter"
+        PORTAL = "portal", "Patient portal"
+        EMAIL = "email", "Email"
+
+    class Outcome(models.TextChoices):
+        REACHED = "reached", "Reached the patient"
+        LEFT_MESSAGE = "left_message", "Left a message"
+        NO_ANSWER = "no_answer", "No answer"
+        WRONG_NUMBER = "wrong_number", "Wrong number"
+        DECLINED = "declined", "Patient declined"
+
+    FAILED = frozenset({Outcome.LEFT_MESSAGE, Outcome.NO_ANSWER, Outcome.WRONG_NUMBER})
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="outreach")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.get_outcome_display()}"
+
+
+class ReferralRoute(models.Model):
+    """Where referrals from a source go: the most specific match on performer and specialty wins;
+    a route with neither is the source's default."""
+
+    source = models.ForeignKey(EhrSource, on_delete=models.CASCADE, related_name="+")
+    performer_ref = models.CharField(max_length=200, blank=True, help_text="Organization/… or Location/…; blank: any")
+    specialty = models.CharField(max_length=300, blank=True, help_text="Canonical specialty code; blank: any")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    service_line = models.ForeignKey(ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "performer_ref", "specialty"], name="ref_route_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.performer_ref or '*'} {self.specialty or '*'} → {self.site}"

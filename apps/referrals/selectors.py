@@ -1,0 +1,219 @@
+"""Referral reads for the worklist, the item page and the API: always scoped to the user's
+sites, with a fixed number of queries per page whatever its size."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from apps.core.models import User
+from apps.core.roles import can_see_patient_data
+from apps.core.scoping import scope_to_sites, site_ids_for
+from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Patient, Practitioner
+from apps.workflow.models import Note, SavedView
+from apps.workflow.selectors import Page, queue_counts, timeline, worklist_page
+from apps.workflow.sla import SUPERVISOR_QUEUE
+
+from .models import Referral
+from .services import EXCEPTIONS_QUEUE
+
+WORKFLOW = Referral.WORKFLOW
+PAGE_SIZE = 50
+QUEUES: list[tuple[str, str]] = [
+    ("triage", "Triage"),
+    ("scheduling", "Scheduling"),
+    ("authorization", "Authorisation"),
+    ("waiting", "Waiting on referrer"),
+    ("scheduled", "Scheduled"),
+    (EXCEPTIONS_QUEUE, "Exceptions"),
+    (SUPERVISOR_QUEUE, "Supervisor"),
+]
+QUEUE_LABELS = dict(QUEUES)
+
+
+def queue_label(queue: str) -> str:
+    return QUEUE_LABELS.get(queue, queue.replace("_", " ").capitalize())
+
+
+def _store_id(reference: str, resource_type: str) -> str:
+    """``Patient/123`` (or an absolute URL ending in it) → ``123``; anything else → ``""``."""
+    head, _, tail = reference.rpartition("/")
+    return tail if head.rsplit("/", 1)[-1] == resource_type and tail else ""
+
+
+def patients_for(referrals: Iterable[Referral]) -> dict[tuple[int, str], Patient]:
+    """The store's Patient of each referral, keyed by (source id, patient_ref): one query in all."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for referral in referrals:
+        if fhir_id := _store_id(referral.patient_ref, "Patient"):
+            wanted[referral.source_id].add(fhir_id)
+    if not wanted:
+        return {}
+    condition = Q()
+    for source_id, ids in wanted.items():
+        condition |= Q(source_id=source_id, fhir_id__in=sorted(ids))
+    rows = Patient.objects.filter(condition, deleted=False).only(
+        "id", "source_id", "fhir_id", "family", "given", "birth_date", "gender", "mrn"
+    )
+    return {(p.source_id, f"Patient/{p.fhir_id}"): p for p in rows}
+
+
+def patient_for(referral: Referral) -> Patient | None:
+    """The store's Patient of one referral (or None when it has not arrived yet)."""
+    return patients_for([referral]).get((referral.source_id, _canonical(referral.patient_ref)))
+
+
+def _canonical(reference: str) -> str:
+    fhir_id = _store_id(reference, "Patient")
+    return f"Patient/{fhir_id}" if fhir_id else ""
+
+
+def attach_patients(user: Any, referrals: list[Referral]) -> list[Referral]:
+    """Set ``referral.patient`` (a store Patient or None) — None for users who may not see patients."""
+    found = patients_for(referrals) if can_see_patient_data(user) else {}
+    for referral in referrals:
+        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))
+    return referrals
+
+
+def referral_worklist(
+    *, user: Any, filters: dict[str, Any], sort: str = "priority", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page:
+    """One keyset page of the user's open referrals, with their patients (one extra query)."""
+    page = worklist_page(
+        model=Referral,
+        user=user,
+        filters=filters,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+        select_related=("site", "assignee", "service_line"),
+    )
+    attach_patients(user, page.items)
+    return page
+
+
+def referral_queue_counts(*, user: Any) -> list[dict[str, Any]]:
+    """Open referrals per site and queue (total, overdue, unassigned), grouped by site."""
+    sites: dict[str, dict[str, Any]] = {}
+    for row in queue_counts(model=Referral, user=user):
+        site = sites.setdefault(
+            row["site__code"],
+            {"code": row["site__code"], "name": row["site__name"], "total": 0, "overdue": 0, "unassigned": 0,
+             "queues": []},
+        )  # fmt: skip
+        for key in ("total", "overdue", "unassigned"):
+            site[key] += row[key]
+        numbers = {key: row[key] for key in ("total", "overdue", "unassigned")}
+        site["queues"].append({"queue": row["queue"], "label": queue_label(row["queue"]), **numbers})
+    return list(sites.values())
+
+
+def referral_get(*, user: Any, referral_id: int) -> Referral:
+    """One referral at one of the user's sites; any other is 'not found' (its existence is not disclosed)."""
+    qs = scope_to_sites(Referral.objects.all(), user).select_related(
+        "site", "assignee", "service_line", "source", "service_request"
+    )
+    referral = qs.filter(pk=referral_id).first()
+    if referral is None:
+        raise Http404("No such referral.")
+    return referral
+
+
+def referral_ids_in_scope(*, user: Any, ids: Iterable[int]) -> set[int]:
+    """Which of these referral ids are at the user's sites (for bulk actions)."""
+    return set(scope_to_sites(Referral.objects.filter(pk__in=list(ids)), user).values_list("pk", flat=True))
+
+
+def referral_documents(*, referral: Referral) -> QuerySet[DocumentReference]:
+    """The patient's documents in the store (same source), newest first."""
+    if not referral.patient_ref:
+        return DocumentReference.objects.none()
+    return (
+        DocumentReference.objects.filter(source_id=referral.source_id, subject_ref=_canonical(referral.patient_ref))
+        .exclude(deleted=True)
+        .only("id", "fhir_id", "status", "doc_status", "type_display", "type", "date", "description", "author_ref")
+        .order_by("-date", "-id")
+    )
+
+
+def referral_requester_name(*, referral: Referral) -> str:
+    """The requesting practitioner's name from the store, or ``""`` when not there."""
+    fhir_id = _store_id(referral.requester_ref, "Practitioner")
+    if not fhir_id:
+        return ""
+    practitioner = Practitioner.objects.filter(source_id=referral.source_id, fhir_id=fhir_id).first()
+    if practitioner is None:
+        return ""
+    return " ".join(part for part in (practitioner.given, practitioner.family) if part)
+
+
+def referral_ehr_events(*, referral: Referral) -> list[dict[str, Any]]:
+    """Inbox messages about this referral's ServiceRequest, Task and Appointments (no payloads)."""
+    sr_id = referral.service_request.fhir_id
+    appointment_ids = set(
+        Appointment.objects.filter(source_id=referral.source_id, based_on_ref=f"ServiceRequest/{sr_id}").values_list(
+            "fhir_id", flat=True
+        )
+    )
+    if appointment_id := _store_id(referral.appointment_ref, "Appointment"):
+        appointment_ids.add(appointment_id)
+    condition = Q(resource_type="ServiceRequest", resource_id=sr_id)
+    if task_id := _store_id(referral.task_ref, "Task"):
+        condition |= Q(resource_type="Task", resource_id=task_id)
+    if appointment_ids:
+        condition |= Q(resource_type="Appointment", resource_id__in=sorted(appointment_ids))
+    messages = (
+        InboxMessage.objects.filter(condition, source_id=referral.source_id)
+        .only(
+            "id", "resource_type", "resource_id", "version_id", "operation", "status", "outcome", "received_at",
+            "ehr_last_updated",
+        )
+        .order_by("received_at", "id")
+    )  # fmt: skip
+    return [{"at": m.received_at, "kind": "ehr", "message": m} for m in messages]
+
+
+def referral_timeline(*, referral: Referral) -> list[dict[str, Any]]:
+    """Transitions, notes and EHR events of a referral, newest first."""
+    return list(reversed(timeline(item=referral, extra=referral_ehr_events(referral=referral))))
+
+
+def referral_notes(*, referral: Referral) -> QuerySet[Note]:
+    return Note.objects.filter(workflow=WORKFLOW, item_id=referral.pk).select_related("author")
+
+
+def referral_workers(*, user: Any) -> QuerySet[User]:
+    """Active people who work referrals at the user's sites (assignee filter, bulk assign)."""
+    holds = Q(groups__permissions__codename="work_referrals", groups__permissions__content_type__app_label="core")
+    return (
+        User.objects.filter(holds, is_active=True, sites__in=site_ids_for(user))
+        .distinct()
+        .only("id", "username", "first_name", "last_name")
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def claim_conflict_message(*, referral_id: int) -> str:
+    """The message for a lost claim: who holds the referral now, and since when (the site's time)."""
+    referral = Referral.objects.select_related("assignee", "site").filter(pk=referral_id).first()
+    if referral is None or referral.assignee is None:
+        return "Someone else changed this referral just now; reload to see who has it."
+    claimed: datetime = referral.claimed_at or timezone.now()
+    return f"Already claimed by {referral.assignee} at {timezone.localtime(claimed, referral.site.tzinfo):%H:%M}."
+
+
+def saved_view_list(*, user: Any) -> QuerySet[SavedView]:
+    """The user's own saved worklist views, by name."""
+    return SavedView.objects.filter(user=user, workflow=WORKFLOW).order_by("name")
+
+
+def saved_view_get(*, user: Any, view_id: int) -> SavedView:
+    view = saved_view_list(user=user).filter(pk=view_id).first()
+    if view is None:
+        raise Http404("No such saved view.")
+    return view

@@ -1,0 +1,75 @@
+"""Test helpers: make referral traffic and push it through the real ingestion path."""
+
+from typing import Any
+
+from apps.core.tests.factories import SiteFactory
+from apps.ehr.models import InboxMessage
+from apps.ehr.services.inbox import inbox_receive
+from apps.ehr.services.sources import source_upsert
+from apps.referrals.models import ReferralRoute
+
+REFERRAL = {"coding": [{"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}]}
+CARDIOLOGY = {"coding": [{"system": "http://snomed.info/sct", "code": "394579002", "display": "Cardiology"}]}
+
+
+def make_source(site=None, name="ehr-north"):
+    site = site or SiteFactory(code="north", name="North Clinic")
+    source, token = source_upsert(name=name, base_url="http://127.0.0.1:9/fhir")
+    ReferralRoute.objects.get_or_create(source=source, performer_ref="", specialty="", defaults={"site": site})
+    source.token = token
+    return source, site
+
+
+def service_request(sr_id="sr1", *, version="1", status="active", priority="routine", patient="p1", **extra) -> dict:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": sr_id,
+        "meta": {"versionId": version, "lastUpdated": f"2026-03-0{min(int(version), 9)}T10:00:00Z"},
+        "status": status,
+        "intent": "order",
+        "priority": priority,
+        "category": [REFERRAL],
+        "code": {"text": "Referral to cardiology"},
+        "performerType": CARDIOLOGY,
+        "subject": {"reference": f"Patient/{patient}"},
+        "requester": {"reference": "Practitioner/dr-ref"},
+        "reasonCode": [{"text": "Chest pain on exertion"}],
+        **extra,
+    }
+
+
+def task(task_id="t1", *, sr_id="sr1", status="requested", version="1") -> dict:
+    return {
+        "resourceType": "Task",
+        "id": task_id,
+        "meta": {"versionId": version},
+        "status": status,
+        "intent": "order",
+        "focus": {"reference": f"ServiceRequest/{sr_id}"},
+        "for": {"reference": "Patient/p1"},
+    }
+
+
+def appointment(appt_id="a1", *, sr_id="sr1", status="booked", version="1") -> dict:
+    return {
+        "resourceType": "Appointment",
+        "id": appt_id,
+        "meta": {"versionId": version},
+        "status": status,
+        "start": "2026-04-01T14:00:00Z",
+        "end": "2026-04-01T14:30:00Z",
+        "basedOn": [{"reference": f"ServiceRequest/{sr_id}"}],
+        "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
+    }
+
+
+def feed(source, *resources: dict[str, Any], capture) -> list[InboxMessage]:
+    """Deliver resources as the EHR would and run their processing (after commit)."""
+    messages = []
+    for resource in resources:
+        with capture(execute=True):
+            receipt = inbox_receive(source=source, body=resource, channel=InboxMessage.Channel.WEBHOOK)
+        messages.extend(InboxMessage.objects.filter(pk__in=[line.id for line in receipt.messages]))
+    for message in messages:
+        message.refresh_from_db()
+    return messages

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "referrals"
+
+urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("counts/", views.counts, name="counts"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("views/", views.view_save, name="view_save"),
+    path("views/<int:pk>/delete/", views.view_delete, name="view_delete"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/claim/", views.claim, name="claim"),
+    path("<int:pk>/release/", views.release, name="release"),
+    path("<int:pk>/outreach/", views.outreach, name="outreach"),
+    path("<int:pk>/notes/", views.note, name="note"),
+    path("<int:pk>/<slug:action>/", views.act, name="act"),
+]

@@ -1,0 +1,135 @@
+"""The referral state machine.
+
+    received ─triage─▶ triage ─accept─▶ accepted ─start_scheduling─▶ scheduling ─schedule─▶ scheduled
+                         │  ▲             └─request_auth─▶ pending_auth ─authorize─▶ scheduling
+                         │  └─receive_info── needs_info ◀─request_info─ (received, triage, accepted)
+                         └─decline─▶ declined
+    scheduled ─complete─▶ completed        scheduled ─unschedule─▶ scheduling (no-show, appointment cancelled)
+    any open state ─cancel─▶ cancelled     accepted / pending_auth / scheduling ─abandon─▶ abandoned
+    An Appointment from the EHR schedules from any open state before scheduled.
+    needs_info stops the SLA clock (waiting on the referrer).
+
+Transitions change fields only; services lock, save, log and queue the closed-loop Task update.
+Each state maps to the FHIR Task status and businessStatus sent back to the referrer.
+"""
+
+from django.db import models
+from django_fsm import FSMField, transition
+
+
+class State(models.TextChoices):
+    RECEIVED = "received", "Received"
+    TRIAGE = "triage", "In triage"
+    ACCEPTED = "accepted", "Accepted"
+    PENDING_AUTH = "pending_auth", "Pending authorisation"
+    SCHEDULING = "scheduling", "Scheduling"
+    SCHEDULED = "scheduled", "Scheduled"
+    COMPLETED = "completed", "Completed"
+    NEEDS_INFO = "needs_info", "Needs information"
+    DECLINED = "declined", "Declined"
+    CANCELLED = "cancelled", "Cancelled"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+CLOSED = frozenset({State.COMPLETED, State.DECLINED, State.CANCELLED, State.ABANDONED})
+OPEN = frozenset(State) - CLOSED
+BEFORE_SCHEDULED = [
+    State.RECEIVED,
+    State.TRIAGE,
+    State.ACCEPTED,
+    State.PENDING_AUTH,
+    State.SCHEDULING,
+    State.NEEDS_INFO,
+]
+
+# Which queue an item sits in, by state (the exceptions and supervisor queues are set explicitly).
+QUEUE_FOR_STATE = {
+    State.RECEIVED: "triage",
+    State.TRIAGE: "triage",
+    State.ACCEPTED: "scheduling",
+    State.PENDING_AUTH: "authorization",
+    State.SCHEDULING: "scheduling",
+    State.SCHEDULED: "scheduled",
+    State.NEEDS_INFO: "waiting",
+}
+
+# State → (Task.status, businessStatus code, businessStatus text): the closed loop.
+TASK_STATUS = {
+    State.RECEIVED: ("received", "received", "Received"),
+    State.TRIAGE: ("received", "in-triage", "In triage"),
+    State.ACCEPTED: ("accepted", "accepted", "Accepted"),
+    State.PENDING_AUTH: ("accepted", "pending-authorization", "Pending authorization"),
+    State.SCHEDULING: ("in-progress", "scheduling", "Scheduling"),
+    State.SCHEDULED: ("in-progress", "scheduled", "Scheduled"),
+    State.COMPLETED: ("completed", "completed", "Completed"),
+    State.NEEDS_INFO: ("on-hold", "needs-information", "Needs information"),
+    State.DECLINED: ("rejected", "declined", "Declined"),
+    State.CANCELLED: ("cancelled", "cancelled", "Cancelled"),
+    State.ABANDONED: ("failed", "patient-not-reached", "Patient not reached"),
+}
+
+# Who may fire which transition from the worklist (EHR-driven ones are for the system only).
+STAFF_TRANSITIONS = frozenset(
+    {"triage", "accept", "request_auth", "authorize", "start_scheduling", "request_info", "receive_info", "decline",
+     "abandon", "cancel"}
+)  # fmt: skip
+
+
+class ReferralTransitions(models.Model):
+    state = FSMField(default=State.RECEIVED, choices=State.choices, protected=True)
+
+    class Meta:
+        abstract = True
+
+    @transition(field=state, source=State.RECEIVED, target=State.TRIAGE)
+    def triage(self) -> None:
+        pass
+
+    @transition(field=state, source=State.TRIAGE, target=State.ACCEPTED)
+    def accept(self) -> None:
+        pass
+
+    @transition(field=state, source=State.ACCEPTED, target=State.PENDING_AUTH)
+    def request_auth(self) -> None:
+        self.auth_required = True
+
+    @transition(field=state, source=State.PENDING_AUTH, target=State.SCHEDULING)
+    def authorize(self) -> None:
+        pass
+
+    @transition(field=state, source=State.ACCEPTED, target=State.SCHEDULING)
+    def start_scheduling(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.RECEIVED, State.TRIAGE, State.ACCEPTED], target=State.NEEDS_INFO)
+    def request_info(self) -> None:
+        pass
+
+    @transition(field=state, source=State.NEEDS_INFO, target=State.TRIAGE)
+    def receive_info(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.RECEIVED, State.TRIAGE, State.NEEDS_INFO], target=State.DECLINED)
+    def decline(self, reason_code: str = "") -> None:
+        self.decline_reason = reason_code
+
+    @transition(field=state, source=BEFORE_SCHEDULED, target=State.SCHEDULED)
+    def schedule(self, appointment_ref: str = "") -> None:
+        self.appointment_ref = appointment_ref
+
+    @transition(field=state, source=State.SCHEDULED, target=State.SCHEDULING)
+    def unschedule(self) -> None:
+        """The appointment was cancelled or the patient did not come: back to scheduling."""
+        self.appointment_ref = ""
+
+    @transition(field=state, source=State.SCHEDULED, target=State.COMPLETED)
+    def complete(self) -> None:
+        pass
+
+    @transition(field=state, source=list(OPEN), target=State.CANCELLED)
+    def cancel(self) -> None:
+        pass
+
+    @transition(field=state, source=[State.ACCEPTED, State.PENDING_AUTH, State.SCHEDULING], target=State.ABANDONED)
+    def abandon(self) -> None:
+        pass

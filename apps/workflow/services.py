@@ -1,0 +1,176 @@
+"""Writes shared by every workflow: the transition log, claims, reassignment, queue moves,
+notes and SLA escalation. Each use case locks the item row first."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import ConflictError
+from apps.core.roles import roles_of
+
+from .models import Note, SavedView, Transition, TransitionSource, WorkItem
+from .permissions import ensure_can
+from .registry import workflow_model, workflow_models
+from .sla import SUPERVISOR_QUEUE, sla_start
+
+logger = logging.getLogger(__name__)
+
+
+def transition_record(
+    item: WorkItem,
+    *,
+    transition: str,
+    from_state: str,
+    by: Any = None,
+    source: str = TransitionSource.STAFF,
+    reason: str = "",
+    correlation_id: str = "",
+    at: datetime | None = None,
+) -> Transition:
+    """Append one row to the transition log (the source of every KPI)."""
+    roles = roles_of(by) if by is not None else []
+    return Transition.objects.create(
+        workflow=item.WORKFLOW,
+        item_id=item.pk,
+        site_id=item.site_id,
+        service_line_id=item.service_line_id,
+        transition=transition,
+        from_state=from_state,
+        to_state=item.state,
+        queue=item.queue,
+        priority=item.priority,
+        actor=by,
+        actor_role=roles[0] if roles else "",
+        source=source,
+        at=at or timezone.now(),
+        reason=reason,
+        correlation_id=correlation_id,
+    )
+
+
+def _locked(workflow: str, item_id: int) -> WorkItem:
+    model = workflow_model(workflow)
+    return model.objects.select_for_update(of=("self",)).select_related("site", "assignee").get(pk=item_id)
+
+
+@transaction.atomic
+def item_claim(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+    """Take an item. When someone else has it, say who (exactly one of two claimers wins)."""
+    item = _locked(workflow, item_id)
+    ensure_can(by, item, "claim")
+    if item.assignee_id == by.pk:
+        return item
+    if item.assignee_id is not None:
+        raise ConflictError(
+            f"{item.assignee} claimed this item at {timezone.localtime(item.claimed_at):%H:%M}.",
+            code="already_claimed",
+            extra={"claimed_by": str(item.assignee)},
+        )
+    item.assignee, item.claimed_at = by, timezone.now()
+    item.save(update_fields=["assignee", "claimed_at", "updated_at"])
+    transition_record(item, transition="claim", from_state=item.state, by=by)
+    return item
+
+
+@transaction.atomic
+def item_release(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+    """Give an item back to its queue (its holder, or a supervisor)."""
+    item = _locked(workflow, item_id)
+    ensure_can(by, item, "claim" if item.assignee_id == by.pk else "reassign")
+    if item.assignee_id is None:
+        return item
+    item.assignee, item.claimed_at = None, None
+    item.save(update_fields=["assignee", "claimed_at", "updated_at"])
+    transition_record(item, transition="release", from_state=item.state, by=by)
+    return item
+
+
+@transaction.atomic
+def item_reassign(*, workflow: str, item_id: int, to: Any, by: Any, reason: str = "") -> WorkItem:
+    """A supervisor gives an item to someone who works that queue at that site."""
+    item = _locked(workflow, item_id)
+    ensure_can(by, item, "reassign")
+    if to is not None:
+        ensure_can(to, item, "claim")
+    item.assignee, item.claimed_at = to, timezone.now() if to else None
+    item.save(update_fields=["assignee", "claimed_at", "updated_at"])
+    transition_record(item, transition="reassign", from_state=item.state, by=by, reason=reason)
+    return item
+
+
+@transaction.atomic
+def item_move(*, workflow: str, item_id: int, queue: str, by: Any, reason: str = "") -> WorkItem:
+    """A supervisor moves an item to another queue; its SLA clock restarts for that queue."""
+    item = _locked(workflow, item_id)
+    ensure_can(by, item, "move")
+    if item.queue == queue:
+        return item
+    item.queue = queue
+    sla_start(item)
+    item.save()
+    transition_record(item, transition="move", from_state=item.state, by=by, reason=reason)
+    return item
+
+
+@transaction.atomic
+def note_add(*, workflow: str, item_id: int, text: str, by: Any) -> Note:
+    """Add a note to an item's timeline."""
+    from apps.core.errors import ApplicationError
+
+    item = _locked(workflow, item_id)
+    ensure_can(by, item, "note")
+    if not text.strip():
+        raise ApplicationError("A note needs some text.", code="empty_note")
+    return Note.objects.create(workflow=workflow, item_id=item.pk, site_id=item.site_id, author=by, text=text.strip())
+
+
+def sla_sweep(*, now: datetime | None = None) -> int:
+    """Escalate open items past their due time to the supervisor queue (once each)."""
+    now = now or timezone.now()
+    escalated = 0
+    for model in workflow_models().values():
+        due = model.objects.filter(
+            is_open=True, escalated_at__isnull=True, sla_paused_at__isnull=True, due_at__lte=now
+        ).values_list("pk", flat=True)[:1000]
+        for item_id in due:
+            with transaction.atomic():
+                item = model.objects.select_for_update(skip_locked=True).filter(pk=item_id).first()
+                if item is None or item.escalated_at or not item.is_open or item.due_at > now:
+                    continue
+                item.escalated_at = now
+                previous_queue = item.queue
+                item.queue = SUPERVISOR_QUEUE
+                item.save(update_fields=["escalated_at", "queue", "updated_at"])
+                transition_record(
+                    item,
+                    transition="escalate",
+                    from_state=item.state,
+                    source=TransitionSource.TIMER,
+                    reason=f"SLA breached in {previous_queue}",
+                    at=now,
+                )
+                escalated += 1
+    if escalated:
+        logger.info("sla: escalated %d item(s)", escalated)
+    return escalated
+
+
+@transaction.atomic
+def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any) -> SavedView:
+    """Save the user's worklist filters under a name (the same name again overwrites them)."""
+    from apps.core.errors import ApplicationError
+
+    name = name.strip()[:60]
+    if not name:
+        raise ApplicationError("Give the view a name.", code="name_required")
+    view, _ = SavedView.objects.update_or_create(user=by, workflow=workflow, name=name, defaults={"params": params})
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, view_id: int, by: Any) -> None:
+    """Delete one of the user's own saved views; someone else's is left alone."""
+    SavedView.objects.filter(pk=view_id, user=by).delete()
