@@ -78,8 +78,8 @@ def fill(referrals: int, transitions: int, sites: int = 20, open_items: int = 30
         c.execute(
             """INSERT INTO referrals_referral (site_id, queue, priority, priority_rank, patient_ref, due_at, warn_at,
                  is_open, opened_at, closed_at, updated_at, state, source_id, service_request_id, task_ref, task_version,
-                 requester_ref, specialty, specialty_display, reason, auth_required, decline_reason, appointment_ref,
-                 outreach_attempts, exception_reason)
+                 requester_ref, specialty, canonical_specialty, specialty_display, reason, auth_required, decline_reason,
+                 appointment_ref, outreach_attempts, exception_reason)
                SELECT (SELECT min(id) FROM core_site) + (g %% %s),
                  (ARRAY['triage','scheduling','authorization','waiting','scheduled'])[1 + g %% 5],
                  (ARRAY['routine','routine','routine','urgent','asap','stat'])[1 + g %% 6],
@@ -90,7 +90,7 @@ def fill(referrals: int, transitions: int, sites: int = 20, open_items: int = 30
                  CASE WHEN g <= %s THEN (ARRAY['triage','scheduling','pending_auth','needs_info','scheduled'])[1 + g %% 5]
                       ELSE 'completed' END,
                  %s, (SELECT min(id) FROM ehr_servicerequest) + g - 1, '', '', 'Practitioner/1',
-                 'http://snomed.info/sct|394579002', 'Cardiology', 'Chest pain on exertion', false, '', '', 0, ''
+                 'http://snomed.info/sct|394579002', 'cardiology', 'Cardiology', 'Chest pain on exertion', false, '', '', 0, ''
                FROM generate_series(1, %s) g""",
             [sites, patients, open_items, open_items, open_items, source_id, referrals],
         )

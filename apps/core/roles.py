@@ -82,7 +82,9 @@ def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
     # permission in the table has been created.
     from django.apps import apps
 
-    if sender.label == list(apps.get_app_configs())[-1].label:
+    # (post_migrate is only sent for apps that have models.)
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender.label == with_models[-1].label:
         roles_sync()
 
 

@@ -8,12 +8,18 @@ class ReferralsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.ehr.handlers import handler_register
+        from apps.terminology.hooks import on_mapping_activated
+        from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
 
         from . import handlers
+        from .impact import referral_impact
         from .models import Referral
+        from .services import referrals_reroute_held
 
         workflow_register(Referral)
+        on_mapping_activated(referrals_reroute_held)
+        impact_provider_register(referral_impact)
         handler_register("ServiceRequest", handlers.on_service_request)
         handler_register("Task", handlers.on_task)
         handler_register("Appointment", handlers.on_appointment)

@@ -121,6 +121,17 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=1000, label="Reason")
 
 
+class MergeForm(forms.Form):
+    """Fold this referral into the one it duplicates."""
+
+    into = forms.IntegerField(widget=forms.HiddenInput)
+    note = forms.CharField(max_length=1000, required=False, label="Note")
+
+    def __init__(self, *args: Any, referral: Referral, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["into"].initial = referral.possible_duplicate_of_id
+
+
 class ForwardForm(forms.Form):
     service_line = forms.ChoiceField(label="Service line")
     reason = forms.CharField(max_length=1000, label="Reason")

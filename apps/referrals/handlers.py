@@ -12,29 +12,24 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from apps.ehr.handlers import ResourceChange
 from apps.ehr.models import ServiceRequest, Task
+from apps.terminology.services.unmapped import unmapped_record
 from apps.workflow.models import Priority, TransitionSource
 from apps.workflow.services import transition_record
 from apps.workflow.sla import sla_start
 
-from .models import Referral, ReferralRoute
+from .models import Referral
+from .routing import RoutingError, route_for, service_line_for, specialty_canonical  # noqa: F401 - re-exported
 from .services import EXCEPTIONS_QUEUE, apply_transition, referral_notify_referrer
 from .workflow import CLOSED, State
 
 EHR = TransitionSource.EHR
 DUPLICATE_WINDOW = timedelta(days=30)
 DEFAULT_REFERRAL_CATEGORIES = {"http://snomed.info/sct|3457005", "|referral"}
-
-
-class RoutingError(Exception):
-    """No route sends this source's referrals to a site: configure ReferralRoute, then replay."""
-
-    code = "no_route"
 
 
 def is_referral(resource: dict[str, Any]) -> bool:
@@ -63,16 +58,6 @@ def _specialty(resource: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-def _route(source_id: int, performer_ref: str, specialty: str) -> ReferralRoute:
-    routes = ReferralRoute.objects.filter(
-        Q(performer_ref__in=[performer_ref, ""]) & Q(specialty__in=[specialty, ""]), source_id=source_id
-    ).select_related("site", "service_line")
-    best = max(routes, key=lambda r: (r.performer_ref == performer_ref, r.specialty == specialty), default=None)
-    if best is None:
-        raise RoutingError(f"No referral route for source {source_id}: add a default route (site) in the admin.")
-    return best
-
-
 def on_service_request(change: ResourceChange) -> None:
     referral = (
         Referral.objects.select_for_update()
@@ -99,14 +84,16 @@ def _create(change: ResourceChange) -> None:
         return
     record: ServiceRequest = change.record
     specialty, specialty_display = _specialty(resource)
-    route = _route(change.source_id, record.performer_ref, specialty)
+    canonical = specialty_canonical(specialty)
+    route = route_for(change.source_id, record.performer_ref, canonical.code or "")
     priority = record.priority if record.priority in Priority.values else Priority.ROUTINE
     referral = Referral(
         source_id=change.source_id,
         service_request=record,
         site=route.site,
-        service_line=route.service_line,
+        service_line=route.service_line or service_line_for(route.site, canonical.code),
         queue="triage",
+        canonical_specialty=canonical.code or "",
         patient_ref=record.subject_ref,
         requester_ref=record.requester_ref,
         specialty=specialty,
@@ -114,8 +101,12 @@ def _create(change: ResourceChange) -> None:
         reason=(record.reason_display or record.code_display)[:300],
     )
     referral.set_priority(priority)
-    if record.priority and record.priority not in Priority.values:
-        referral.queue, referral.exception_reason = EXCEPTIONS_QUEUE, f"Unknown priority code {record.priority!r}"
+    if canonical.code is None:
+        # Never guess a route: hold the referral and put the code in front of a steward.
+        referral.queue, referral.exception_reason = EXCEPTIONS_QUEUE, canonical.problem[:300]
+        system, _, code = specialty.partition("|")
+        if code:
+            unmapped_record(system, code, specialty_display, example=f"inbox:{change.message_id}")
     task = Task.objects.filter(source_id=change.source_id, focus_ref=f"ServiceRequest/{record.fhir_id}").first()
     if task is not None:
         referral.task_ref, referral.task_version = task.reference, task.version_id

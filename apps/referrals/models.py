@@ -23,7 +23,10 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
     task_ref = models.CharField(max_length=200, blank=True, help_text="The referrer's Task, for the closed loop")
     task_version = models.CharField(max_length=64, blank=True)
     requester_ref = models.CharField(max_length=200, blank=True)
-    specialty = models.CharField(max_length=300, blank=True, help_text="Canonical specialty code")
+    specialty = models.CharField(max_length=300, blank=True, help_text="The specialty as the EHR sent it (system|code)")
+    canonical_specialty = models.CharField(
+        max_length=64, blank=True, help_text="Canonical specialty code (terminology); blank until it is known"
+    )
     specialty_display = models.CharField(max_length=300, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     auth_required = models.BooleanField(default=False)

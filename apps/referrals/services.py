@@ -208,6 +208,39 @@ def referral_forward(*, referral_id: int, by: Any, service_line_code: str, reaso
     return referral
 
 
+@transaction.atomic
+def referral_merge(*, referral_id: int, by: Any, into_id: int, note: str = "") -> Referral:
+    """Fold a duplicate into the referral it duplicates (same site and patient): the duplicate
+    is closed as cancelled-duplicate, both timelines say so, the referrer hears 'duplicate'."""
+    if referral_id == into_id:
+        raise ApplicationError("A referral cannot be merged into itself.", code="merge_self")
+    locked = {
+        r.pk: r
+        for r in Referral.objects.select_for_update(of=("self",))
+        .select_related("site", "source")
+        .filter(pk__in=[referral_id, into_id])
+        .order_by("pk")  # one lock order: two opposite merges cannot deadlock
+    }
+    duplicate, into = locked.get(referral_id), locked.get(into_id)
+    if duplicate is None or into is None:
+        raise ApplicationError("Both referrals must exist.", code="merge_unknown")
+    ensure_can(by, duplicate, "work")
+    ensure_can(by, into, "work")
+    if (duplicate.site_id, duplicate.patient_ref) != (into.site_id, into.patient_ref) or not into.is_open:
+        raise ConflictError(
+            "Merge only into an open referral for the same patient at the same site.", code="merge_mismatch"
+        )
+    duplicate.possible_duplicate_of = into
+    apply_transition(
+        duplicate, "merge", by=by, reason=f"Merged into referral #{into.pk}" + (f": {note}" if note else ""),
+        business=("duplicate", "Merged with another referral"),
+    )  # fmt: skip
+    transition_record(
+        into, transition="merge_in", from_state=into.state, by=by, reason=f"Referral #{duplicate.pk} merged in"
+    )
+    return duplicate
+
+
 def allowed_actions(referral: Referral, user: Any) -> list[str]:
     """The staff transitions this user may fire now (the item page shows only these)."""
     from apps.workflow.permissions import can
@@ -215,9 +248,44 @@ def allowed_actions(referral: Referral, user: Any) -> list[str]:
     if not can(user, referral, "work"):
         return []
     names = [t.name for t in referral.get_available_state_transitions() if t.name in STAFF_TRANSITIONS]
-    return [n for n in names if n != "abandon" or _abandon_offered(referral)]
+    names = [n for n in names if n != "abandon" or _abandon_offered(referral)]
+    return [n for n in names if n != "merge" or referral.possible_duplicate_of_id]
 
 
 def _abandon_offered(referral: Referral) -> bool:
     failed = sum(1 for a in referral.outreach.all() if a.outcome in OutreachAttempt.FAILED)
     return failed >= ABANDON_AFTER_ATTEMPTS or referral.due_at <= timezone.now()
+
+
+def referrals_reroute_held(system: str, codes: frozenset[str]) -> int:
+    """A mapping became active for these codes: route the referrals held for them and take them
+    out of the exceptions queue (called after the activating transaction commits)."""
+    from .routing import route_for, service_line_for, specialty_canonical
+
+    specialties = [f"{system}|{code}" for code in codes]
+    held = Referral.objects.filter(is_open=True, queue=EXCEPTIONS_QUEUE, specialty__in=specialties)
+    moved = 0
+    for referral_id in held.values_list("pk", flat=True):
+        with transaction.atomic():
+            referral = (
+                Referral.objects.select_for_update(of=("self",)).select_related("service_request").get(pk=referral_id)
+            )
+            canonical = specialty_canonical(referral.specialty)
+            if canonical.code is None or referral.queue != EXCEPTIONS_QUEUE:
+                continue
+            route = route_for(referral.source_id, referral.service_request.performer_ref, canonical.code)
+            referral.site = route.site
+            referral.service_line = route.service_line or service_line_for(route.site, canonical.code)
+            referral.canonical_specialty, referral.exception_reason = canonical.code, ""
+            referral.queue = QUEUE_FOR_STATE.get(referral.state, "triage")
+            sla_start(referral)
+            referral.save()
+            transition_record(
+                referral,
+                transition="route",
+                from_state=referral.state,
+                source=TransitionSource.SYSTEM,
+                reason=f"Specialty {referral.specialty} now maps to {canonical.code}",
+            )
+            moved += 1
+    return moved

@@ -6,6 +6,7 @@
                          └─decline─▶ declined
     scheduled ─complete─▶ completed        scheduled ─unschedule─▶ scheduling (no-show, appointment cancelled)
     any open state ─cancel─▶ cancelled     accepted / pending_auth / scheduling ─abandon─▶ abandoned
+    a possible duplicate, before scheduled ─merge─▶ cancelled (folded into the referral it duplicates)
     An Appointment from the EHR schedules from any open state before scheduled.
     needs_info stops the SLA clock (waiting on the referrer).
 
@@ -71,7 +72,7 @@ TASK_STATUS = {
 # Who may fire which transition from the worklist (EHR-driven ones are for the system only).
 STAFF_TRANSITIONS = frozenset(
     {"triage", "accept", "request_auth", "authorize", "start_scheduling", "request_info", "receive_info", "decline",
-     "abandon", "cancel"}
+     "abandon", "cancel", "merge"}
 )  # fmt: skip
 
 
@@ -129,6 +130,11 @@ class ReferralTransitions(models.Model):
     @transition(field=state, source=list(OPEN), target=State.CANCELLED)
     def cancel(self) -> None:
         pass
+
+    @transition(field=state, source=BEFORE_SCHEDULED, target=State.CANCELLED)
+    def merge(self) -> None:
+        """A duplicate folded into the referral it duplicates (the service records which)."""
+        self.decline_reason = "duplicate"
 
     @transition(field=state, source=[State.ACCEPTED, State.PENDING_AUTH, State.SCHEDULING], target=State.ABANDONED)
     def abandon(self) -> None:

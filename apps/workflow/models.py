@@ -26,6 +26,7 @@ class TransitionSource(models.TextChoices):
     STAFF = "staff", "Staff"
     EHR = "ehr", "EHR"
     TIMER = "timer", "Timer"
+    SYSTEM = "system", "System (e.g. a code mapping became active)"
 
 
 class WorkItem(models.Model):

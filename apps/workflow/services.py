@@ -174,3 +174,24 @@ def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any
 def saved_view_delete(*, view_id: int, by: Any) -> None:
     """Delete one of the user's own saved views; someone else's is left alone."""
     SavedView.objects.filter(pk=view_id, user=by).delete()
+
+
+@transaction.atomic
+def sla_policies_load(*, path: Any = None) -> int:
+    """Create or update the SLA policies of the reference data (fixtures/workflow_sla_policies.json)."""
+    import json
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from .models import SlaPolicy
+
+    rows = json.loads(Path(path or Path(settings.BASE_DIR) / "fixtures" / "workflow_sla_policies.json").read_text())
+    for row in rows:
+        SlaPolicy.objects.update_or_create(
+            workflow=row["workflow"],
+            queue=row["queue"],
+            priority=row["priority"],
+            defaults={k: row[k] for k in ("target_minutes", "business_hours", "warn_percent")},
+        )
+    return len(rows)

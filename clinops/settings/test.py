@@ -26,3 +26,5 @@ LOGGING = {
     "handlers": {"null": {"class": "logging.NullHandler"}},
     "root": {"handlers": ["null"], "level": "WARNING"},
 }
+# No collectstatic in tests: WhiteNoise would warn on every request handler that the folder is missing.
+STATIC_ROOT = None

@@ -12,10 +12,41 @@ REFERRAL = {"coding": [{"system": "http://snomed.info/sct", "code": "3457005", "
 CARDIOLOGY = {"coding": [{"system": "http://snomed.info/sct", "code": "394579002", "display": "Cardiology"}]}
 
 
-def make_source(site=None, name="ehr-north"):
+SNOMED = "http://snomed.info/sct"
+
+
+def specialty_map(rows=(("394579002", "cardiology"),), *, hooks=None):
+    """An active map from SNOMED CT specialties to the canonical specialties, with ``rows``."""
+    from apps.referrals.routing import SPECIALTY_SYSTEM
+    from apps.terminology.models import CodeSystem, ConceptMap
+    from apps.terminology.services.reference import terminology_reference_load
+    from apps.terminology.tests.factories import CodeSystemFactory, activated, row, steward
+
+    terminology_reference_load()
+    snomed = CodeSystemFactory(url=SNOMED, name="snomed-specialty", title="SNOMED CT", kind=CodeSystem.Kind.LOCAL)
+    concept_map, _ = ConceptMap.objects.get_or_create(
+        name="snomed-specialty",
+        defaults={"title": "SNOMED CT to specialty", "url": ConceptMap.default_url("snomed-specialty"),
+                  "source_system": snomed, "target_system": CodeSystem.objects.get(url=SPECIALTY_SYSTEM)},
+    )  # fmt: skip
+    author, approver = steward(), steward()
+    rows = [row(code, target) for code, target in rows]
+    if hooks is None:
+        return activated(concept_map, rows, author=author, approver=approver)
+    with hooks(execute=True):
+        return activated(concept_map, rows, author=author, approver=approver)
+
+
+def make_source(site=None, name="ehr-north", *, mapped=True):
+    """A source routing its referrals to ``site``; with ``mapped``, SNOMED cardiology is mapped."""
+    from apps.core.models import ServiceLine
+
     site = site or SiteFactory(code="north", name="North Clinic")
+    site.service_lines.add(ServiceLine.objects.get_or_create(code="cardiology", defaults={"name": "Cardiology"})[0])
     source, token = source_upsert(name=name, base_url="http://127.0.0.1:9/fhir")
     ReferralRoute.objects.get_or_create(source=source, performer_ref="", specialty="", defaults={"site": site})
+    if mapped:
+        specialty_map()
     source.token = token
     return source, site
 

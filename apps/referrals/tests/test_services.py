@@ -143,3 +143,31 @@ def test_every_state_change_queues_the_referrers_task_update(django_capture_on_c
         ("received", "in-triage"),
         ("rejected", "declined"),
     ]
+
+
+def test_a_possible_duplicate_is_merged_by_a_person(django_capture_on_commit_callbacks):
+    source, site = make_source()
+    feed(source, service_request("sr1"), task("t2", sr_id="sr2"), service_request("sr2"),
+         capture=django_capture_on_commit_callbacks)  # fmt: skip
+    first, second = Referral.objects.order_by("id")
+    scheduler = UserFactory(role=Role.SCHEDULER, sites=[site])
+    assert "merge" in services.allowed_actions(second, scheduler)
+    assert "merge" not in services.allowed_actions(first, scheduler)  # nothing to merge into
+    with pytest.raises(ApplicationError, match="into itself"):
+        services.referral_merge(referral_id=second.pk, by=scheduler, into_id=second.pk)
+    services.referral_merge(referral_id=second.pk, by=scheduler, into_id=first.pk, note="Same request, faxed twice")
+    second.refresh_from_db()
+    assert (second.state, second.is_open, second.decline_reason) == (State.CANCELLED, False, "duplicate")
+    assert Transition.objects.get(item_id=first.pk, transition="merge_in").reason == f"Referral #{second.pk} merged in"
+    told = OutboxMessage.objects.filter(resource_id="t2").latest("id").changes
+    assert (told["status"], told["businessStatus"]["coding"][0]["code"]) == ("cancelled", "duplicate")
+
+
+def test_merge_refuses_another_patient(django_capture_on_commit_callbacks):
+    source, site = make_source()
+    feed(source, service_request("sr1", patient="p1"), service_request("sr2", patient="p2"),
+         capture=django_capture_on_commit_callbacks)  # fmt: skip
+    first, second = Referral.objects.order_by("id")
+    scheduler = UserFactory(role=Role.SCHEDULER, sites=[site])
+    with pytest.raises(ConflictError, match="same patient"):
+        services.referral_merge(referral_id=second.pk, by=scheduler, into_id=first.pk)

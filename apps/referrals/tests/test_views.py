@@ -499,3 +499,15 @@ def test_each_page_of_patients_is_access_logged_in_bulk(client, boss, own_site, 
     assert rows == {("list", r.patient_ref, f"referral:{r.pk}", r.site_id, WORKLIST) for r in shown}
     client.get(reverse("referrals:counts"), **POLL)  # the counts show no patient
     assert AccessLog.objects.count() == 3
+
+
+def test_a_flagged_duplicate_is_merged_from_its_page(as_sam, own_site):
+    first = ReferralFactory(site=own_site)
+    second = ReferralFactory(site=own_site, patient_ref=first.patient_ref, possible_duplicate_of=first)
+    page = as_sam.get(item_url(second)).content.decode()
+    assert "Merge into the duplicate" in page
+    assert "Merge into the duplicate" not in as_sam.get(item_url(first)).content.decode()
+    as_sam.post(item_url(second, "act", action="merge"), {"merge-into": first.pk, "merge-note": "Faxed twice"})
+    second.refresh_from_db()
+    assert (second.state, second.decline_reason) == (State.CANCELLED, "duplicate")
+    assert "Merged into its duplicate" in as_sam.get(item_url(second)).content.decode()

@@ -22,6 +22,7 @@ TABLE = {
     "complete": ({S.SCHEDULED}, S.COMPLETED),
     "cancel": (set(OPEN), S.CANCELLED),
     "abandon": ({S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING}, S.ABANDONED),
+    "merge": ({S.RECEIVED, S.TRIAGE, S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING, S.NEEDS_INFO}, S.CANCELLED),
 }
 CASES = [(name, state) for name in TABLE for state in State]
 

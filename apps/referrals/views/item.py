@@ -27,6 +27,7 @@ from ..forms import (
     CancelForm,
     DeclineForm,
     ForwardForm,
+    MergeForm,
     NoteForm,
     OutreachForm,
     ReasonNoteForm,
@@ -92,6 +93,10 @@ ACTIONS: dict[str, Action] = {
         "Forward…", "Forwarded to another service line.", services.referral_forward, ForwardForm,
         lambda d: {"service_line_code": d["service_line"], "reason": d["reason"]}, asks=True,
     ),
+    "merge": Action(
+        "Merge into the duplicate…", "Merged: this referral is closed as a duplicate.", services.referral_merge,
+        MergeForm, lambda d: {"into_id": d["into"], "note": d["note"]}, "danger", asks=True,
+    ),
     "decline": Action(
         "Decline…", "Declined.", services.referral_decline, DeclineForm,
         lambda d: {"reason_code": d["reason_code"], "note": d["note"]}, "danger", asks=True,
@@ -113,7 +118,7 @@ def _action_form(name: str, referral: Referral, data: Any = None) -> forms.Form 
     form_class = ACTIONS[name].form
     if form_class is None:
         return None
-    kwargs = {"referral": referral} if form_class is ForwardForm else {}
+    kwargs = {"referral": referral} if form_class in (ForwardForm, MergeForm) else {}
     return form_class(data, prefix=name, **kwargs)
 
 
@@ -139,6 +144,9 @@ TRANSITION_LABELS = {
     "escalate": "Escalated to the supervisor queue",
     "ehr_update": "Updated by the EHR",
     "forward": "Forwarded to another service line",
+    "merge": "Merged into its duplicate",
+    "merge_in": "A duplicate was merged in",
+    "route": "Routed: its specialty code is now mapped",
 }
 STATE_LABELS = dict(State.choices)
 

@@ -24,6 +24,8 @@ DEMO_USERS = [
     ("clinician", "Dr. Lena", "Okafor", Role.CLINICIAN, ["north", "south"]),
     ("supervisor", "Priya", "Natarajan", Role.SUPERVISOR, ["north", "south"]),
     ("steward", "Tom", "Becker", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),
+    # A second steward, so that four-eyes approval of code mappings can be tried in the demo.
+    ("steward2", "Amara", "Osei", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),
     ("integration", "Ines", "Moreau", Role.INTEGRATION_ADMIN, ["north", "south", "west"]),
     ("leader", "Grace", "Adeyemi", Role.LEADER, ["north", "south", "west"]),
 ]
@@ -54,6 +56,9 @@ class Command(BaseCommand):
             rows.append((username, Role.LABELS[role], ", ".join(sites), "created" if created else "kept"))
         self.stdout.write(f"Reference data: {lines} service lines, {len(DEMO_SITES)} sites.")
         self.stdout.write(terminology_demo_seed())
+        from apps.referrals.demo import referrals_demo_seed
+
+        self.stdout.write(referrals_demo_seed())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
             self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")
