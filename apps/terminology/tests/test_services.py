@@ -278,10 +278,12 @@ def test_the_impact_preview_shows_what_registered_providers_count(concept_map, a
     def broken(version):
         raise RuntimeError("provider bug")
 
-    assert impact_preview(draft).providers == 0
+    before = impact_preview(draft)  # the referrals app's own provider: a priority map routes nothing
+    assert before.rows == [] and before.failures == []
     impact_provider_register(referrals)
     impact_provider_register(broken)
     preview = impact_preview(draft)
+    assert preview.providers == before.providers + 2
     assert seen == [["R"]]
     assert [(r.queue, r.count, r.url) for r in preview.rows] == [("triage", 4, "/referrals/?priority=routine")]
     assert preview.total == 4 and preview.failures == [f"{__name__}.{broken.__qualname__}"]
