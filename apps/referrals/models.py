@@ -49,6 +49,15 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
             models.Index(
                 fields=["site", "queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="ref_open_queue"
             ),
+            models.Index(
+                fields=["queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="ref_open_queue_priority"
+            ),
+            # Queue counts (total, overdue, unassigned per site and queue) from the index alone.
+            models.Index(
+                fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
+                condition=OPEN_ITEMS,
+                name="ref_open_counts",
+            ),
             models.Index(fields=["patient_ref", "specialty", "opened_at"], name="ref_duplicates"),
         ]
 
