@@ -55,6 +55,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INTEGRATION_ADMIN: [
         "core.administer_integrations",
         "ehr.read_fhir_api",
+        # EHR sources and where their referrals go, in the admin.
+        "ehr.add_ehrsource",
+        "ehr.change_ehrsource",
+        "ehr.view_ehrsource",
+        "ehr.add_pollcursor",
+        "ehr.change_pollcursor",
+        "ehr.view_pollcursor",
+        "referrals.add_referralroute",
+        "referrals.change_referralroute",
+        "referrals.view_referralroute",
         *[f"terminology.view_{model}" for model in TERMINOLOGY_MODELS],
     ],
     Role.LEADER: ["core.view_aggregates"],

@@ -90,6 +90,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Worklists poll while services write: wait for the lock instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, now: an EHR base URL typed without a scheme is https
 
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [

@@ -209,3 +209,28 @@ def test_no_patient_data_reaches_the_logs(ehr_source, django_capture_on_commit_c
         receive(ehr_source, patient(family="Zebulon-Unique"))
         receive(ehr_source, {"resourceType": "Observation", "id": "x", "status": "final", "note": "Zebulon-Unique"})
     assert "Zebulon-Unique" not in caplog.text
+
+
+def test_a_dead_letter_is_replayed_once_after_the_fix(ehr_source, django_capture_on_commit_callbacks, own_site):
+    from apps.core.roles import Role
+    from apps.core.tests.factories import UserFactory
+    from apps.ehr.services.replay import inbox_replay
+
+    def poison(change):
+        raise RuntimeError("bug in a handler")
+
+    handler_register("Patient", poison)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            receive(ehr_source, patient("poison"))
+        message = InboxMessage.objects.get()
+        InboxMessage.objects.filter(pk=message.pk).update(status=Status.DEAD)  # after its last attempt
+    finally:
+        handler_unregister("Patient", poison)  # the fix is deployed
+    admin = UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbox_replay(filters={"status": "dead"}, by=admin) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inbox_replay(filters={"status": "dead"}, by=admin) == 0
+    message.refresh_from_db()
+    assert message.status == Status.PROCESSED and Patient.objects.get().revision == 1
