@@ -22,7 +22,7 @@ DEMO_USERS = [
     ("scheduler", "Sam", "Rivera", Role.SCHEDULER, ["north"]),
     ("ma", "Maya", "Chen", Role.MEDICAL_ASSISTANT, ["north"]),
     ("clinician", "Dr. Lena", "Okafor", Role.CLINICIAN, ["north", "south"]),
-    ("supervisor", "Priya", "Natarajan", Role.SUPERVISOR, ["north", "south"]),
+    ("supervisor", "Priya", "Natarajan", Role.SUPERVISOR, ["north", "south", "west"]),
     ("steward", "Tom", "Becker", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),
     # A second steward, so that four-eyes approval of code mappings can be tried in the demo.
     ("steward2", "Amara", "Osei", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),

@@ -1,0 +1,96 @@
+"""simulate_ehr: NDJSON files that ehr_import takes into the referral workflow, repeatably."""
+
+from collections import Counter
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.ehr.models import InboxMessage
+from apps.referrals.models import Referral
+from apps.workflow.models import Transition
+
+NOW = "2026-11-25T08:00:00Z"
+
+
+def files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_out_writes_one_ndjson_file_per_type_in_import_order(tmp_path):
+    call_command("simulate_ehr", "--out", str(tmp_path), "--history", "10d", "--now", NOW, "--seed", "2")
+    assert list(files(tmp_path)) == [
+        "01-Location.ndjson", "02-Practitioner.ndjson", "03-PractitionerRole.ndjson", "04-Patient.ndjson",
+        "05-ServiceRequest.ndjson", "06-Task.ndjson", "07-Appointment.ndjson", "08-Encounter.ndjson",
+    ]  # fmt: skip
+
+
+def test_same_seed_same_files_another_seed_different(tmp_path):
+    for name, seed in [("a", "5"), ("b", "5"), ("c", "6")]:
+        call_command("simulate_ehr", "--out", str(tmp_path / name), "--history", "10d", "--now", NOW, "--seed", seed)
+    assert files(tmp_path / "a") == files(tmp_path / "b")
+    assert files(tmp_path / "a") != files(tmp_path / "c")
+
+
+@pytest.mark.parametrize("url", ["http://example.org", "http://10.0.0.5:8000", "ftp://127.0.0.1", "http://127.0.0.2"])
+def test_posting_anywhere_but_this_machine_is_refused(url):
+    with pytest.raises(CommandError, match="this machine"):
+        call_command("simulate_ehr", "--url", url, "--token", "t", "--count", "1")
+
+
+def test_posting_needs_a_token(monkeypatch):
+    monkeypatch.delenv("CLINOPS_DEMO_EHR_TOKEN", raising=False)
+    with pytest.raises(CommandError, match="token"):
+        call_command("simulate_ehr", "--url", "http://127.0.0.1:8000", "--count", "1")
+
+
+@pytest.mark.django_db
+def test_history_flows_through_ehr_import_into_the_referral_workflow(tmp_path, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("simulate_ehr", "--out", str(tmp_path), "--history", "30d", "--now", NOW, "--per-day", "4")
+    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path), "--strict")
+
+    assert InboxMessage.objects.exclude(status=InboxMessage.Status.PROCESSED).count() == 0
+    states = Counter(Referral.objects.values_list("state", flat=True))
+    assert {"received", "scheduled", "completed", "cancelled"} <= set(states), states
+    queues = Counter(Referral.objects.filter(is_open=True).values_list("queue", flat=True))
+    assert queues["triage"] and queues["scheduled"] and queues["exceptions"], queues
+    held = Referral.objects.filter(queue="exceptions")
+    assert set(held.values_list("specialty", flat=True)) == {"http://snomed.info/sct|394582007"}
+    assert set(Referral.objects.values_list("site__code", flat=True)) >= {"north", "south", "west"}
+
+    before = (
+        list(Referral.objects.order_by("pk").values_list("pk", "state", "queue", "priority", "appointment_ref")),
+        Transition.objects.count(),
+        InboxMessage.objects.count(),
+    )
+    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path), "--strict")
+    after = (
+        list(Referral.objects.order_by("pk").values_list("pk", "state", "queue", "priority", "appointment_ref")),
+        Transition.objects.count(),
+        InboxMessage.objects.count(),
+    )
+    assert after == before
+
+
+@pytest.mark.django_db
+def test_staff_work_the_imported_referrals_through_the_services_once(tmp_path, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    call_command("simulate_ehr", "--out", str(tmp_path), "--history", "30d", "--now", NOW, "--per-day", "4")
+    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path))
+    call_command("simulate_ehr", "--staff")
+
+    states = Counter(Referral.objects.values_list("state", flat=True))
+    assert (
+        len({"triage", "accepted", "pending_auth", "scheduling", "declined", "needs_info", "abandoned"} & set(states))
+        >= 4
+    )
+    staff = Transition.objects.filter(workflow="referral", source="staff")
+    assert staff.filter(transition="triage").exists() and staff.filter(transition="accept").exists()
+    assert not staff.filter(site__code="west").exists()  # no demo user works West Clinic referrals
+    assert Referral.objects.filter(queue="exceptions").exclude(state="received").count() == 0
+
+    before = (Transition.objects.count(), Counter(Referral.objects.values_list("state", flat=True)))
+    call_command("simulate_ehr", "--staff")
+    assert (Transition.objects.count(), Counter(Referral.objects.values_list("state", flat=True))) == before
