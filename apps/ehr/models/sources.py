@@ -50,7 +50,9 @@ class EhrSource(models.Model):
 
     def new_webhook_token(self) -> str:
         """Set a fresh webhook token (in memory; the caller saves) and return it in full, once."""
-        token = secrets.token_urlsafe(32)
+        # Hex, not URL-safe base64: a token starting with "-" would be read as an option by
+        # command lines such as `simulate_ehr --token TOKEN`.
+        token = secrets.token_hex(32)
         self.webhook_token_hash = self.hash_token(token)
         self.webhook_token_hint = token[-4:]
         return token

@@ -99,3 +99,11 @@ def test_ehr_source_prints_a_token_once(capsys):
 def test_ehr_source_rejects_a_bad_url():
     with pytest.raises(CommandError, match="base_url"):
         call_command("ehr_source", "x", "--base-url", "not a url")
+
+
+def test_a_webhook_token_can_follow_an_option_on_any_command_line():
+    """A token is pasted after --token; one starting with "-" would be read as another option."""
+    source = EhrSource(name="t")
+    tokens = {source.new_webhook_token() for _ in range(300)}
+    assert len(tokens) == 300
+    assert all(len(t) >= 64 and t[0].isalnum() and t.isalnum() for t in tokens)
