@@ -6,6 +6,7 @@ variables and refuses to start without the ones it requires. Every variable is l
 README.md, "Configuration".
 """
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "apps.terminology",
     "apps.workflow",
     "apps.referrals",
+    "apps.kpis",
     "apps.demo",
 ]
 
@@ -133,7 +135,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # plotly.js for the KPI charts, served from the installed plotly package (no CDN).
+    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,109 @@
+"""KPI definitions and their registry.
+
+How to add a KPI (results and intake come this way):
+
+1. In ``apps/kpis/definitions/<workflow>.py`` declare a ``Source``: one SQL ``SELECT`` that yields
+   one row per item (``item_id``, ``site_id``, ``patient_ref`` and whatever event times and
+   values the KPIs need), reading the transition log (``workflow_transition``) and the
+   workflow's own table. It may use the ``bounds(site_id, lo, hi)`` CTE (each site's period in
+   UTC, from its local dates) and the dialect helpers in ``apps.kpis.sql`` (``secs``). Register
+   it with ``source_register``.
+2. Declare each ``Kpi`` on that source: ``value`` (an SQL expression over the item row: seconds
+   for a duration, 0/1 for a rate, a number for a mean), ``event`` (the item column whose time
+   places the item in a period and a week), ``kind`` (median, p90, rate, mean, count), unit,
+   target, which direction is better, and the definition text shown on the page. Register it
+   with ``kpi_register``. Nothing else changes: the scorecard, trend, chart, drill-down, CSV
+   and comparison come from the engine (``apps.kpis.engine``).
+3. A KPI that is a snapshot rather than events in a period (a backlog) sets ``snapshot`` to a
+   function ``(scope) -> Result``; see ``operations.py``.
+4. Import the module in ``KpisConfig.ready()`` and test it on a small hand-made history.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Group:
+    CLINICAL = "clinical"
+    OPERATIONAL = "operational"
+    TECHNICAL = "technical"
+    LABELS = {CLINICAL: "Clinical", OPERATIONAL: "Operational", TECHNICAL: "Technical"}
+
+
+class Kind:
+    MEDIAN = "median"
+    P90 = "p90"
+    RATE = "rate"  # share of items whose value is 1, in %
+    MEAN = "mean"
+    COUNT = "count"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One row per item; KPIs on the same source are computed from one scan."""
+
+    key: str
+    sql: str  # SELECT ... (may reference the bounds CTE); uses {secs(a, b)} through format_sql
+    params: tuple = ()
+    site_scoped: bool = True
+    service_line_column: str = ""  # a column of the item rows to filter by service line
+    drill_columns: tuple[str, ...] = ("item_id", "site_id", "patient_ref")
+    patient_data: bool = True  # drill-down rows name patients (access-logged)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    name: str
+    group: str
+    unit: str  # "h", "d", "%", "items", "per referral"
+    better: str  # "lower" or "higher"
+    target: float | None
+    definition: str
+    source: str = ""
+    kind: str = Kind.MEDIAN
+    value: str = ""  # SQL over the item row
+    event: str = ""  # item column that places it in the period
+    scale: float = 1.0  # divide the value by this for display (3600: seconds → hours)
+    snapshot: Callable[[Any], Any] | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_better_lower(self) -> bool:
+        return self.better == "lower"
+
+    def meets(self, value: float | None) -> bool | None:
+        """Whether a value meets the target (None when there is no value or no target)."""
+        if value is None or self.target is None:
+            return None
+        return value <= self.target if self.is_better_lower else value >= self.target
+
+
+_sources: dict[str, Source] = {}
+_kpis: dict[str, Kpi] = {}
+
+
+def source_register(source: Source) -> Source:
+    _sources[source.key] = source
+    return source
+
+
+def kpi_register(kpi: Kpi) -> Kpi:
+    if kpi.snapshot is None and kpi.source not in _sources:
+        raise LookupError(f"KPI {kpi.key!r}: register source {kpi.source!r} first")
+    _kpis[kpi.key] = kpi
+    return kpi
+
+
+def kpi_get(key: str) -> Kpi:
+    return _kpis[key]
+
+
+def kpi_all() -> list[Kpi]:
+    order = list(Group.LABELS)
+    return sorted(_kpis.values(), key=lambda k: order.index(k.group))
+
+
+def source_get(key: str) -> Source:
+    return _sources[key]

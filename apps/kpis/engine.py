@@ -1,0 +1,228 @@
+"""Computes KPIs in the database: one scan per source builds one row per item; each KPI is an
+aggregate over those rows, for the whole period and per week, in the same statement.
+
+PostgreSQL aggregates with ``percentile_cont`` and ``ROLLUP``; SQLite (the embedded default)
+runs the same item and filter SQL and aggregates the (kpi, week, value) rows in Python with
+the same interpolation, so both give the same answers (tests run on both).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+
+from .definitions import Kind, Kpi, Source, source_get
+from .scope import Scope, bounds
+from .sql import format_sql, is_postgres, ts_param, week_of
+
+DRILL_LIMIT = 5000
+
+
+@dataclass
+class Result:
+    """A KPI's value over the scope (display units), how many items it rests on, and per week."""
+
+    kpi: Kpi
+    value: float | None
+    n: int
+    weeks: list[float | None] = field(default_factory=list)
+
+    @property
+    def trend(self) -> str:
+        """'up', 'down' or 'flat': the last week with a value against the one before it."""
+        seen = [v for v in self.weeks if v is not None]
+        if len(seen) < 2 or seen[-1] == seen[-2]:
+            return "flat"
+        return "up" if seen[-1] > seen[-2] else "down"
+
+    @property
+    def improving(self) -> bool | None:
+        if self.trend == "flat":
+            return None
+        return (self.trend == "down") == self.kpi.is_better_lower
+
+    @property
+    def meets_target(self) -> bool | None:
+        return self.kpi.meets(self.value)
+
+
+def percentile_cont(values: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont: linear interpolation between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def aggregate(kind: str, values: list[float]) -> float | None:
+    """One KPI aggregate in Python (the SQLite path), matching the SQL of ``_sql_aggregate``."""
+    if kind == Kind.COUNT:
+        return float(len(values))
+    if not values:
+        return None
+    if kind == Kind.MEDIAN:
+        return percentile_cont(values, 0.5)
+    if kind == Kind.P90:
+        return percentile_cont(values, 0.9)
+    if kind == Kind.RATE:
+        return 100.0 * sum(values) / len(values)
+    return sum(values) / len(values)
+
+
+def _sql_aggregate(kind: str) -> str:
+    return {
+        Kind.MEDIAN: "percentile_cont(0.5) WITHIN GROUP (ORDER BY v)",
+        Kind.P90: "percentile_cont(0.9) WITHIN GROUP (ORDER BY v)",
+        Kind.RATE: "100.0 * AVG(v)",
+        Kind.MEAN: "AVG(v)",
+        Kind.COUNT: "COUNT(*)",
+    }[kind]
+
+
+def bounds_cte(scope: Scope) -> tuple[str, list[Any]]:
+    """``bounds(site_id, lo, hi)``: each site's period in UTC (a CTE body, with its parameters)."""
+    rows = bounds(scope)
+    ts = ts_param()
+    values = ", ".join(f"(CAST(%s AS integer), {ts}, {ts})" for _ in rows)
+    params: list[Any] = []
+    for site_id, lo, hi in rows:
+        params += [site_id, connection.ops.adapt_datetimefield_value(lo), connection.ops.adapt_datetimefield_value(hi)]
+    return f"bounds(site_id, lo, hi) AS (VALUES {values})", params
+
+
+def percentile_of(sql: str, params: list[Any], fraction: float) -> tuple[float | None, int]:
+    """percentile_cont of the single column ``v`` of ``sql``, and how many rows it had."""
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(
+                f"SELECT percentile_cont({float(fraction)}) WITHIN GROUP (ORDER BY v), COUNT(*) FROM ({sql}) x", params
+            )
+            value, n = cursor.fetchone()
+            return (None if value is None else float(value)), n
+        cursor.execute(sql, params)
+        found = [row[0] for row in cursor.fetchall()]
+        return percentile_cont(found, fraction), len(found)
+
+
+def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
+    """The bounds and items CTEs for a source over a scope."""
+    cte, params = bounds_cte(scope)
+    items = format_sql(source.sql)
+    params += list(source.params)
+    if scope.service_line_id and source.service_line_column:
+        items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"
+        params.append(scope.service_line_id)
+    materialized = "MATERIALIZED " if is_postgres() else ""
+    sql = f"WITH {cte}, items AS {materialized}({items}) "
+    return sql, params
+
+
+def _raw(kpi: Kpi) -> str:
+    """(kpi, week, value) for each item the KPI counts in the period."""
+    value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
+    return (
+        f"SELECT '{kpi.key}' AS k, {week_of('i.' + kpi.event, 'b.lo')} AS wk, CAST(({value}) AS float) AS v "
+        f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
+        f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL"
+    )
+
+
+def evaluate(kpis: Iterable[Kpi], scope: Scope) -> dict[str, Result]:
+    """Every KPI over the scope: one statement per source (snapshots run their own)."""
+    results: dict[str, Result] = {}
+    by_source: dict[str, list[Kpi]] = defaultdict(list)
+    for kpi in kpis:
+        if kpi.snapshot is not None:
+            results[kpi.key] = kpi.snapshot(scope)
+        else:
+            by_source[kpi.source].append(kpi)
+    for key, group in by_source.items():
+        results.update(_evaluate_source(source_get(key), group, scope))
+    return results
+
+
+def _evaluate_source(source: Source, kpis: list[Kpi], scope: Scope) -> dict[str, Result]:
+    head, params = _with(source, scope)
+    if not scope.sites and source.site_scoped:
+        return {k.key: Result(k, None if k.kind != Kind.COUNT else 0.0, 0, [None] * scope.weeks) for k in kpis}
+    totals: dict[str, tuple[float | None, int]] = {}
+    weekly: dict[str, dict[int, float | None]] = defaultdict(dict)
+    with connection.cursor() as cursor:
+        if is_postgres():
+            parts = [
+                f"SELECT k, wk, {_sql_aggregate(k.kind)} AS a, COUNT(*) AS n FROM ({_raw(k)}) x GROUP BY k, ROLLUP(wk)"
+                for k in kpis
+            ]
+            cursor.execute(head + " UNION ALL ".join(parts), params)
+            for k, wk, a, n in cursor.fetchall():
+                if wk is None:
+                    totals[k] = (None if a is None else float(a), n)
+                else:
+                    weekly[k][wk] = None if a is None else float(a)
+        else:
+            cursor.execute(head + " UNION ALL ".join(_raw(k) for k in kpis), params)
+            values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+            for k, wk, v in cursor.fetchall():
+                values[k][wk].append(v)
+            kinds = {k.key: k.kind for k in kpis}
+            for k, per_week in values.items():
+                everything = [v for vs in per_week.values() for v in vs]
+                totals[k] = (aggregate(kinds[k], everything), len(everything))
+                weekly[k] = {wk: aggregate(kinds[k], vs) for wk, vs in per_week.items()}
+    out = {}
+    for kpi in kpis:
+        value, n = totals.get(kpi.key, (0.0 if kpi.kind == Kind.COUNT else None, 0))
+        weeks = [weekly[kpi.key].get(w) for w in range(scope.weeks)]
+        out[kpi.key] = Result(kpi, _display(kpi, value), n, [_display(kpi, v) for v in weeks])
+    return out
+
+
+def _display(kpi: Kpi, value: float | None) -> float | None:
+    if value is None:
+        return None
+    if kpi.kind in (Kind.RATE, Kind.COUNT):
+        return round(value, 2)
+    return round(value / kpi.scale, 2)
+
+
+def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
+    """The per-item values behind a KPI in display units (a distribution; no item ids)."""
+    if kpi.snapshot is not None or not scope.sites:
+        return []
+    head, params = _with(source_get(kpi.source), scope)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head} SELECT v FROM ({_raw(kpi)}) x LIMIT {int(limit)}", params)
+        scale = 1.0 if kpi.kind in (Kind.RATE, Kind.COUNT) else kpi.scale
+        return [row[0] / scale for row in cursor.fetchall()]
+
+
+def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str, Any]]:
+    """The exact items behind a KPI: the drill columns, the event time and the value."""
+    if kpi.snapshot is not None or not scope.sites:
+        return []
+    source = source_get(kpi.source)
+    head, params = _with(source, scope)
+    value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
+    columns = ", ".join(f"i.{c}" for c in source.drill_columns)
+    sql = (
+        f"{head} SELECT {columns}, i.{kpi.event} AS event_at, CAST(({value}) AS float) AS v "
+        f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
+        f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL "
+        f"ORDER BY v DESC, i.{kpi.event} LIMIT {int(limit)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [*source.drill_columns, "event_at", "value"]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    scale = 1.0 if kpi.kind in (Kind.RATE, Kind.COUNT) else kpi.scale
+    field_ = connection.ops
+    for row in rows:
+        row["value"] = round(row["value"] / scale, 2)
+        if isinstance(row["event_at"], str):  # SQLite returns text from raw SQL
+            row["event_at"] = field_.convert_datetimefield_value(row["event_at"], None, connection)
+    return rows
