@@ -115,10 +115,10 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
         return render(request, "kpis/detail.html", context, status=400)
     scope, _ = _scopes(form)
     result = selectors.kpi_result_get(kpi, scope)
-    figures = {"trend": charts.trend_figure(result, scope.start)}
+    figures = {"fig-trend": charts.trend_figure(result, scope.start)}
     values = selectors.kpi_values_list(kpi, scope)
     if values:
-        figures["distribution"] = charts.distribution_figure(kpi, values)
+        figures["fig-distribution"] = charts.distribution_figure(kpi, values)
     may_drill = can_see_patient_data(request.user) and kpi.snapshot is None
     items = selectors.kpi_items_list(kpi, scope) if may_drill else None
     if items and source_get(kpi.source).patient_data:
