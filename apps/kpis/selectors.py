@@ -60,10 +60,13 @@ def kpi_values_list(kpi: Kpi, scope: Scope) -> list[float]:
 
 
 def kpi_items_list(kpi: Kpi, scope: Scope) -> list[dict[str, Any]]:
-    """The exact items behind a KPI, each with its patient reference (blank for messages)."""
+    """The exact items behind a KPI, largest value first: for work items the workflow, item,
+    site, patient and event time in the site's zone; for EHR messages the message and its type."""
     rows = engine.items(kpi, scope)
-    if kpi.snapshot is not None or not source_get(kpi.source).patient_data:
-        return rows
+    source = source_get(kpi.source) if kpi.snapshot is None else None
+    if source is None or not source.patient_data:
+        zone = scope.sites[0].tzinfo if scope.sites else None
+        return [{**row, "event_at": _local(row["event_at"], zone)} for row in rows]
     wanted: dict[str, set[int]] = defaultdict(set)
     for row in rows:
         if not row.get("patient_ref"):
@@ -74,8 +77,26 @@ def kpi_items_list(kpi: Kpi, scope: Scope) -> list[dict[str, Any]]:
         if workflow in models:
             for pk, ref in models[workflow].objects.filter(pk__in=ids).values_list("pk", "patient_ref"):
                 found[(workflow, pk)] = ref
+    sites = {site.id: site for site in scope.sites}
+    out = []
     for row in rows:
-        row.setdefault("workflow", "referral")
-        if not row.get("patient_ref"):
-            row["patient_ref"] = found.get((row["workflow"], row["item_id"]), "")
-    return rows
+        workflow = row.get("workflow", "referral")
+        site = sites.get(row["site_id"])
+        out.append(
+            {
+                "workflow": workflow,
+                "item_id": row["item_id"],
+                "site": site.name if site else "",
+                "patient_ref": row.get("patient_ref") or found.get((workflow, row["item_id"]), ""),
+                "event_at": _local(row["event_at"], site.tzinfo if site else None),
+                "value": row["value"],
+            }
+        )
+    return out
+
+
+def _local(at: Any, zone: Any) -> str:
+    """An event time as the site reads it: ``2026-03-15 23:30 EDT``."""
+    if at is None:
+        return ""
+    return (at.astimezone(zone) if zone else at).strftime("%Y-%m-%d %H:%M %Z")
