@@ -65,7 +65,7 @@ def distribution_figure(kpi: Kpi, values: list[float]) -> dict[str, Any]:
         **LAYOUT,
         "title": {"text": f"Distribution ({len(values)} items)", "x": 0, "font": {"size": 15}},
         "xaxis": {"title": {"text": unit_label(kpi)}},
-        "yaxis": {"title": {"text": "items"}},
+        "yaxis": {"title": {"text": "items"}, "tickformat": ",d"},
         "bargap": 0.05,
     }
     return {

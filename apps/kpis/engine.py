@@ -100,7 +100,8 @@ def percentile_of(sql: str, params: list[Any], fraction: float) -> tuple[float |
     with connection.cursor() as cursor:
         if is_postgres():
             cursor.execute(
-                f"SELECT percentile_cont({float(fraction)}) WITHIN GROUP (ORDER BY v), COUNT(*) FROM ({sql}) x", params
+                f"SELECT percentile_cont({float(fraction)}) WITHIN GROUP (ORDER BY v), COUNT(*) FROM ({sql}) x",  # noqa: S608
+                params,
             )
             value, n = cursor.fetchone()
             return (None if value is None else float(value)), n
@@ -115,7 +116,7 @@ def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     items = format_sql(source.sql)
     params += list(source.params)
     if scope.service_line_id and source.service_line_column:
-        items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"
+        items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters
         params.append(scope.service_line_id)
     materialized = "MATERIALIZED " if is_postgres() else ""
     sql = f"WITH {cte}, items AS {materialized}({items}) "
@@ -126,7 +127,7 @@ def _raw(kpi: Kpi) -> str:
     """(kpi, week, value) for each item the KPI counts in the period."""
     value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
     return (
-        f"SELECT '{kpi.key}' AS k, {week_of('i.' + kpi.event, 'b.lo')} AS wk, CAST(({value}) AS float) AS v "
+        f"SELECT '{kpi.key}' AS k, {week_of('i.' + kpi.event, 'b.lo')} AS wk, CAST(({value}) AS float) AS v "  # noqa: S608 - SQL from KPI definitions; values are parameters
         f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
         f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL"
     )
@@ -155,7 +156,7 @@ def _evaluate_source(source: Source, kpis: list[Kpi], scope: Scope) -> dict[str,
     with connection.cursor() as cursor:
         if is_postgres():
             parts = [
-                f"SELECT k, wk, {_sql_aggregate(k.kind)} AS a, COUNT(*) AS n FROM ({_raw(k)}) x GROUP BY k, ROLLUP(wk)"
+                f"SELECT k, wk, {_sql_aggregate(k.kind)} AS a, COUNT(*) AS n FROM ({_raw(k)}) x GROUP BY k, ROLLUP(wk)"  # noqa: S608 - SQL from KPI definitions; values are parameters
                 for k in kpis
             ]
             cursor.execute(head + " UNION ALL ".join(parts), params)
@@ -196,7 +197,7 @@ def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
         return []
     head, params = _with(source_get(kpi.source), scope)
     with connection.cursor() as cursor:
-        cursor.execute(f"{head} SELECT v FROM ({_raw(kpi)}) x LIMIT {int(limit)}", params)
+        cursor.execute(f"{head} SELECT v FROM ({_raw(kpi)}) x LIMIT {int(limit)}", params)  # noqa: S608 - SQL from KPI definitions; values are parameters
         scale = 1.0 if kpi.kind in (Kind.RATE, Kind.COUNT) else kpi.scale
         return [row[0] / scale for row in cursor.fetchall()]
 
@@ -210,7 +211,7 @@ def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str,
     value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
     columns = ", ".join(f"i.{c}" for c in source.drill_columns)
     sql = (
-        f"{head} SELECT {columns}, i.{kpi.event} AS event_at, CAST(({value}) AS float) AS v "
+        f"{head} SELECT {columns}, i.{kpi.event} AS event_at, CAST(({value}) AS float) AS v "  # noqa: S608 - SQL from KPI definitions; values are parameters
         f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
         f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL "
         f"ORDER BY v DESC, i.{kpi.event} LIMIT {int(limit)}"

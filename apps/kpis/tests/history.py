@@ -1,7 +1,7 @@
 """A small hand-made referral history with known answers (New York site, March 2026: the
 clocks go forward on 8 March, and the last decision falls on the period's last local evening)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from apps.referrals.tests.factories import ReferralFactory
