@@ -15,7 +15,7 @@ from django.db import connection
 
 from .definitions import Kind, Kpi, Source, source_get
 from .scope import Scope, bounds
-from .sql import format_sql, is_postgres, ts_param, week_of
+from .sql import format_sql, is_postgres, now_sql, secs, ts_param, week_of
 
 DRILL_LIMIT = 5000
 
@@ -113,7 +113,7 @@ def percentile_of(sql: str, params: list[Any], fraction: float) -> tuple[float |
 def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     """The bounds and items CTEs for a source over a scope."""
     cte, params = bounds_cte(scope)
-    items = format_sql(source.sql)
+    items = format_sql(source.sql() if callable(source.sql) else source.sql)
     params += list(source.params)
     if scope.service_line_id and source.service_line_column:
         items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters
@@ -123,14 +123,64 @@ def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     return sql, params
 
 
+def _value(kpi: Kpi) -> str:
+    return format_sql("1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value)
+
+
+JOIN_BOUNDS = "FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0)"
+OPEN_KINDS = (Kind.OPEN_COUNT, Kind.OPEN_AGE)
+
+
 def _raw(kpi: Kpi) -> str:
     """(kpi, week, value) for each item the KPI counts in the period."""
-    value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
+    value = _value(kpi)
     return (
-        f"SELECT '{kpi.key}' AS k, {week_of('i.' + kpi.event, 'b.lo')} AS wk, CAST(({value}) AS float) AS v "  # noqa: S608 - SQL from KPI definitions; values are parameters
-        f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
-        f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL"
+        f"SELECT '{kpi.key}' AS k, {week_of('i.' + kpi.event, 'b.lo')} AS wk, CAST(({value}) AS float) AS v "
+        f"{JOIN_BOUNDS} WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL"
     )
+
+
+def _open_count(kpi: Kpi, *, grouped: bool) -> str:
+    """Items open at some time in the period: (kpi, week opened or -1, week closed or NULL[, n])."""
+    opened, closed = f"i.{kpi.event}", f"i.{kpi.value}"
+    ow = f"CASE WHEN {opened} < b.lo THEN -1 ELSE {week_of(opened, 'b.lo')} END"
+    cw = f"CASE WHEN {closed} IS NULL OR {closed} >= b.hi THEN NULL ELSE {week_of(closed, 'b.lo')} END"
+    where = f"WHERE {opened} < b.hi AND ({closed} IS NULL OR {closed} >= b.lo)"
+    if grouped:
+        return f"SELECT '{kpi.key}' AS k, {ow} AS wk, CAST({cw} AS float) AS a, COUNT(*) AS n {JOIN_BOUNDS} {where} GROUP BY {ow}, {cw}"  # noqa: E501
+    return f"SELECT '{kpi.key}' AS k, {ow} AS wk, CAST({cw} AS float) AS v {JOIN_BOUNDS} {where}"
+
+
+def _open_age(kpi: Kpi) -> str:
+    """(kpi, NULL, age in seconds at the period end, or now) for each item open then."""
+    as_of = f"CASE WHEN b.hi < {now_sql()} THEN b.hi ELSE {now_sql()} END"
+    opened, closed = f"i.{kpi.event}", f"i.{kpi.value}"
+    return (
+        f"SELECT '{kpi.key}' AS k, NULL AS wk, CAST({secs(as_of, opened)} AS float) AS v {JOIN_BOUNDS} "
+        f"WHERE {opened} < b.hi AND ({closed} IS NULL OR {closed} >= b.hi)"
+    )
+
+
+def _pg_part(kpi: Kpi) -> str:
+    if kpi.kind == Kind.OPEN_COUNT:
+        return _open_count(kpi, grouped=True)
+    if kpi.kind == Kind.OPEN_AGE:
+        return f"SELECT k, NULL, {_sql_aggregate(Kind.MEDIAN)} AS a, COUNT(*) AS n FROM ({_open_age(kpi)}) x GROUP BY k"
+    return f"SELECT k, wk, {_sql_aggregate(kpi.kind)} AS a, COUNT(*) AS n FROM ({_raw(kpi)}) x GROUP BY k, ROLLUP(wk)"
+
+
+def _sqlite_part(kpi: Kpi) -> str:
+    if kpi.kind == Kind.OPEN_COUNT:
+        return _open_count(kpi, grouped=False)
+    if kpi.kind == Kind.OPEN_AGE:
+        return _open_age(kpi)
+    return _raw(kpi)
+
+
+def open_counts(groups: list[tuple[int, float | None, int]], weeks: int) -> tuple[float, list[float | None]]:
+    """Open at the period end and at each week's end, from (week opened, week closed, n) groups."""
+    by_week = [float(sum(n for ow, cw, n in groups if ow <= w and (cw is None or cw > w))) for w in range(weeks)]
+    return float(sum(n for _, cw, n in groups if cw is None)), by_week
 
 
 def evaluate(kpis: Iterable[Kpi], scope: Scope) -> dict[str, Result]:
@@ -147,37 +197,53 @@ def evaluate(kpis: Iterable[Kpi], scope: Scope) -> dict[str, Result]:
     return results
 
 
+def _empty(kpi: Kpi, weeks: int) -> Result:
+    zero = kpi.kind in (Kind.COUNT, Kind.OPEN_COUNT)
+    return Result(kpi, 0.0 if zero else None, 0, [0.0 if kpi.kind == Kind.OPEN_COUNT else None] * weeks)
+
+
 def _evaluate_source(source: Source, kpis: list[Kpi], scope: Scope) -> dict[str, Result]:
-    head, params = _with(source, scope)
     if not scope.sites and source.site_scoped:
-        return {k.key: Result(k, None if k.kind != Kind.COUNT else 0.0, 0, [None] * scope.weeks) for k in kpis}
+        return {k.key: _empty(k, scope.weeks) for k in kpis}
+    head, params = _with(source, scope)
+    kinds = {k.key: k.kind for k in kpis}
     totals: dict[str, tuple[float | None, int]] = {}
     weekly: dict[str, dict[int, float | None]] = defaultdict(dict)
+    open_groups: dict[str, list[tuple[int, float | None, int]]] = defaultdict(list)
     with connection.cursor() as cursor:
         if is_postgres():
-            parts = [
-                f"SELECT k, wk, {_sql_aggregate(k.kind)} AS a, COUNT(*) AS n FROM ({_raw(k)}) x GROUP BY k, ROLLUP(wk)"  # noqa: S608 - SQL from KPI definitions; values are parameters
-                for k in kpis
-            ]
-            cursor.execute(head + " UNION ALL ".join(parts), params)
+            cursor.execute(head + " UNION ALL ".join(_pg_part(k) for k in kpis), params)
             for k, wk, a, n in cursor.fetchall():
-                if wk is None:
+                if kinds[k] == Kind.OPEN_COUNT:
+                    open_groups[k].append((wk, a, n))
+                elif wk is None:
                     totals[k] = (None if a is None else float(a), n)
                 else:
                     weekly[k][wk] = None if a is None else float(a)
         else:
-            cursor.execute(head + " UNION ALL ".join(_raw(k) for k in kpis), params)
+            cursor.execute(head + " UNION ALL ".join(_sqlite_part(k) for k in kpis), params)
             values: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
             for k, wk, v in cursor.fetchall():
-                values[k][wk].append(v)
-            kinds = {k.key: k.kind for k in kpis}
+                if kinds[k] == Kind.OPEN_COUNT:
+                    open_groups[k].append((wk, v, 1))
+                else:
+                    values[k][wk].append(v)
             for k, per_week in values.items():
+                kind = Kind.MEDIAN if kinds[k] == Kind.OPEN_AGE else kinds[k]
                 everything = [v for vs in per_week.values() for v in vs]
-                totals[k] = (aggregate(kinds[k], everything), len(everything))
-                weekly[k] = {wk: aggregate(kinds[k], vs) for wk, vs in per_week.items()}
+                totals[k] = (aggregate(kind, everything), len(everything))
+                if kinds[k] != Kind.OPEN_AGE:
+                    weekly[k] = {wk: aggregate(kind, vs) for wk, vs in per_week.items()}
     out = {}
     for kpi in kpis:
-        value, n = totals.get(kpi.key, (0.0 if kpi.kind == Kind.COUNT else None, 0))
+        if kpi.kind == Kind.OPEN_COUNT:
+            at_end, by_week = open_counts(open_groups[kpi.key], scope.weeks)
+            out[kpi.key] = Result(kpi, at_end, int(at_end), by_week)
+            continue
+        if kpi.key not in totals:
+            out[kpi.key] = _empty(kpi, scope.weeks)
+            continue
+        value, n = totals[kpi.key]
         weeks = [weekly[kpi.key].get(w) for w in range(scope.weeks)]
         out[kpi.key] = Result(kpi, _display(kpi, value), n, [_display(kpi, v) for v in weeks])
     return out
@@ -193,7 +259,7 @@ def _display(kpi: Kpi, value: float | None) -> float | None:
 
 def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
     """The per-item values behind a KPI in display units (a distribution; no item ids)."""
-    if kpi.snapshot is not None or not scope.sites:
+    if kpi.snapshot is not None or kpi.kind in OPEN_KINDS or not scope.sites:
         return []
     head, params = _with(source_get(kpi.source), scope)
     with connection.cursor() as cursor:
@@ -204,15 +270,15 @@ def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
 
 def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str, Any]]:
     """The exact items behind a KPI: the drill columns, the event time and the value."""
-    if kpi.snapshot is not None or not scope.sites:
+    if kpi.snapshot is not None or kpi.kind in OPEN_KINDS or not scope.sites:
         return []
     source = source_get(kpi.source)
     head, params = _with(source, scope)
-    value = "1" if kpi.kind == Kind.COUNT and not kpi.value else kpi.value
+    value = _value(kpi)
     columns = ", ".join(f"i.{c}" for c in source.drill_columns)
     sql = (
-        f"{head} SELECT {columns}, i.{kpi.event} AS event_at, CAST(({value}) AS float) AS v "  # noqa: S608 - SQL from KPI definitions; values are parameters
-        f"FROM items i JOIN bounds b ON b.site_id = COALESCE(i.site_id, 0) "
+        f"{head} SELECT {columns}, i.{kpi.event} AS event_at, CAST(({value}) AS float) AS v "
+        f"{JOIN_BOUNDS} "
         f"WHERE i.{kpi.event} >= b.lo AND i.{kpi.event} < b.hi AND ({value}) IS NOT NULL "
         f"ORDER BY v DESC, i.{kpi.event} LIMIT {int(limit)}"
     )

@@ -63,7 +63,7 @@ def kpi_items_list(kpi: Kpi, scope: Scope) -> list[dict[str, Any]]:
     """The exact items behind a KPI, largest value first: for work items the workflow, item,
     site, patient and event time in the site's zone; for EHR messages the message and its type."""
     rows = engine.items(kpi, scope)
-    source = source_get(kpi.source) if kpi.snapshot is None else None
+    source = source_get(kpi.source) if kpi.has_items else None
     if source is None or not source.patient_data:
         zone = scope.sites[0].tzinfo if scope.sites else None
         return [{**row, "event_at": _local(row["event_at"], zone)} for row in rows]

@@ -23,6 +23,11 @@ def week_of(event: str, lo: str) -> str:
     return f"CAST((julianday({event}) - julianday({lo})) / 7.0 AS INTEGER)"
 
 
+def now_sql() -> str:
+    """The current time, comparable with stored timestamps."""
+    return "now()" if is_postgres() else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
 def ts_param() -> str:
     """A timestamp parameter placeholder."""
     return "CAST(%s AS timestamptz)" if is_postgres() else "%s"

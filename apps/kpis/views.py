@@ -119,7 +119,7 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
     values = selectors.kpi_values_list(kpi, scope)
     if values:
         figures["fig-distribution"] = charts.distribution_figure(kpi, values)
-    may_drill = can_see_patient_data(request.user) and kpi.snapshot is None
+    may_drill = can_see_patient_data(request.user) and kpi.has_items
     items = selectors.kpi_items_list(kpi, scope) if may_drill else None
     if items and source_get(kpi.source).patient_data:
         _log(request, kpi.key, items, AccessLog.Action.LIST)
@@ -153,7 +153,7 @@ def items_csv(request: HttpRequest, key: str) -> HttpResponse:
         return HttpResponse(f"Invalid filters: {form.errors.as_text()}", status=400, content_type="text/plain")
     scope, _ = _scopes(form)
     items = selectors.kpi_items_list(kpi, scope)
-    if items and kpi.snapshot is None and source_get(kpi.source).patient_data:
+    if items and kpi.has_items and source_get(kpi.source).patient_data:
         _log(request, kpi.key, items, AccessLog.Action.EXPORT)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{kpi.key}-{scope.start}-{scope.end}.csv"'

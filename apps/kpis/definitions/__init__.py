@@ -2,20 +2,22 @@
 
 How to add a KPI (results and intake come this way):
 
-1. In ``apps/kpis/definitions/<workflow>.py`` declare a ``Source``: one SQL ``SELECT`` that yields
-   one row per item (``item_id``, ``site_id``, ``patient_ref`` and whatever event times and
-   values the KPIs need), reading the transition log (``workflow_transition``) and the
-   workflow's own table. It may use the ``bounds(site_id, lo, hi)`` CTE (each site's period in
-   UTC, from its local dates) and the dialect helpers in ``apps.kpis.sql`` (``secs``). Register
-   it with ``source_register``.
+1. In ``apps/kpis/definitions/<workflow>.py`` add the per-item columns your KPIs need to the
+   shared transition-log source (``log.log_column_register``: an aggregate over the item's
+   transitions, e.g. the first time it reached a state) and register the workflow's closed
+   states (``log.closed_states_register``). Every KPI on that source is computed from one
+   scan of the log. Data that is not in the log (EHR messages) gets its own ``Source``: one
+   ``SELECT`` with one row per item, which may use the ``bounds(site_id, lo, hi)`` CTE (each
+   site's period in UTC from its local dates) and ``SECS(end, start)`` (seconds, either database).
 2. Declare each ``Kpi`` on that source: ``value`` (an SQL expression over the item row: seconds
    for a duration, 0/1 for a rate, a number for a mean), ``event`` (the item column whose time
    places the item in a period and a week), ``kind`` (median, p90, rate, mean, count), unit,
    target, which direction is better, and the definition text shown on the page. Register it
    with ``kpi_register``. Nothing else changes: the scorecard, trend, chart, drill-down, CSV
    and comparison come from the engine (``apps.kpis.engine``).
-3. A KPI that is a snapshot rather than events in a period (a backlog) sets ``snapshot`` to a
-   function ``(scope) -> Result``; see ``operations.py``.
+3. A backlog (open items, their age) uses ``Kind.OPEN_COUNT`` / ``Kind.OPEN_AGE``; anything else
+   that is not "events in a period" sets ``snapshot`` to a function ``(scope) -> Result``
+   (see ``integration.py``).
 4. Import the module in ``KpisConfig.ready()`` and test it on a small hand-made history.
 """
 
@@ -37,6 +39,11 @@ class Kind:
     RATE = "rate"  # share of items whose value is 1, in %
     MEAN = "mean"
     COUNT = "count"
+    # Snapshots of open work over the item rows: ``event`` names the opening column and
+    # ``value`` the closing one. OPEN_COUNT: items open at the period end (and each week's end);
+    # OPEN_AGE: their median age (hours) at the period end, or now for a period not yet over.
+    OPEN_COUNT = "open_count"
+    OPEN_AGE = "open_age"
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,9 @@ class Source:
     """One row per item; KPIs on the same source are computed from one scan."""
 
     key: str
-    sql: str  # SELECT ... (may reference the bounds CTE); uses {secs(a, b)} through format_sql
+    # SELECT ... one row per item (may use the bounds CTE and SECS(end, start)); a callable is
+    # called when a scorecard runs, so modules can add columns to a shared source.
+    sql: str | Callable[[], str]
     params: tuple = ()
     site_scoped: bool = True
     service_line_column: str = ""  # a column of the item rows to filter by service line
@@ -68,6 +77,11 @@ class Kpi:
     scale: float = 1.0  # divide the value by this for display (3600: seconds → hours)
     snapshot: Callable[[Any], Any] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def has_items(self) -> bool:
+        """Whether the number rests on a list of items one can drill down to."""
+        return self.snapshot is None and self.kind not in (Kind.OPEN_COUNT, Kind.OPEN_AGE)
 
     @property
     def is_better_lower(self) -> bool:

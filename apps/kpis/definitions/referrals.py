@@ -1,42 +1,27 @@
-"""Referral KPIs: one row per referral from its transitions up to the period end, joined to the
-referral for when it was received, its patient and its outreach count."""
+"""Referral KPIs, from the shared transition-log scan (columns prefixed ``ref_``); the outreach
+count is read from the referral only for the referrals a KPI counts."""
 
-from . import Group, Kind, Kpi, Source, kpi_register, source_register
+from . import Group, Kind, Kpi, kpi_register
+from .log import closed_states_register, log_column_register
 
 DAY = 86400.0
 HOUR = 3600.0
 
-REFERRALS = source_register(
-    Source(
-        key="referrals",
-        sql="""
-        SELECT p.*, SECS(p.triaged_at, p.opened_at) AS triage_s, SECS(p.scheduled_at, p.opened_at) AS appointment_s,
-               CASE WHEN p.escalated_at IS NULL OR p.escalated_at > p.triaged_at THEN 1 ELSE 0 END AS triage_in_sla
-        FROM (
-          SELECT t.item_id AS item_id, t.site_id AS site_id, r.service_line_id AS service_line_id,
-                 r.patient_ref AS patient_ref, r.opened_at AS opened_at, r.outreach_attempts AS outreach_attempts,
-                 MIN(CASE WHEN t.transition IN ('accept', 'decline') THEN t.at END) AS triaged_at,
-                 MIN(CASE WHEN t.transition = 'schedule' THEN t.at END) AS scheduled_at,
-                 MIN(CASE WHEN t.transition = 'escalate' THEN t.at END) AS escalated_at,
-                 MIN(CASE WHEN t.to_state IN ('completed', 'declined', 'cancelled', 'abandoned') THEN t.at END)
-                   AS closed_at,
-                 MAX(CASE WHEN t.to_state = 'abandoned' THEN 1 ELSE 0 END) AS abandoned
-          FROM workflow_transition t
-          JOIN bounds b ON b.site_id = t.site_id
-          JOIN referrals_referral r ON r.id = t.item_id
-          WHERE t.workflow = 'referral' AND t.at < b.hi
-          GROUP BY t.item_id, t.site_id, r.service_line_id, r.patient_ref, r.opened_at, r.outreach_attempts
-        ) p
-        """,
-        service_line_column="service_line_id",
-    )
-)
+closed_states_register("referral", ("completed", "declined", "cancelled", "abandoned"))
+REF = "x.workflow = 'referral' AND "
+log_column_register("ref_triaged_at", f"MIN(CASE WHEN {REF}x.transition IN ('accept', 'decline') THEN x.at END)")
+log_column_register("ref_scheduled_at", f"MIN(CASE WHEN {REF}x.transition = 'schedule' THEN x.at END)")
+log_column_register("ref_abandoned", f"MAX(CASE WHEN {REF}x.to_state = 'abandoned' THEN 1 ELSE 0 END)")
+log_column_register(
+    "ref_escalated_at", f"MIN(CASE WHEN {REF}x.transition = 'escalate' THEN x.at END)"
+)  # before the decision: triage SLA breached
 
 TRIAGE = (
     "Start: the referral was received (its first log entry). End: the first triage decision "
     "(accept or decline). Counted in the period of the decision; referrals still undecided "
     "at the period end are not counted."
 )
+IS_REFERRAL = "workflow = 'referral'"
 
 kpi_register(
     Kpi(
@@ -47,10 +32,10 @@ kpi_register(
         better="lower",
         target=24,
         definition=TRIAGE,
-        source="referrals",
+        source="log",
         kind=Kind.MEDIAN,
-        value="triage_s",
-        event="triaged_at",
+        value="SECS(ref_triaged_at, opened_at)",
+        event="ref_triaged_at",
         scale=HOUR,
     )
 )
@@ -63,10 +48,10 @@ kpi_register(
         better="lower",
         target=72,
         definition=TRIAGE + " Nine in ten decisions came at least this fast.",
-        source="referrals",
+        source="log",
         kind=Kind.P90,
-        value="triage_s",
-        event="triaged_at",
+        value="SECS(ref_triaged_at, opened_at)",
+        event="ref_triaged_at",
         scale=HOUR,
     )
 )
@@ -82,10 +67,10 @@ kpi_register(
             "Start: the referral was received. End: it was first scheduled (an appointment booked). "
             "Counted in the period it was scheduled."
         ),
-        source="referrals",
+        source="log",
         kind=Kind.MEDIAN,
-        value="appointment_s",
-        event="scheduled_at",
+        value="SECS(ref_scheduled_at, opened_at)",
+        event="ref_scheduled_at",
         scale=DAY,
     )
 )
@@ -101,9 +86,9 @@ kpi_register(
             "Numerator: referrals closed as abandoned (patient not reached). Denominator: referrals "
             "closed in the period (completed, declined, cancelled or abandoned). Open referrals are not counted."
         ),
-        source="referrals",
+        source="log",
         kind=Kind.RATE,
-        value="abandoned",
+        value=f"CASE WHEN {IS_REFERRAL} THEN ref_abandoned END",
         event="closed_at",
     )
 )
@@ -120,10 +105,10 @@ kpi_register(
             "Denominator: triage decisions in the period (the SLA clock counts opening hours and "
             "pauses while waiting on the referrer; an escalation is logged when it runs out)."
         ),
-        source="referrals",
+        source="log",
         kind=Kind.RATE,
-        value="triage_in_sla",
-        event="triaged_at",
+        value="CASE WHEN ref_escalated_at IS NULL OR ref_escalated_at > ref_triaged_at THEN 1 ELSE 0 END",
+        event="ref_triaged_at",
     )
 )
 kpi_register(
@@ -138,9 +123,9 @@ kpi_register(
             "Numerator: outreach attempts recorded on referrals first scheduled in the period. "
             "Denominator: those referrals."
         ),
-        source="referrals",
+        source="log",
         kind=Kind.MEAN,
-        value="CASE WHEN scheduled_at IS NOT NULL THEN outreach_attempts END",
-        event="scheduled_at",
+        value="(SELECT r.outreach_attempts FROM referrals_referral r WHERE r.id = i.item_id)",
+        event="ref_scheduled_at",
     )
 )
