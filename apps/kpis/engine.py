@@ -165,8 +165,8 @@ def _pg_part(kpi: Kpi) -> str:
     if kpi.kind == Kind.OPEN_COUNT:
         return _open_count(kpi, grouped=True)
     if kpi.kind == Kind.OPEN_AGE:
-        return f"SELECT k, NULL, {_sql_aggregate(Kind.MEDIAN)} AS a, COUNT(*) AS n FROM ({_open_age(kpi)}) x GROUP BY k"
-    return f"SELECT k, wk, {_sql_aggregate(kpi.kind)} AS a, COUNT(*) AS n FROM ({_raw(kpi)}) x GROUP BY k, ROLLUP(wk)"
+        return f"SELECT k, NULL, {_sql_aggregate(Kind.MEDIAN)} AS a, COUNT(*) AS n FROM ({_open_age(kpi)}) x GROUP BY k"  # noqa: S608
+    return f"SELECT k, wk, {_sql_aggregate(kpi.kind)} AS a, COUNT(*) AS n FROM ({_raw(kpi)}) x GROUP BY k, ROLLUP(wk)"  # noqa: S608
 
 
 def _sqlite_part(kpi: Kpi) -> str:
