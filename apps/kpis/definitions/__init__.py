@@ -9,7 +9,7 @@ How to add a KPI (results and intake come this way):
    scan of the log. Data that is not in the log (EHR messages) gets its own ``Source``: one
    ``SELECT`` with one row per item, which may use the ``bounds(site_id, lo, hi)`` CTE (each
    site's period in UTC from its local dates) and ``SECS(end, start)`` (seconds, either database).
-2. Declare each ``Kpi`` on that source: ``value`` (an SQL expression over the item row: seconds
+2. Declare each ``Kpi`` on that source: ``value`` (an SQL expression over the item row ``i``: seconds
    for a duration, 0/1 for a rate, a number for a mean), ``event`` (the item column whose time
    places the item in a period and a week), ``kind`` (median, p90, rate, mean, count), unit,
    target, which direction is better, and the definition text shown on the page. Register it
@@ -72,9 +72,11 @@ class Kpi:
     definition: str
     source: str = ""
     kind: str = Kind.MEDIAN
-    value: str = ""  # SQL over the item row
+    value: str = ""  # SQL over the item row, columns as ``i.<column>`` (backlogs: the closing column)
     event: str = ""  # item column that places it in the period
     scale: float = 1.0  # divide the value by this for display (3600: seconds → hours)
+    # A join for values not in the item rows, applied after the period filter (alias ``i``).
+    join: str = ""
     snapshot: Callable[[Any], Any] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 

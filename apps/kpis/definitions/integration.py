@@ -55,7 +55,7 @@ kpi_register(
         ),
         source="outbox",
         kind=Kind.RATE,
-        value="delivered",
+        value="i.delivered",
         event="created_at",
     )
 )
@@ -73,7 +73,7 @@ kpi_register(
         ),
         source="inbox",
         kind=Kind.MEDIAN,
-        value="latency_s",
+        value="i.latency_s",
         event="processed_at",
         scale=SECOND,
     )
@@ -92,7 +92,7 @@ kpi_register(
         ),
         source="inbox",
         kind=Kind.RATE,
-        value="payload_error",
+        value="i.payload_error",
         event="received_at",
     )
 )

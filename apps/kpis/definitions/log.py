@@ -22,6 +22,7 @@ def log_column_register(name: str, aggregate: str) -> None:
 
 
 def closed_states_register(workflow: str, states: tuple[str, ...]) -> None:
+    """Declare a workflow's closing states; only workflows declared here are scanned."""
     CLOSED_STATES[workflow] = tuple(states)
 
 
@@ -48,7 +49,7 @@ def log_sql() -> str:
                   THEN SECS(t.at, LAG(t.at) OVER w) END AS handoff_s
       FROM workflow_transition t
       JOIN bounds b ON b.site_id = t.site_id
-      WHERE t.at < b.hi
+      WHERE t.workflow IN ({_quoted(tuple(CLOSED_STATES)) or "''"}) AND SCOPE_FILTER AND t.at < b.hi
       WINDOW w AS (PARTITION BY t.workflow, t.item_id ORDER BY t.at, t.id)
     ) x
     GROUP BY x.workflow, x.item_id, x.site_id

@@ -67,7 +67,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.MEDIAN,
-        value="handoff_s",
+        value="i.handoff_s",
         event="closed_at",
         scale=HOUR,
     )
@@ -101,7 +101,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.RATE,
-        value="CASE WHEN escalated_at IS NULL OR escalated_at > closed_at THEN 1 ELSE 0 END",
+        value="CASE WHEN i.escalated_at IS NULL OR i.escalated_at > i.closed_at THEN 1 ELSE 0 END",
         event="closed_at",
     )
 )
@@ -119,7 +119,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.RATE,
-        value="1 - reworked",
+        value="1 - i.reworked",
         event="closed_at",
     )
 )

@@ -21,7 +21,7 @@ TRIAGE = (
     "(accept or decline). Counted in the period of the decision; referrals still undecided "
     "at the period end are not counted."
 )
-IS_REFERRAL = "workflow = 'referral'"
+IS_REFERRAL = "i.workflow = 'referral'"
 
 kpi_register(
     Kpi(
@@ -34,7 +34,7 @@ kpi_register(
         definition=TRIAGE,
         source="log",
         kind=Kind.MEDIAN,
-        value="SECS(ref_triaged_at, opened_at)",
+        value="SECS(i.ref_triaged_at, i.opened_at)",
         event="ref_triaged_at",
         scale=HOUR,
     )
@@ -50,7 +50,7 @@ kpi_register(
         definition=TRIAGE + " Nine in ten decisions came at least this fast.",
         source="log",
         kind=Kind.P90,
-        value="SECS(ref_triaged_at, opened_at)",
+        value="SECS(i.ref_triaged_at, i.opened_at)",
         event="ref_triaged_at",
         scale=HOUR,
     )
@@ -69,7 +69,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.MEDIAN,
-        value="SECS(ref_scheduled_at, opened_at)",
+        value="SECS(i.ref_scheduled_at, i.opened_at)",
         event="ref_scheduled_at",
         scale=DAY,
     )
@@ -88,7 +88,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.RATE,
-        value=f"CASE WHEN {IS_REFERRAL} THEN ref_abandoned END",
+        value=f"CASE WHEN {IS_REFERRAL} THEN i.ref_abandoned END",
         event="closed_at",
     )
 )
@@ -107,7 +107,7 @@ kpi_register(
         ),
         source="log",
         kind=Kind.RATE,
-        value="CASE WHEN ref_escalated_at IS NULL OR ref_escalated_at > ref_triaged_at THEN 1 ELSE 0 END",
+        value="CASE WHEN i.ref_escalated_at IS NULL OR i.ref_escalated_at > i.ref_triaged_at THEN 1 ELSE 0 END",
         event="ref_triaged_at",
     )
 )
@@ -125,7 +125,8 @@ kpi_register(
         ),
         source="log",
         kind=Kind.MEAN,
-        value="(SELECT r.outreach_attempts FROM referrals_referral r WHERE r.id = i.item_id)",
+        value="r.outreach_attempts",
+        join="LEFT JOIN referrals_referral r ON r.id = i.item_id AND i.workflow = 'referral'",
         event="ref_scheduled_at",
     )
 )
