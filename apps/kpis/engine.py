@@ -198,7 +198,7 @@ def _pg_statement(kpis: list[Kpi]) -> tuple[str, int]:
             f"CAST({_sql_aggregate(k.kind, f'v{i}')} AS float), COUNT(v{i})" for i, k in enumerate(members)
         )
         parts.append(
-            f"SELECT 'e:{event}', wk, {cells}{pad(len(members))} FROM ("
+            f"SELECT 'e:{event}', wk, {cells}{pad(len(members))} FROM ("  # noqa: S608
             f"SELECT {week_of('i.' + event, 'b.lo')} AS wk, {inner} {JOIN_BOUNDS} {joins} "
             f"WHERE i.{event} >= b.lo AND i.{event} < b.hi) x GROUP BY ROLLUP(wk)"
         )
@@ -209,7 +209,7 @@ def _pg_statement(kpis: list[Kpi]) -> tuple[str, int]:
             )
         elif kpi.kind == Kind.OPEN_AGE:
             parts.append(
-                f"SELECT 'k:' || k, CAST(NULL AS integer), CAST({_sql_aggregate(Kind.MEDIAN)} AS float), COUNT(*)"
+                f"SELECT 'k:' || k, CAST(NULL AS integer), CAST({_sql_aggregate(Kind.MEDIAN)} AS float), COUNT(*)"  # noqa: S608
                 f"{pad(1)} FROM ({_open_age(kpi)}) x GROUP BY k"
             )
     return " UNION ALL ".join(parts), width
