@@ -97,10 +97,11 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from apps.core.models import Site
+    from apps.kpis.engine import WORK_MEM
     from apps.kpis.scope import Scope, local_bounds
     from apps.kpis.selectors import scorecard_get
 
@@ -119,16 +120,21 @@ def main() -> None:
     for label, scope in cases.items():
         lo, hi = local_bounds(scope.start, scope.end, sites[0].timezone)
 
-        def raw(scope=scope, lo=lo, hi=hi) -> None:
-            with connection.cursor() as c:
+        def raw(scope=scope, lo=lo, hi=hi, tuned=False) -> None:
+            with transaction.atomic(), connection.cursor() as c:
+                if tuned:  # the session settings the scorecard statement runs with
+                    c.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                    c.execute("SET LOCAL jit = off")
                 c.execute(RAW, [scope.site_ids, hi, lo, hi])
                 c.fetchall()
 
         card = statistics.median(timed(lambda scope=scope: scorecard_get(scope), args.runs))
         one = statistics.median(timed(raw, args.runs))
-        verdict = "met" if card <= 3 * one else "MISSED"
-        print(f"  {label:<24} scorecard {card:8.0f} ms   raw percentile_cont {one:8.0f} ms   "
-              f"→ {card / one:.2f}× (target ≤ 3×: {verdict})")  # fmt: skip
+        tuned = statistics.median(timed(lambda raw=raw: raw(tuned=True), args.runs))
+        verdict = "met" if card <= 3 * min(one, tuned) else "MISSED"
+        print(f"  {label:<24} scorecard {card:8.0f} ms   raw percentile_cont {one:8.0f} ms "
+              f"({tuned:.0f} ms with the scorecard's work_mem/jit) → {card / one:.2f}× / {card / tuned:.2f}× "
+              f"(target ≤ 3×: {verdict})")  # fmt: skip
         values = scorecard_get(scope)
         shown = ", ".join(f"{r.kpi.key}={r.value}" for group in values.values() for r in group)
         print(f"    {shown}")

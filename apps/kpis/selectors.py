@@ -42,10 +42,17 @@ def scorecard_get(scope: Scope) -> dict[str, list[Result]]:
     return {group: rows for group, rows in grouped.items() if rows}
 
 
-def comparison_get(pilot: Scope, baseline: Scope) -> list[Comparison]:
-    """Each KPI over the pilot and the baseline scope, side by side."""
+def comparison_get(
+    pilot: Scope, baseline: Scope, *, pilot_card: dict[str, list[Result]] | None = None
+) -> list[Comparison]:
+    """Each KPI over the pilot and the baseline scope, side by side (``pilot_card``: the pilot's
+    scorecard when it is already computed)."""
     kpis = kpi_all()
-    first, second = engine.evaluate(kpis, pilot), engine.evaluate(kpis, baseline)
+    if pilot_card is None:
+        first = engine.evaluate(kpis, pilot)
+    else:
+        first = {r.kpi.key: r for results in pilot_card.values() for r in results}
+    second = engine.evaluate(kpis, baseline)
     return [Comparison(k, first[k.key], second[k.key]) for k in kpis]
 
 

@@ -65,7 +65,7 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             (Group.LABELS[group], [(r, charts.sparkline_points(r.weeks)) for r in results])
             for group, results in grouped.items()
         ],
-        comparison=selectors.comparison_get(pilot, baseline) if baseline else None,
+        comparison=selectors.comparison_get(pilot, baseline, pilot_card=grouped) if baseline else None,
     )
     return render(request, "kpis/scorecard.html", context)
 

@@ -133,3 +133,13 @@ def test_integration_kpis(own_site):
     assert got["int_payload_errors"] == 25
     assert got["int_delivery_success"] == 75  # the pending one is not counted yet
     assert got["int_dead_letters"] == 2
+
+
+def test_the_service_line_filter(history, own_site):
+    from apps.core.tests.factories import ServiceLineFactory
+    from apps.workflow.models import Transition
+
+    cardiology = ServiceLineFactory(code="cardiology", name="Cardiology")
+    Transition.objects.filter(item_id=history["a"].pk).update(service_line=cardiology)
+    result = evaluate([kpi_get("referral_triage_median")], Scope(START, END, (own_site,), cardiology.id))
+    assert (result["referral_triage_median"].value, result["referral_triage_median"].n) == (10, 1)
