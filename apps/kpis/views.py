@@ -21,6 +21,15 @@ from .forms import ScorecardForm, default_period
 from .scope import Scope
 
 aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
+COLUMN_LABELS = {
+    "workflow": "Workflow",
+    "item_id": "Item",
+    "site": "Site",
+    "patient_ref": "Patient",
+    "resource_type": "Resource",
+    "status": "Status",
+    "event_at": "When (site time)",
+}
 
 
 def _form(request: HttpRequest) -> ScorecardForm:
@@ -130,6 +139,7 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
         "result": result,
         "figures": figures,
         "items": items,
+        "columns": [COLUMN_LABELS.get(c, f"Value ({kpi.unit})") for c in (items[0] if items else [])],
         "may_drill": may_drill,
         "query": request.GET.urlencode(),
         "groups": Group.LABELS,

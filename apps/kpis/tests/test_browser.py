@@ -44,3 +44,19 @@ def test_a_leader_reads_the_scorecard_and_opens_a_chart(page: Page, live_server)
     expect(page.get_by_text("aggregates only")).to_be_visible()
     expect(page.get_by_text("Patient/")).to_have_count(0)
     page.screenshot(path=os.path.join(SHOTS, "kpis-detail.png"), full_page=False)
+
+
+def test_a_supervisor_sees_the_items_behind_a_number(page: Page, live_server):
+    site = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
+    history = build(site)
+    UserFactory(username="sue", first_name="Sue", last_name="Park", role=Role.SUPERVISOR, sites=[site])
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("sue")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    page.goto(f"{live_server.url}/scorecard/referral_triage_median/?start={START}&end={END}")
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(5)  # the header and a, b, c, e
+    expect(table).to_contain_text(history["e"].patient_ref)
+    expect(table).to_contain_text("2026-03-15 23:30 EDT")
+    page.screenshot(path=os.path.join(SHOTS, "kpis-items.png"), full_page=True)
