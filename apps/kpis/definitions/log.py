@@ -5,8 +5,9 @@ it needs (``log_column_register``) instead of scanning again.
 Each column is an aggregate over the item's transitions ``x`` (``x.workflow``, ``x.transition``,
 ``x.to_state``, ``x.queue``, ``x.at``, ``x.actor_role``, ``x.source``, and ``x.handoff_s``:
 seconds since the previous transition when a different staff role acts). Always present:
-``workflow``, ``item_id``, ``site_id``, ``service_line_id``, ``opened_at`` (the first log
-entry) and ``closed_at`` (the first move into a closed state, per ``CLOSED_STATES``).
+``workflow``, ``item_id``, ``site_id`` and ``service_line_id`` (the largest id, in the rare
+case an item moved), ``opened_at`` (the first log entry) and ``closed_at`` (the first move
+into a closed state, per ``CLOSED_STATES``).
 """
 
 from . import Source, source_register
@@ -37,22 +38,26 @@ def log_sql() -> str:
     )
     extra = "".join(f",\n           {aggregate} AS {name}" for name, aggregate in _columns.items())
     return f"""
-    SELECT x.workflow AS workflow, x.item_id AS item_id, x.site_id AS site_id,
+    SELECT x.workflow AS workflow, x.item_id AS item_id, MAX(x.site_id) AS site_id,
            MAX(x.service_line_id) AS service_line_id, '' AS patient_ref,
            MIN(x.at) AS opened_at,
            MIN(CASE WHEN {closed or "1 = 0"} THEN x.at END) AS closed_at{extra}
     FROM (
-      SELECT t.id, t.workflow, t.item_id, t.site_id, t.service_line_id, t.transition, t.to_state, t.queue, t.at,
-             t.actor_role, t.source,
-             CASE WHEN t.source = 'staff' AND t.actor_role <> '' AND LAG(t.actor_role) OVER w <> ''
-                       AND LAG(t.actor_role) OVER w <> t.actor_role
-                  THEN SECS(t.at, LAG(t.at) OVER w) END AS handoff_s
-      FROM workflow_transition t
-      JOIN bounds b ON b.site_id = t.site_id
-      WHERE t.workflow IN ({_quoted(tuple(CLOSED_STATES)) or "''"}) AND SCOPE_FILTER AND t.at < b.hi
-      WINDOW w AS (PARTITION BY t.workflow, t.item_id ORDER BY t.at, t.id)
+      SELECT y.*,
+             CASE WHEN y.source = 'staff' AND y.actor_role <> '' AND y.prev_role <> '' AND y.prev_role <> y.actor_role
+                  THEN SECS(y.at, y.prev_at) END AS handoff_s
+      FROM (
+        SELECT t.workflow, t.item_id, t.site_id, t.service_line_id, t.transition, t.to_state, t.queue, t.at,
+               t.actor_role, t.source,
+               LAG(t.actor_role) OVER w AS prev_role, LAG(t.at) OVER w AS prev_at
+        FROM workflow_transition t
+        JOIN bounds b ON b.site_id = t.site_id
+        WHERE t.workflow IN ({_quoted(tuple(CLOSED_STATES)) or "''"}) AND SCOPE_FILTER AND t.at < b.hi
+        WINDOW w AS (PARTITION BY t.workflow, t.item_id ORDER BY t.at, t.id)
+      ) y
     ) x
-    GROUP BY x.workflow, x.item_id, x.site_id
+    -- grouped on the window's sort order: no second sort or hash of the items
+    GROUP BY x.workflow, x.item_id
     """  # noqa: S608 - SQL from KPI definitions; values are parameters
 
 
