@@ -6,7 +6,6 @@ variables and refuses to start without the ones it requires. Every variable is l
 README.md, "Configuration".
 """
 
-import importlib.util
 from datetime import timedelta
 from pathlib import Path
 
@@ -135,10 +134,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # plotly.js for the KPI charts, served from the installed plotly package (no CDN).
-    ("plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js for the KPI charts, from the installed plotly package (no CDN).
+    "apps.kpis.finders.PlotlyFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
