@@ -17,7 +17,7 @@ def utc(*args: int) -> datetime:
 def log(referral: Any, name: str, to_state: str, at: datetime, *, role: str = "", source: str = "staff") -> None:
     Transition.objects.create(
         workflow="referral", item_id=referral.pk, site_id=referral.site_id, transition=name, from_state="",
-        to_state=to_state, actor_role=role, source=source, at=at,
+        to_state=to_state, actor_role=role, source=source, at=at, service_line_id=referral.service_line_id,
     )  # fmt: skip
 
 

@@ -137,9 +137,11 @@ def test_integration_kpis(own_site):
 
 def test_the_service_line_filter(history, own_site):
     from apps.core.tests.factories import ServiceLineFactory
-    from apps.workflow.models import Transition
+
+    from .history import log, referral
 
     cardiology = ServiceLineFactory(code="cardiology", name="Cardiology")
-    Transition.objects.filter(item_id=history["a"].pk).update(service_line=cardiology)
+    h = referral(own_site, utc(2026, 3, 9, 14), service_line=cardiology)
+    log(h, "accept", "accepted", utc(2026, 3, 10, 1), role="clinician")
     result = evaluate([kpi_get("referral_triage_median")], Scope(START, END, (own_site,), cardiology.id))
-    assert (result["referral_triage_median"].value, result["referral_triage_median"].n) == (10, 1)
+    assert (result["referral_triage_median"].value, result["referral_triage_median"].n) == (11, 1)
