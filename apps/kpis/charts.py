@@ -54,7 +54,8 @@ def trend_figure(result: Result, start: date) -> dict[str, Any]:
         "title": {"text": f"{kpi.name} by week", "x": 0, "font": {"size": 15}},
         "xaxis": {"title": {"text": "week starting"}, "type": "date"},
         "yaxis": {"title": {"text": unit_label(kpi)}, "rangemode": "tozero"},
-        "legend": {"orientation": "h", "y": -0.25},
+        "legend": {"orientation": "h", "y": -0.38, "x": 0},
+        "margin": {**LAYOUT["margin"], "b": 96},
     }
     return {"data": data, "layout": layout}
 
@@ -65,7 +66,7 @@ def distribution_figure(kpi: Kpi, values: list[float]) -> dict[str, Any]:
         **LAYOUT,
         "title": {"text": f"Distribution ({len(values)} items)", "x": 0, "font": {"size": 15}},
         "xaxis": {"title": {"text": unit_label(kpi)}},
-        "yaxis": {"title": {"text": "items"}, "tickformat": ",d"},
+        "yaxis": {"title": {"text": "items"}, "rangemode": "tozero", **({"dtick": 1} if len(values) <= 20 else {})},
         "bargap": 0.05,
     }
     return {

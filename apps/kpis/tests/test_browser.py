@@ -25,6 +25,7 @@ def test_a_leader_reads_the_scorecard_and_opens_a_chart(page: Page, live_server)
     page.get_by_label("Username").fill("lee")
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     page.get_by_role("link", name="Scorecard").click()
     page.get_by_label("From", exact=True).fill(START.isoformat())
@@ -54,6 +55,7 @@ def test_a_supervisor_sees_the_items_behind_a_number(page: Page, live_server):
     page.get_by_label("Username").fill("sue")
     page.get_by_label("Password").fill(PASSWORD)
     page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     page.goto(f"{live_server.url}/scorecard/referral_triage_median/?start={START}&end={END}")
     table = page.get_by_role("table")
     expect(table.get_by_role("row")).to_have_count(5)  # the header and a, b, c, e
