@@ -32,5 +32,6 @@ urlpatterns = [
     path("integrations/", include("apps.ehr.urls")),
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
+    path("scorecard/", include("apps.kpis.urls")),
     path("", include("apps.core.urls")),
 ]

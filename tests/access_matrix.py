@@ -181,6 +181,23 @@ ROWS: list[Row] = [
         data={"queue": "scheduling"},
         api=True,
     ),
+    # KPI scorecards: leaders and supervisors (view_aggregates); the items behind a number
+    # (patients) only for supervisors, who also see patients. KPIs are not site objects: the
+    # answer is the same whichever site the row is built for (other_site=200).
+    Row("kpis:scorecard", every(403, leader=200, supervisor=200)),
+    Row("kpis:export", every(403, leader=200, supervisor=200)),
+    Row(
+        "kpis:detail",
+        every(403, leader=200, supervisor=200),
+        kwargs=lambda site: {"key": "referral_triage_median"},
+        other_site=200,
+    ),
+    Row(
+        "kpis:items_csv",
+        every(403, supervisor=200),
+        kwargs=lambda site: {"key": "referral_triage_median"},
+        other_site=200,
+    ),
     # Terminology. $translate: every signed-in member of staff (it shows no patient data); 401
     # without credentials; a POST must carry a Parameters resource (a form is 415). The stewards'
     # own admin pages: stewards act, integration admins (staff with view permission) read but

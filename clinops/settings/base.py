@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.terminology",
     "apps.workflow",
     "apps.referrals",
+    "apps.kpis",
     "apps.demo",
 ]
 
@@ -134,6 +135,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js for the KPI charts, from the installed plotly package (no CDN).
+    "apps.kpis.finders.PlotlyFinder",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

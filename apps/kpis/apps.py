@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class KpisConfig(AppConfig):
+    name = "apps.kpis"
+    label = "kpis"
+    verbose_name = "KPI scorecards"
+
+    def ready(self) -> None:
+        from apps.core.navigation import NavEntry, nav_register
+
+        from .definitions import integration, log, operations, referrals  # noqa: F401  (they register their KPIs)
+
+        nav_register(NavEntry("Scorecard", "kpis:scorecard", order=80, permission="core.view_aggregates"))

@@ -1,0 +1,67 @@
+"""The scorecard's filters: period, site, service line, and an optional baseline to compare."""
+
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+
+from apps.core.models import ServiceLine
+from apps.core.scoping import sites_for
+
+MAX_DAYS = 366
+DEFAULT_WEEKS = 12
+
+
+def default_period(today: date) -> tuple[date, date]:
+    return today - timedelta(days=DEFAULT_WEEKS * 7 - 1), today
+
+
+class ScorecardForm(forms.Form):
+    COMPARE = [("", "No comparison"), ("period", "Another period"), ("site", "Another site")]
+
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    site = forms.ChoiceField(label="Site", required=False)
+    service_line = forms.ModelChoiceField(
+        label="Service line", queryset=ServiceLine.objects.none(), required=False, empty_label="All service lines"
+    )
+    compare = forms.ChoiceField(label="Compare with", choices=COMPARE, required=False)
+    base_start = forms.DateField(label="Baseline from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    base_end = forms.DateField(label="Baseline to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    base_site = forms.ChoiceField(label="Baseline site", required=False)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_sites = list(sites_for(user))
+        choices = [(s.code, s.name) for s in self.user_sites]
+        self.fields["site"].choices = [("", "All my sites"), *choices]
+        self.fields["base_site"].choices = [("", "—"), *choices]
+        self.fields["service_line"].queryset = ServiceLine.objects.filter(sites__in=self.user_sites).distinct()
+        self.fields["service_line"].to_field_name = "code"
+
+    def _period(self, start: date | None, end: date | None, which: str) -> None:
+        if start and end:
+            if end < start:
+                self.add_error(f"{which}end" if which else "end", "The end date is before the start date.")
+            elif (end - start).days + 1 > MAX_DAYS:
+                self.add_error(f"{which}end" if which else "end", f"Choose at most {MAX_DAYS} days.")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self._period(data.get("start"), data.get("end"), "")
+        compare = data.get("compare")
+        if compare == "period":
+            for name in ("base_start", "base_end"):
+                if not data.get(name):
+                    self.add_error(name, "Give the baseline period to compare with.")
+            self._period(data.get("base_start"), data.get("base_end"), "base_")
+        elif compare == "site":
+            if not data.get("base_site"):
+                self.add_error("base_site", "Choose the baseline site.")
+            elif data.get("base_site") == data.get("site"):
+                self.add_error("base_site", "Choose a different site from the one shown.")
+        return data
+
+    def sites(self, code: str) -> tuple:
+        """The chosen site, or all the user's sites for a blank choice."""
+        return tuple(s for s in self.user_sites if not code or s.code == code)

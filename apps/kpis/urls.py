@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "kpis"
+
+urlpatterns = [
+    path("", views.scorecard, name="scorecard"),
+    path("export.csv", views.export, name="export"),
+    path("<slug:key>/", views.detail, name="detail"),
+    path("<slug:key>/items.csv", views.items_csv, name="items_csv"),
+]

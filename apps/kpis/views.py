@@ -1,0 +1,175 @@
+"""The scorecard for leaders and supervisors: tiles, pilot vs baseline, a chart per KPI, and the
+items behind a number for those allowed to see patients (access-logged); CSV of both."""
+
+import csv
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from apps.core.access_log import access_log_many
+from apps.core.models import AccessLog
+from apps.core.roles import can_see_patient_data
+
+from . import charts, selectors
+from .definitions import Group, kpi_all, kpi_get, source_get
+from .forms import ScorecardForm, default_period
+from .scope import Scope
+
+aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
+COLUMN_LABELS = {
+    "workflow": "Workflow",
+    "item_id": "Item",
+    "site": "Site",
+    "patient_ref": "Patient",
+    "resource_type": "Resource",
+    "status": "Status",
+    "event_at": "When (site time)",
+}
+
+
+def _form(request: HttpRequest) -> ScorecardForm:
+    start, end = default_period(timezone.localdate())
+    data = {"start": start.isoformat(), "end": end.isoformat(), **request.GET.dict()}
+    return ScorecardForm(data, user=request.user)
+
+
+def _scopes(form: ScorecardForm) -> tuple[Scope, Scope | None]:
+    data = form.cleaned_data
+    line = data["service_line"].id if data.get("service_line") else None
+    pilot = Scope(data["start"], data["end"], form.sites(data.get("site", "")), line)
+    baseline = None
+    if data.get("compare") == "period":
+        baseline = Scope(data["base_start"], data["base_end"], pilot.sites, line)
+    elif data.get("compare") == "site":
+        baseline = Scope(data["start"], data["end"], form.sites(data["base_site"]), line)
+    return pilot, baseline
+
+
+def _kpi(key: str) -> Any:
+    try:
+        return kpi_get(key)
+    except KeyError:
+        raise Http404("No such KPI.") from None
+
+
+@require_GET
+@aggregates_required
+def scorecard(request: HttpRequest) -> HttpResponse:
+    form = _form(request)
+    context: dict[str, Any] = {"form": form, "groups": Group.LABELS, "definitions": kpi_all()}
+    if not form.is_valid():
+        return render(request, "kpis/scorecard.html", context, status=400)
+    pilot, baseline = _scopes(form)
+    grouped = selectors.scorecard_get(pilot)
+    context.update(
+        scope=pilot,
+        baseline=baseline,
+        query=request.GET.urlencode(),
+        tiles=[
+            (Group.LABELS[group], [(r, charts.sparkline_points(r.weeks)) for r in results])
+            for group, results in grouped.items()
+        ],
+        comparison=selectors.comparison_get(pilot, baseline, pilot_card=grouped) if baseline else None,
+    )
+    return render(request, "kpis/scorecard.html", context)
+
+
+@require_GET
+@aggregates_required
+def export(request: HttpRequest) -> HttpResponse:
+    form = _form(request)
+    if not form.is_valid():
+        return HttpResponse(f"Invalid filters: {form.errors.as_text()}", status=400, content_type="text/plain")
+    pilot, baseline = _scopes(form)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="scorecard-{pilot.start}-{pilot.end}.csv"'
+    writer = csv.writer(response)
+    head = ["group", "kpi", "unit", "better", "target", "value", "items"]
+    if baseline:
+        writer.writerow([*head, "baseline value", "baseline items", "difference", "period", "baseline period"])
+        for c in selectors.comparison_get(pilot, baseline):
+            writer.writerow(
+                [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference), pilot.label(),
+                 baseline.label()]
+            )  # fmt: skip
+    else:
+        writer.writerow([*head, "period", *[f"week {i + 1}" for i in range(pilot.weeks)]])
+        for results in selectors.scorecard_get(pilot).values():
+            for r in results:
+                writer.writerow([*_tile(r), pilot.label(), *[_blank(v) for v in r.weeks]])
+    return response
+
+
+def _tile(r: Any) -> list[Any]:
+    k = r.kpi
+    return [Group.LABELS[k.group], k.name, k.unit, k.better, _blank(k.target), _blank(r.value), r.n]
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@require_GET
+@aggregates_required
+def detail(request: HttpRequest, key: str) -> HttpResponse:
+    kpi = _kpi(key)
+    form = _form(request)
+    if not form.is_valid():
+        context = {"form": form, "kpi": kpi, "groups": Group.LABELS}
+        return render(request, "kpis/detail.html", context, status=400)
+    scope, _ = _scopes(form)
+    result = selectors.kpi_result_get(kpi, scope)
+    figures = {"fig-trend": charts.trend_figure(result, scope.start)}
+    values = selectors.kpi_values_list(kpi, scope)
+    if values:
+        figures["fig-distribution"] = charts.distribution_figure(kpi, values)
+    may_drill = can_see_patient_data(request.user) and kpi.has_items
+    items = selectors.kpi_items_list(kpi, scope) if may_drill else None
+    if items and source_get(kpi.source).patient_data:
+        _log(request, kpi.key, items, AccessLog.Action.LIST)
+    context = {
+        "form": form,
+        "kpi": kpi,
+        "scope": scope,
+        "result": result,
+        "figures": figures,
+        "items": items,
+        "columns": [COLUMN_LABELS.get(c, f"Value ({kpi.unit})") for c in (items[0] if items else [])],
+        "may_drill": may_drill,
+        "query": request.GET.urlencode(),
+        "groups": Group.LABELS,
+    }
+    return render(request, "kpis/detail.html", context)
+
+
+def _log(request: HttpRequest, key: str, items: list[dict[str, Any]], action: str) -> None:
+    entries = [(row["patient_ref"], f"kpi:{key}:{row['workflow']}:{row['item_id']}") for row in items]
+    access_log_many(request, entries=[e for e in entries if e[0]], action=action)
+
+
+@require_GET
+@aggregates_required
+def items_csv(request: HttpRequest, key: str) -> HttpResponse:
+    kpi = _kpi(key)
+    if not can_see_patient_data(request.user):
+        raise PermissionDenied("Only roles that see patients may list the items behind a KPI.")
+    form = _form(request)
+    if not form.is_valid():
+        return HttpResponse(f"Invalid filters: {form.errors.as_text()}", status=400, content_type="text/plain")
+    scope, _ = _scopes(form)
+    items = selectors.kpi_items_list(kpi, scope)
+    if items and kpi.has_items and source_get(kpi.source).patient_data:
+        _log(request, kpi.key, items, AccessLog.Action.EXPORT)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{kpi.key}-{scope.start}-{scope.end}.csv"'
+    writer = csv.writer(response)
+    columns = list(items[0]) if items else ["item_id", "event_at", "value"]
+    writer.writerow([*columns[:-1], f"value ({kpi.unit})"])
+    for row in items:
+        writer.writerow([row[c].isoformat() if hasattr(row[c], "isoformat") else row[c] for c in columns])
+    return response
