@@ -32,5 +32,7 @@ urlpatterns = [
     path("integrations/", include("apps.ehr.urls")),
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
+    path("results/", include("apps.results.urls")),
+    path("api/results/", include("apps.results.api_urls")),
     path("", include("apps.core.urls")),
 ]
