@@ -142,8 +142,8 @@ def _refresh(item: ResultItem, change: ResourceChange, members: list[Observation
         apply_transition(item, "reopen", source=EHR, correlation_id=change.correlation_id,
                          reason=f"{change.resource_type} {change.resource_id} {status}: {summary}")  # fmt: skip
         return
-    if changed:
-        item.changes = summary[:2000]
+    if changed:  # not reviewed yet: keep adding to what changed since it arrived (or reopened)
+        item.changes = "; ".join(filter(None, [item.changes, summary]))[-2000:]
     if priority_changed or (item.state == State.NEW and item.queue != QUEUE_FOR_STATE[State.NEW]):
         if item.state == State.NEW and not item.exception_reason and item.queue == EXCEPTIONS_QUEUE:
             item.queue = REVIEW_QUEUE

@@ -131,7 +131,7 @@ def result_notify(*, item_id: int, by: Any, method: str, note: str = "") -> Resu
     ensure(by, item, WORK)
     item.notified_at = timezone.now()
     told = f"Told by {NotifyMethod(method).label.lower()}" + (f": {note.strip()}" if note.strip() else "")
-    apply_transition(item, "notify", by=by, method=method, reason=told)
+    apply_transition(item, "notify", by=by, how=method, reason=told)
     if item.follow_up not in NEEDS_SCHEDULING:
         apply_transition(item, "close", by=by, reason="Patient told; no follow-up to book")
     return item

@@ -90,8 +90,8 @@ class ResultTransitions(models.Model):
         pass
 
     @transition(field=state, source=State.REVIEWED, target=State.PATIENT_NOTIFIED, conditions=[notify_allowed])
-    def notify(self, method: str = "") -> None:
-        self.notification_method = method
+    def notify(self, how: str = "") -> None:
+        self.notification_method = how
 
     @transition(
         field=state,
