@@ -135,6 +135,8 @@ class AcknowledgeApi(APIView):
     @extend_schema(tags=TAGS, operation_id="results_acknowledge", request=s.AcknowledgeInput,
                    responses=s.ResultSerializer(many=True))  # fmt: skip
     def post(self, request: Request) -> Response:
+        if not request.user.has_perm(REVIEW):
+            raise PermissionDenied("Only a clinician can review results.")
         data = s.AcknowledgeInput(data=request.data)
         data.is_valid(raise_exception=True)
         items = services.results_acknowledge(item_ids=data.validated_data["items"], by=request.user,
