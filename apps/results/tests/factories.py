@@ -29,14 +29,14 @@ def result_make(site: Any, *, criticality: str = "normal", state: str = State.NE
     values = fields.pop("values", [{"ref": f"Observation/o{n}", "code": "http://loinc.org|2345-7", "display": "Glucose",
                                     "value": 5.2, "unit": "mmol/L", "low": 3.9, "high": 6.1, "range": "",
                                     "interpretation": "N", "status": "final"}])  # fmt: skip
+    defaults = {"code": "http://loinc.org|2345-7", "code_display": "Glucose"}
+    defaults.update(fields)
     item = ResultItem.objects.create(
         site=site,
         source=source,
         resource_type="Observation",
         resource_id=f"obs-{n}",
         fhir_status="final",
-        code="http://loinc.org|2345-7",
-        code_display="Glucose",
         criticality=criticality,
         priority=PRIORITY_FOR[criticality],
         priority_rank=PRIORITY_RANK[PRIORITY_FOR[criticality]],
@@ -48,7 +48,7 @@ def result_make(site: Any, *, criticality: str = "normal", state: str = State.NE
         due_at=now + timedelta(days=1),
         warn_at=now + timedelta(hours=12),
         is_open=state not in CLOSED_STATES,
-        **fields,
+        **defaults,
     )
     if patient:
         patient_make(f"rp-{n}", source=source, family=fields.get("ordering_ref", "") or f"Family{n}")
