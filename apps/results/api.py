@@ -119,9 +119,9 @@ ACTIONS = {
                services.result_notify.__doc__),
     "schedule_follow_up": (s.RequiredNoteInput, lambda i, by, d: services.result_schedule_follow_up(
         item_id=i, by=by, note=d["note"]), services.result_schedule_follow_up.__doc__),
-    "close": (s.NoteInput, lambda i, by, d: services.result_close(item_id=i, by=by, note=d["note"]),
+    "close": (s.ResultNoteInput, lambda i, by, d: services.result_close(item_id=i, by=by, note=d["note"]),
               services.result_close.__doc__),
-    "reassign": (s.ReassignInput, lambda i, by, d: services.result_reassign(
+    "reassign": (s.ResultReassignInput, lambda i, by, d: services.result_reassign(
         item_id=i, to_id=d["assignee"], by=by, reason=d["reason"]), services.result_reassign.__doc__),
 }  # fmt: skip
 ACTION_APIS = {name: _action(name, inp, call, doc or name) for name, (inp, call, doc) in ACTIONS.items()}

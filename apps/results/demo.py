@@ -1,13 +1,14 @@
 """Demo set-up for ``seed_demo``: where the demo EHR's results go (the demo clinician's links and
-the North Clinic pool), the v3 ObservationInterpretation → criticality map, and a few results
-delivered through the real inbox so the inbox and worklist have something to show. Idempotent."""
+the North Clinic pool) and the v3 ObservationInterpretation → criticality map (idempotent).
+``results_demo_deliver`` sends a few results through the real inbox, for a demo feed to call
+(seed_demo leaves the inbox to the demo feed, whose tests count its messages)."""
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.core.models import Site
 from apps.ehr.models import EhrSource, InboxMessage
-from apps.ehr.services.inbox import inbox_receive
+from apps.ehr.services.inbox import inbox_process, inbox_receive
 from apps.terminology.models import CodeSystem, ConceptMap, ConceptMapElement
 from apps.terminology.rows import Row
 from apps.terminology.services.actor import audit_actor
@@ -30,7 +31,7 @@ DEMO_RESULTS = [  # (id, LOINC, name, value, unit, low, high, interpretation)
 
 
 def results_demo_seed(*, source_name: str = "demo-ehr", steward_username: str = "steward") -> str:
-    """Links, the results site, the interpretation map and demo results; a line for seed_demo."""
+    """Links, the results site and the interpretation map; a line for seed_demo's output."""
     source = EhrSource.objects.filter(name=source_name).first()
     north = Site.objects.filter(code="north").first()
     if source is None or north is None:
@@ -41,12 +42,18 @@ def results_demo_seed(*, source_name: str = "demo-ehr", steward_username: str = 
         ClinicianLink.objects.get_or_create(source=source, practitioner_ref="Practitioner/demo-clinician",
                                             defaults={"user": clinician, "site": north})  # fmt: skip
     made_map = _interpretation_map(steward_username)
+    return f"Results: clinician link and pool at {north}; interpretation map {'created' if made_map else 'kept'}."
+
+
+def results_demo_deliver(*, source_name: str = "demo-ehr") -> int:
+    """Deliver the demo results through the real inbox and process them now; how many were new."""
+    source = EhrSource.objects.get(name=source_name)
+    delivered = 0
     for body in _demo_results():
-        inbox_receive(source=source, body=body, channel=InboxMessage.Channel.WEBHOOK)
-    return (
-        f"Results: links and pool at {north}; interpretation map {'created' if made_map else 'kept'}; "
-        f"{len(DEMO_RESULTS)} demo results delivered (unchanged ones are ignored)."
-    )
+        receipt = inbox_receive(source=source, body=body, channel=InboxMessage.Channel.WEBHOOK, process=False)
+        inbox_process(message_ids=receipt.new_ids)
+        delivered += len(receipt.new_ids)
+    return delivered
 
 
 def _demo_results() -> list[dict]:

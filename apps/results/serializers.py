@@ -11,6 +11,10 @@ class ResultSerializer(serializers.ModelSerializer):
     ordering_clinician = serializers.StringRelatedField()
     reviewed_by = serializers.StringRelatedField()
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Plain strings in the schema: enum names would collide with the referral's "state".
+    state = serializers.CharField(read_only=True, help_text="new, escalated, reviewed, patient_notified, "
+                                  "follow_up_scheduled, closed or voided")  # fmt: skip
+    notification_method = serializers.CharField(read_only=True, help_text="phone, portal, letter, in_person or sms")
 
     class Meta:
         model = ResultItem
@@ -47,7 +51,7 @@ class RequiredNoteInput(serializers.Serializer):
     note = serializers.CharField(max_length=500)
 
 
-class NoteInput(serializers.Serializer):
+class ResultNoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
@@ -55,7 +59,7 @@ class EmptyInput(serializers.Serializer):
     pass
 
 
-class ReassignInput(serializers.Serializer):
+class ResultReassignInput(serializers.Serializer):
     assignee = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
