@@ -55,8 +55,9 @@ def ordering_practitioner(source_id: int, resource: dict[str, Any]) -> tuple[str
     return "", ""
 
 
-def clinician_resolve(source_id: int, resource: dict[str, Any]) -> Resolution:
-    """The ordering clinician and the site of a result; raises RoutingError when neither is known."""
+def clinician_resolve(source_id: int, resource: dict[str, Any]) -> Resolution | None:
+    """The ordering clinician and the site of a result; None when the source is not set up for
+    results follow-up at all; RoutingError when it is set up but neither a clinician nor a site is known."""
     practitioner, how = ordering_practitioner(source_id, resource)
     link = (
         ClinicianLink.objects.select_related("user", "site").filter(source_id=source_id, practitioner_ref=practitioner)
@@ -65,6 +66,8 @@ def clinician_resolve(source_id: int, resource: dict[str, Any]) -> Resolution:
     if link is not None and link.user.is_active:
         return Resolution(practitioner, link.user, link.site, how)
     fallback = ResultSite.objects.select_related("site").filter(source_id=source_id).first()
+    if fallback is None and not ClinicianLink.objects.filter(source_id=source_id).exists():
+        return None  # results follow-up is not set up for this source (no results site, no clinician links)
     if fallback is None:
         raise RoutingError(f"No results site for source {source_id}: add one (or a clinician link) in the admin.")
     if practitioner:

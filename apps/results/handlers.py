@@ -71,9 +71,11 @@ def _locked(
     )  # fmt: skip
 
 
-def _create(change: ResourceChange, members: list[Observation]) -> ResultItem:
+def _create(change: ResourceChange, members: list[Observation]) -> ResultItem | None:
     resource, record = change.resource, change.record
     who = clinician_resolve(change.source_id, resource)
+    if who is None:
+        return None
     found = criticality_of(m.raw for m in members)
     item = ResultItem(
         source_id=change.source_id,

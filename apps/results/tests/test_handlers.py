@@ -117,10 +117,21 @@ def test_an_unmapped_interpretation_code_goes_to_the_exceptions_and_unmapped_que
     assert UnmappedCode.objects.filter(code="W").exists()
 
 
-def test_a_source_without_a_results_site_fails_the_message_with_a_clear_error(capture):
+def test_a_source_not_set_up_for_results_is_left_alone(capture):
     from apps.ehr.services.sources import source_upsert
 
-    source, _ = source_upsert(name="ehr-nowhere", base_url="http://127.0.0.1:9/fhir")
+    source, _ = source_upsert(name="ehr-referrals-only", base_url="http://127.0.0.1:9/fhir")
     [message] = feed(source, observation(), capture=capture)
+    assert message.status == InboxMessage.Status.PROCESSED and not ResultItem.objects.exists()
+
+
+def test_a_source_with_clinician_links_but_no_results_site_fails_an_unassignable_result_visibly(capture):
+    from apps.core.tests.factories import SiteFactory
+    from apps.ehr.services.sources import source_upsert
+
+    source, _ = source_upsert(name="ehr-half-set-up", base_url="http://127.0.0.1:9/fhir")
+    site = SiteFactory(code="south")
+    link(source, "Practitioner/known", clinician(site), site)
+    [message] = feed(source, observation(performer="Practitioner/unknown"), capture=capture)
     assert message.status != InboxMessage.Status.PROCESSED and "No results site" in message.last_error
     assert not ResultItem.objects.exists()
