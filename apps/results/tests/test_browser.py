@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
+from apps.core.tests.factories import SiteFactory, UserFactory
+from apps.referrals.tests.test_browser import sign_in
 from apps.results.models import ResultItem
 from apps.results.workflow import State
 from apps.workflow.models import Transition
@@ -18,14 +19,6 @@ from .factories import result_make
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 SHOTS = os.environ.get("CLINOPS_SCREENSHOTS", tempfile.gettempdir())
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 def test_a_clinician_reviews_a_critical_result_and_an_ma_closes_it(page: Page, live_server):
@@ -71,6 +64,14 @@ def test_a_clinician_reviews_a_critical_result_and_an_ma_closes_it(page: Page, l
     page.get_by_role("button", name="Mark reviewed").click()
     expect(page.get_by_text("Result reviewed.")).to_be_visible()
     assert ResultItem.objects.get(pk=critical.pk).state == State.REVIEWED
+    UserFactory(username="drkim", first_name="Kim", last_name="Park", role=Role.CLINICIAN, sites=[north])
+    page.goto(f"{live_server.url}/results/coverage/")
+    page.get_by_label("Covered by").select_option(label="Kim Park")
+    page.get_by_label("From").fill("2030-01-01T08:00")
+    page.get_by_label("Until").fill("2030-01-05T18:00")
+    page.get_by_role("button", name="Save cover").click()
+    expect(page.get_by_text("Cover saved")).to_be_visible()
+    page.screenshot(path=f"{SHOTS}/results-coverage.png", full_page=True)
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server.url, "maria")
@@ -85,6 +86,7 @@ def test_a_clinician_reviews_a_critical_result_and_an_ma_closes_it(page: Page, l
     expect(page.get_by_text("Notification recorded.")).to_be_visible()
     expect(page.get_by_text("State: Closed")).to_be_visible()
     expect(page.locator(".res-timeline")).to_contain_text("Told by phone call")
+    page.screenshot(path=f"{SHOTS}/results-item-closed.png", full_page=True)
     critical.refresh_from_db()
     assert (critical.state, critical.notification_method, critical.is_open) == (State.CLOSED, "phone", False)
     names = list(Transition.objects.filter(workflow="result", item_id=critical.pk).values_list("transition", flat=True))
