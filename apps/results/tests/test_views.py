@@ -103,3 +103,14 @@ def test_coverage_form_refuses_a_period_that_ends_first(client, dr, make_user):
     response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
                            "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-05T09:00"}, follow=True)  # fmt: skip
     assert "Cover saved" in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
+    client, dr, own_site, count, django_assert_max_num_queries
+):
+    for n in range(count):
+        result_make(own_site, criticality=("critical", "abnormal", "normal")[n % 3], assignee=dr)
+    client.force_login(dr)
+    with django_assert_max_num_queries(14):  # measured: 14 for 3 and for 30
+        assert client.get(reverse("results:inbox")).status_code == 200
