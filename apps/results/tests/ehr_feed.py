@@ -26,24 +26,10 @@ def hl7(name: str) -> dict[str, Any]:
 
 def interpretation_map(rows=INTERPRETATION_ROWS, *, hooks=None):
     """An active map from v3 ObservationInterpretation to the canonical result interpretation."""
-    from apps.terminology.models import CodeSystem, ConceptMap
-    from apps.terminology.services.reference import terminology_reference_load
-    from apps.terminology.tests.factories import CodeSystemFactory, activated, row, steward
+    from apps.terminology.tests.factories import map_active
 
-    terminology_reference_load()
-    v3 = CodeSystemFactory(url=V3, name="v3-interpretation", title="v3 ObservationInterpretation")
-    concept_map, _ = ConceptMap.objects.get_or_create(
-        name="v3-result-interpretation",
-        defaults={"title": "v3 interpretation to result criticality",
-                  "url": ConceptMap.default_url("v3-result-interpretation"), "source_system": v3,
-                  "target_system": CodeSystem.objects.get(url=INTERPRETATION_SYSTEM)},
-    )  # fmt: skip
-    author, approver = steward(), steward()
-    rows = [row(code, target) for code, target in rows]
-    if hooks is None:
-        return activated(concept_map, rows, author=author, approver=approver)
-    with hooks(execute=True):
-        return activated(concept_map, rows, author=author, approver=approver)
+    return map_active("v3-result-interpretation", source_url=V3, target_url=INTERPRETATION_SYSTEM, rows=rows,
+                      title="v3 interpretation to result criticality", hooks=hooks)  # fmt: skip
 
 
 def make_source(site=None, name="ehr-lab", *, mapped=True):
