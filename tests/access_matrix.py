@@ -222,6 +222,14 @@ ROWS: list[Row] = [
                 None,
             ),
             ("results:note", dict.fromkeys(RESULT_WORKERS, 302), "post", matrix_result(), {"text": "Left a message"}),
+            # An unknown clinician is refused on the page (400) — only a supervisor gets that far.
+            (
+                "results:reassign",
+                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 400},
+                "post",
+                matrix_result(),
+                {"assignee": "999999"},
+            ),
         ]
     ],
     # The results API: the same rule, 401 without credentials.

@@ -18,6 +18,7 @@ from .models import Coverage, ResultItem
 from .workflow import TO_REVIEW, Criticality, State
 
 MA_STEPS = {
+    "escalated": (State.ESCALATED, "Escalated: review overdue"),
     "notify": (State.REVIEWED, "Tell the patient"),
     "follow_up": (State.PATIENT_NOTIFIED, "Book the follow-up"),
     "to_close": (State.FOLLOW_UP_SCHEDULED, "Follow-up booked: close"),
@@ -136,14 +137,14 @@ def coverage_list(*, user: Any) -> QuerySet[Coverage]:
     )
 
 
-def clinicians_at_sites(*, user: Any) -> QuerySet:
-    """Active clinicians (review permission) who share a site with ``user``, for the cover picker."""
+def clinicians_at_sites(*, user: Any, site_ids: Any = None) -> QuerySet:
+    """Active clinicians (review permission) at ``site_ids`` (default: the user's sites), not the user."""
     from django.contrib.auth import get_user_model
 
     from apps.core.scoping import site_ids_for
 
     return (
-        get_user_model().objects.filter(is_active=True, sites__in=site_ids_for(user))
+        get_user_model().objects.filter(is_active=True, sites__in=site_ids or site_ids_for(user))
         .filter(Q(groups__permissions__codename="review_results") | Q(user_permissions__codename="review_results"))
         .exclude(pk=user.pk)
         .distinct()

@@ -17,4 +17,5 @@ urlpatterns = [
     path("<int:pk>/follow-up/", views.follow_up, name="follow_up"),
     path("<int:pk>/close/", views.close, name="close"),
     path("<int:pk>/notes/", views.note, name="note"),
+    path("<int:pk>/reassign/", views.reassign, name="reassign"),
 ]

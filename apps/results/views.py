@@ -100,6 +100,8 @@ def _item_page(
         and item.follow_up in ("repeat_test", "appointment"),
         "can_close": worker and item.state == State.FOLLOW_UP_SCHEDULED,
         "can_note": worker,
+        "can_reassign": worker and item.state in TO_REVIEW and request.user.has_perm("core.supervise_queues"),
+        "clinicians": selectors.clinicians_at_sites(user=request.user, site_ids=[item.site_id]),
         "review_form": forms.get("review_form") or ReviewForm(),
         "notify_form": forms.get("notify_form") or NotifyForm(),
         "follow_up_form": forms.get("follow_up_form") or FollowUpForm(),
@@ -168,6 +170,14 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
 def note(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, pk, NoteForm, "note_form", lambda item, d: work.note_add(
         workflow=ResultItem.WORKFLOW, item_id=item.pk, text=d["text"], by=request.user), "Note added.")  # fmt: skip
+
+
+@require_POST
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    to = request.POST.get("assignee", "")
+    return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_reassign(
+        item_id=item.pk, to_id=int(to) if to.isdigit() else 0, by=request.user, reason=d["note"]),
+        "Result given to the clinician.")  # fmt: skip
 
 
 @require_POST

@@ -29,7 +29,11 @@ def result_make(site: Any, *, criticality: str = "normal", state: str = State.NE
     values = fields.pop("values", [{"ref": f"Observation/o{n}", "code": "http://loinc.org|2345-7", "display": "Glucose",
                                     "value": 5.2, "unit": "mmol/L", "low": 3.9, "high": 6.1, "range": "",
                                     "interpretation": "N", "status": "final"}])  # fmt: skip
-    defaults = {"code": "http://loinc.org|2345-7", "code_display": "Glucose"}
+    defaults = {
+        "code": "http://loinc.org|2345-7",
+        "code_display": "Glucose",
+        "queue": QUEUE_FOR_STATE.get(state, "review"),
+    }
     defaults.update(fields)
     item = ResultItem.objects.create(
         site=site,
@@ -40,7 +44,6 @@ def result_make(site: Any, *, criticality: str = "normal", state: str = State.NE
         criticality=criticality,
         priority=PRIORITY_FOR[criticality],
         priority_rank=PRIORITY_RANK[PRIORITY_FOR[criticality]],
-        queue=QUEUE_FOR_STATE.get(state, "review"),
         state=state,
         follow_up=follow_up,
         patient_ref=f"Patient/rp-{n}",

@@ -114,3 +114,18 @@ def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
     client.force_login(dr)
     with django_assert_max_num_queries(14):  # measured: 14 for 3 and for 30
         assert client.get(reverse("results:inbox")).status_code == 200
+
+
+def test_a_supervisor_gives_an_escalated_result_to_a_clinician_of_its_site(client, make_user, own_site):
+    boss = make_user(Role.SUPERVISOR, username="boss")
+    drkim = make_user(Role.CLINICIAN, username="drkim", first_name="Kim", last_name="Park")
+    item = result_make(own_site, criticality="critical", state=State.ESCALATED, queue="supervisor")
+    client.force_login(boss)
+    listed = client.get(reverse("results:worklist"), {"step": "escalated"}).content.decode()
+    assert f'id="result-{item.pk}"' in listed
+    page = client.get(reverse("results:detail", args=[item.pk])).content.decode()
+    assert "Give the result to them" in page and "Kim Park" in page
+    response = client.post(reverse("results:reassign", args=[item.pk]), {"assignee": drkim.pk, "note": "on call"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.assignee, item.queue) == (drkim, "review")
