@@ -33,5 +33,7 @@ urlpatterns = [
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
     path("scorecard/", include("apps.kpis.urls")),
+    path("results/", include("apps.results.urls")),
+    path("api/results/", include("apps.results.api_urls")),
     path("", include("apps.core.urls")),
 ]

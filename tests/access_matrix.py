@@ -15,12 +15,17 @@ from apps.ehr.tests.message_factories import matrix_inbox_kwargs, matrix_outbox_
 from apps.ehr.tests.store_factories import matrix_read_kwargs
 from apps.referrals.tests.factories import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
 from apps.referrals.workflow import State
+from apps.results.tests.factories import matrix_coverage, matrix_result
+from apps.results.workflow import FollowUp
+from apps.results.workflow import State as ResultState
 from apps.terminology.tests.factories import matrix_map, matrix_unmapped, matrix_version
 
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
 WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
+RESULT_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
+RESULT_VIEWERS = {Role.CLINICIAN, *RESULT_WORKERS}
 
 
 def every(status: int, **overrides: int) -> dict[str, int]:
@@ -198,6 +203,101 @@ ROWS: list[Row] = [
         kwargs=lambda site: {"key": "referral_triage_median"},
         other_site=200,
     ),
+    # Results: clinicians review (inbox, review, take, acknowledge, cover); MAs and supervisors
+    # work the notification and follow-up steps; both open a result of their sites (another
+    # site's is 404). Everyone else is 403. A clinician cannot do an MA step and vice versa (403).
+    *[
+        Row(name, every(403, **expected), method=method, kwargs=kwargs, data=data or {})
+        for name, expected, method, kwargs, data in [
+            ("results:inbox", {Role.CLINICIAN: 200}, "get", None, None),
+            ("results:coverage", {Role.CLINICIAN: 200}, "get", None, None),
+            ("results:coverage_cancel", {Role.CLINICIAN: 302}, "post", matrix_coverage, None),
+            ("results:acknowledge", {Role.CLINICIAN: 302}, "post", None, None),
+            ("results:worklist", dict.fromkeys(RESULT_WORKERS, 200), "get", None, None),
+            ("results:detail", dict.fromkeys(RESULT_VIEWERS, 200), "get", matrix_result(), None),
+            ("results:review", {Role.CLINICIAN: 302}, "post", matrix_result(), {"follow_up": "none"}),
+            ("results:take", {Role.CLINICIAN: 302}, "post", matrix_result(), None),
+            (
+                "results:notify",
+                dict.fromkeys(RESULT_WORKERS, 302),
+                "post",
+                matrix_result(state=ResultState.REVIEWED),
+                {"method": "phone"},
+            ),
+            (
+                "results:follow_up",
+                dict.fromkeys(RESULT_WORKERS, 302),
+                "post",
+                matrix_result(state=ResultState.PATIENT_NOTIFIED, follow_up=FollowUp.APPOINTMENT),
+                {"note": "Booked"},
+            ),
+            (
+                "results:close",
+                dict.fromkeys(RESULT_WORKERS, 302),
+                "post",
+                matrix_result(state=ResultState.FOLLOW_UP_SCHEDULED, follow_up=FollowUp.APPOINTMENT),
+                None,
+            ),
+            ("results:note", dict.fromkeys(RESULT_WORKERS, 302), "post", matrix_result(), {"text": "Left a message"}),
+            # An unknown clinician is refused on the page (400) — only a supervisor gets that far.
+            (
+                "results:reassign",
+                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 400},
+                "post",
+                matrix_result(),
+                {"assignee": "999999"},
+            ),
+        ]
+    ],
+    # The results API: the same rule, 401 without credentials.
+    *[
+        Row(
+            f"results-api:{name}",
+            every(403, anonymous=401, **expected),
+            method=method,
+            kwargs=kwargs,
+            data=data or {},
+            api=True,
+        )
+        for name, expected, method, kwargs, data in [
+            ("list", dict.fromkeys(RESULT_VIEWERS, 200), "get", None, None),
+            ("detail", dict.fromkeys(RESULT_VIEWERS, 200), "get", matrix_result(), None),
+            ("review", {Role.CLINICIAN: 200}, "post", matrix_result(), {"follow_up": "notify_only"}),
+            ("take", {Role.CLINICIAN: 200}, "post", matrix_result(), None),
+            ("acknowledge", {Role.CLINICIAN: 400}, "post", None, None),
+            ("coverage", {Role.CLINICIAN: 200}, "get", None, None),
+            ("coverage", {Role.CLINICIAN: 400}, "post", None, None),
+            (
+                "notify",
+                dict.fromkeys(RESULT_WORKERS, 200),
+                "post",
+                matrix_result(state=ResultState.REVIEWED),
+                {"method": "portal"},
+            ),
+            (
+                "schedule_follow_up",
+                dict.fromkeys(RESULT_WORKERS, 200),
+                "post",
+                matrix_result(state=ResultState.PATIENT_NOTIFIED, follow_up=FollowUp.REPEAT_TEST),
+                {"note": "Lab Fri"},
+            ),
+            (
+                "close",
+                dict.fromkeys(RESULT_WORKERS, 200),
+                "post",
+                matrix_result(state=ResultState.FOLLOW_UP_SCHEDULED, follow_up=FollowUp.REPEAT_TEST),
+                None,
+            ),
+            # An unknown assignee is refused (400) — only a supervisor gets that far.
+            (
+                "reassign",
+                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 400},
+                "post",
+                matrix_result(),
+                {"assignee": 999999},
+            ),
+        ]
+    ],
     # Terminology. $translate: every signed-in member of staff (it shows no patient data); 401
     # without credentials; a POST must carry a Parameters resource (a form is 415). The stewards'
     # own admin pages: stewards act, integration admins (staff with view permission) read but

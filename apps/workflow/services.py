@@ -13,7 +13,7 @@ from apps.core.roles import roles_of
 
 from .models import Note, SavedView, Transition, TransitionSource, WorkItem
 from .permissions import ensure_can
-from .registry import workflow_model, workflow_models
+from .registry import escalator_for, workflow_model, workflow_models
 from .sla import SUPERVISOR_QUEUE, sla_start
 
 logger = logging.getLogger(__name__)
@@ -140,22 +140,27 @@ def sla_sweep(*, now: datetime | None = None) -> int:
                 item = model.objects.select_for_update(skip_locked=True).filter(pk=item_id).first()
                 if item is None or item.escalated_at or not item.is_open or item.due_at > now:
                     continue
-                item.escalated_at = now
-                previous_queue = item.queue
-                item.queue = SUPERVISOR_QUEUE
-                item.save(update_fields=["escalated_at", "queue", "updated_at"])
-                transition_record(
-                    item,
-                    transition="escalate",
-                    from_state=item.state,
-                    source=TransitionSource.TIMER,
-                    reason=f"SLA breached in {previous_queue}",
-                    at=now,
-                )
+                (escalator_for(model.WORKFLOW) or escalate_to_supervisor)(item, now)
                 escalated += 1
     if escalated:
         logger.info("sla: escalated %d item(s)", escalated)
     return escalated
+
+
+def escalate_to_supervisor(item: WorkItem, now: datetime) -> None:
+    """The default escalation of a locked, overdue item: to the supervisor queue, logged."""
+    item.escalated_at = now
+    previous_queue = item.queue
+    item.queue = SUPERVISOR_QUEUE
+    item.save(update_fields=["escalated_at", "queue", "updated_at"])
+    transition_record(
+        item,
+        transition="escalate",
+        from_state=item.state,
+        source=TransitionSource.TIMER,
+        reason=f"SLA breached in {previous_queue}",
+        at=now,
+    )
 
 
 @transaction.atomic

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.workflow",
     "apps.referrals",
     "apps.kpis",
+    "apps.results",
     "apps.demo",
 ]
 

@@ -18,23 +18,10 @@ SNOMED = "http://snomed.info/sct"
 def specialty_map(rows=(("394579002", "cardiology"),), *, hooks=None):
     """An active map from SNOMED CT specialties to the canonical specialties, with ``rows``."""
     from apps.referrals.routing import SPECIALTY_SYSTEM
-    from apps.terminology.models import CodeSystem, ConceptMap
-    from apps.terminology.services.reference import terminology_reference_load
-    from apps.terminology.tests.factories import CodeSystemFactory, activated, row, steward
+    from apps.terminology.tests.factories import map_active
 
-    terminology_reference_load()
-    snomed = CodeSystemFactory(url=SNOMED, name="snomed-specialty", title="SNOMED CT", kind=CodeSystem.Kind.LOCAL)
-    concept_map, _ = ConceptMap.objects.get_or_create(
-        name="snomed-specialty",
-        defaults={"title": "SNOMED CT to specialty", "url": ConceptMap.default_url("snomed-specialty"),
-                  "source_system": snomed, "target_system": CodeSystem.objects.get(url=SPECIALTY_SYSTEM)},
-    )  # fmt: skip
-    author, approver = steward(), steward()
-    rows = [row(code, target) for code, target in rows]
-    if hooks is None:
-        return activated(concept_map, rows, author=author, approver=approver)
-    with hooks(execute=True):
-        return activated(concept_map, rows, author=author, approver=approver)
+    return map_active("snomed-specialty", source_url=SNOMED, target_url=SPECIALTY_SYSTEM, rows=rows,
+                      title="SNOMED CT to specialty", hooks=hooks)  # fmt: skip
 
 
 def make_source(site=None, name="ehr-north", *, mapped=True):

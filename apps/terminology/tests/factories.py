@@ -113,6 +113,27 @@ def activated_now(concept_map: ConceptMap, rows: Sequence[Row], *, author: Any, 
         return activated(concept_map, rows, author=author, approver=approver)
 
 
+def map_active(name: str, *, source_url: str, target_url: str, rows: Sequence[tuple[str, str]], title: str = "",
+               hooks: Any = None) -> ConceptMapVersion:  # fmt: skip
+    """An active version of the map ``name`` from ``source_url`` to the canonical ``target_url``
+    holding ``rows`` ((code, target) pairs), made by two stewards; ``hooks`` runs the after-commit work."""
+    from apps.terminology.services.reference import terminology_reference_load
+
+    terminology_reference_load()
+    source = CodeSystemFactory(url=source_url, name=f"{name}-source", title=title or name)
+    concept_map, _ = ConceptMap.objects.get_or_create(
+        name=name,
+        defaults={"title": title or name, "url": ConceptMap.default_url(name), "source_system": source,
+                  "target_system": CodeSystem.objects.get(url=target_url)},
+    )  # fmt: skip
+    author, approver = steward(), steward()
+    made = [row(code, target) for code, target in rows]
+    if hooks is None:
+        return activated(concept_map, made, author=author, approver=approver)
+    with hooks(execute=True):
+        return activated(concept_map, made, author=author, approver=approver)
+
+
 # --- the access matrix (tests/access_matrix.py) ---------------------------------------------
 
 

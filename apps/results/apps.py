@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+
+
+class ResultsConfig(AppConfig):
+    name = "apps.results"
+    label = "results"
+    verbose_name = "Results follow-up"
+
+    def ready(self) -> None:
+        from apps.core.navigation import NavEntry, nav_register
+        from apps.ehr.handlers import handler_register
+        from apps.terminology.hooks import on_mapping_activated
+        from apps.workflow.registry import workflow_register
+
+        from . import handlers
+        from .escalation import result_escalate
+        from .models import ResultItem
+        from .services import results_reinterpret_held
+
+        workflow_register(ResultItem, escalate=result_escalate)
+        on_mapping_activated(results_reinterpret_held)
+        handler_register("DiagnosticReport", handlers.on_diagnostic_report)
+        handler_register("Observation", handlers.on_observation)
+        nav_register(NavEntry("Results inbox", "results:inbox", order=20, permission="core.review_results"))
+        nav_register(NavEntry("Result follow-up", "results:worklist", order=21, permission="core.work_results"))

@@ -1,0 +1,152 @@
+"""Reads of the results workflow: the clinician's inbox (grouped by criticality, oldest first),
+the MAs' worklist (keyset pages through the shared worklist query), one result with its values
+beside the patient's previous results of the same tests, and coverage."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from apps.core.scoping import scope_to_sites
+from apps.ehr.models import Observation, Patient
+from apps.workflow.selectors import Page, worklist_page
+
+from .models import Coverage, ResultItem
+from .workflow import TO_REVIEW, Criticality, State
+
+MA_STEPS = {
+    "escalated": (State.ESCALATED, "Escalated: review overdue"),
+    "notify": (State.REVIEWED, "Tell the patient"),
+    "follow_up": (State.PATIENT_NOTIFIED, "Book the follow-up"),
+    "to_close": (State.FOLLOW_UP_SCHEDULED, "Follow-up booked: close"),
+}
+PREVIOUS = 3
+INBOX_LIMIT = 300
+
+
+@dataclass
+class InboxGroup:
+    criticality: str
+    label: str
+    items: list[ResultItem]
+
+
+def attach_patients(items: list[ResultItem]) -> list[ResultItem]:
+    """Set ``item.patient`` (the store Patient or None) on each item: one query in all."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        if item.patient_ref.startswith("Patient/"):
+            wanted[item.source_id].add(item.patient_ref.split("/", 1)[1])
+    condition = Q()
+    for source_id, ids in wanted.items():
+        condition |= Q(source_id=source_id, fhir_id__in=sorted(ids))
+    found = {}
+    if wanted:
+        for p in Patient.objects.filter(condition, deleted=False).only("source_id", "fhir_id", "family", "given",
+                                                                        "birth_date", "mrn"):  # fmt: skip
+            found[(p.source_id, f"Patient/{p.fhir_id}")] = p
+    for item in items:
+        item.patient = found.get((item.source_id, item.patient_ref))
+    return items
+
+
+def result_inbox(*, user: Any) -> list[InboxGroup]:
+    """Results waiting for this clinician's review, plus the unassigned pool of their sites,
+    grouped critical → abnormal → normal, oldest first within a group."""
+    qs = (
+        scope_to_sites(ResultItem.objects.filter(state__in=TO_REVIEW, is_open=True), user)
+        .filter(Q(assignee=user) | Q(assignee__isnull=True))
+        .select_related("site", "assignee", "ordering_clinician")
+        .order_by("priority_rank", "opened_at", "id")
+    )
+    items = attach_patients(list(qs[:INBOX_LIMIT]))
+    groups = {c: InboxGroup(c, label, []) for c, label in Criticality.choices}
+    for item in items:
+        groups[item.criticality].items.append(item)
+    return list(groups.values())
+
+
+def result_worklist(*, user: Any, step: str, cursor: str | None = None, limit: int = 50) -> Page:
+    """One keyset page of the MA's next step (notify, follow-up, to close) at the user's sites."""
+    state = MA_STEPS.get(step, MA_STEPS["notify"])[0]
+    page = worklist_page(model=ResultItem, user=user, filters={"state": state}, sort="priority", cursor=cursor,
+                         limit=limit, select_related=("site", "assignee", "reviewed_by"))  # fmt: skip
+    attach_patients(page.items)
+    return page
+
+
+def result_step_counts(*, user: Any) -> dict[str, int]:
+    """How many open results wait at each MA step, at the user's sites."""
+    qs = scope_to_sites(ResultItem.objects.filter(is_open=True), user)
+    return {step: qs.filter(state=state).count() for step, (state, _) in MA_STEPS.items()}
+
+
+def result_get(*, user: Any, item_id: int) -> ResultItem:
+    """One result at the user's sites (404 elsewhere: another site's patients are invisible)."""
+    item = (
+        scope_to_sites(ResultItem.objects.all(), user)
+        .select_related("site", "assignee", "ordering_clinician", "reviewed_by", "source")
+        .filter(pk=item_id)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such result at your sites.")
+    attach_patients([item])
+    return item
+
+
+def result_values(*, item: ResultItem) -> list[dict[str, Any]]:
+    """The item's values, each with up to three earlier results of the same test for the patient."""
+    rows = []
+    for value in item.values:
+        earlier: QuerySet[Observation] = Observation.objects.none()
+        if value.get("code") and item.patient_ref:
+            earlier = (
+                Observation.objects.filter(source_id=item.source_id, subject_ref=item.patient_ref, code=value["code"],
+                                           deleted=False)
+                .exclude(fhir_id=value["ref"].split("/", 1)[-1])
+                .exclude(status="entered-in-error")
+                .order_by("-issued", "-effective", "-id")
+                .only("fhir_id", "issued", "effective", "value_number", "value_text", "value_unit", "interpretation")
+            )[:PREVIOUS]  # fmt: skip
+        rows.append({**value, "previous": list(earlier), "flag": _flag(value)})
+    return rows
+
+
+def _flag(value: dict[str, Any]) -> str:
+    number, low, high = value.get("value"), value.get("low"), value.get("high")
+    if not isinstance(number, int | float):
+        return ""
+    if low is not None and number < low:
+        return "below range"
+    if high is not None and number > high:
+        return "above range"
+    return "in range" if low is not None or high is not None else ""
+
+
+def coverage_list(*, user: Any) -> QuerySet[Coverage]:
+    """The user's current and future coverages, and those where they cover someone."""
+    now = timezone.now()
+    return (
+        Coverage.objects.filter(Q(clinician=user) | Q(covered_by=user), ends_at__gt=now, cancelled_at__isnull=True)
+        .select_related("clinician", "covered_by")
+        .order_by("starts_at")
+    )
+
+
+def clinicians_at_sites(*, user: Any, site_ids: Any = None) -> QuerySet:
+    """Active clinicians (review permission) at ``site_ids`` (default: the user's sites), not the user."""
+    from django.contrib.auth import get_user_model
+
+    from apps.core.scoping import site_ids_for
+
+    return (
+        get_user_model().objects.filter(is_active=True, sites__in=site_ids or site_ids_for(user))
+        .filter(Q(groups__permissions__codename="review_results") | Q(user_permissions__codename="review_results"))
+        .exclude(pk=user.pk)
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )  # fmt: skip

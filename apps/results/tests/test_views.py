@@ -1,0 +1,131 @@
+"""The results pages: the inbox grouped by criticality then age, values beside earlier results,
+access logging, and bad or stale input answered on the page with nothing lost."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.core.models import AccessLog
+from apps.core.roles import Role
+from apps.ehr.tests.store_factories import store_make
+from apps.results.models import ResultItem
+from apps.results.workflow import FollowUp, State
+
+from .factories import SOURCE, result_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dr(make_user):
+    return make_user(Role.CLINICIAN, username="drlee")
+
+
+@pytest.fixture
+def ma(make_user):
+    return make_user(Role.MEDICAL_ASSISTANT, username="maria")
+
+
+def test_inbox_groups_critical_first_then_oldest_and_logs_each_patient(client, dr, own_site, other_site):
+    now = timezone.now()
+    young_normal = result_make(own_site, assignee=dr, opened_at=now)
+    old_normal = result_make(own_site, assignee=dr, opened_at=now - timedelta(days=2))
+    critical = result_make(own_site, criticality="critical")  # unassigned pool of the site
+    elsewhere = result_make(other_site, criticality="critical")
+    client.force_login(dr)
+    response = client.get(reverse("results:inbox"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    order = [html.index(f'id="result-{i.pk}"') for i in (critical, old_normal, young_normal)]
+    assert order == sorted(order) and f'id="result-{elsewhere.pk}"' not in html
+    assert "Unassigned" in html and "Acknowledge selected normal results" in html
+    logged = set(AccessLog.objects.filter(user=dr, action="list").values_list("what", flat=True))
+    assert logged == {f"result:{i.pk}" for i in (critical, old_normal, young_normal)}
+
+
+def test_item_page_shows_values_ranges_and_previous_results_of_the_same_test(client, dr, own_site):
+    from apps.ehr.tests.store_factories import source_make
+
+    item = result_make(own_site, criticality="abnormal", assignee=dr)
+    store_make("Observation", "earlier", source=source_make(SOURCE), status="final", code=item.code,
+               subject_ref=item.patient_ref, value_number=4.4, value_unit="mmol/L",
+               issued=timezone.now() - timedelta(days=90))  # fmt: skip
+    client.force_login(dr)
+    html = client.get(reverse("results:detail", args=[item.pk])).content.decode()
+    assert "5.2" in html and "3.9–6.1" in html and "4.4 mmol/L" in html and "Mark reviewed" in html
+    assert AccessLog.objects.filter(user=dr, action="view", what=f"result:{item.pk}").exists()
+
+
+def test_bad_input_is_a_400_on_the_page_and_keeps_the_note(client, dr, own_site):
+    item = result_make(own_site, assignee=dr)
+    client.force_login(dr)
+    response = client.post(reverse("results:review", args=[item.pk]),
+                           {"follow_up": FollowUp.APPOINTMENT, "note": ""})  # fmt: skip
+    assert response.status_code == 400 and "Say what to book" in response.content.decode()
+    response = client.post(reverse("results:review", args=[item.pk]), {"note": "Seen, fine"})
+    assert response.status_code == 400 and "Seen, fine" in response.content.decode()
+    assert ResultItem.objects.get().state == State.NEW
+
+
+def test_a_stale_action_is_a_409_that_says_where_the_result_is(client, ma, own_site):
+    item = result_make(own_site, state=State.CLOSED)
+    client.force_login(ma)
+    response = client.post(reverse("results:notify", args=[item.pk]), {"method": "phone"})
+    assert response.status_code == 409 and "closed" in response.content.decode()
+
+
+def test_an_ma_records_the_notification_from_the_worklist(client, ma, own_site):
+    item = result_make(own_site, state=State.REVIEWED, follow_up=FollowUp.NOTIFY_ONLY)
+    client.force_login(ma)
+    assert f'id="result-{item.pk}"' in client.get(reverse("results:worklist")).content.decode()
+    response = client.post(reverse("results:notify", args=[item.pk]), {"method": "portal", "note": "Portal msg"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.state, item.notification_method) == (State.CLOSED, "portal")
+
+
+def test_bulk_acknowledge_from_the_inbox(client, dr, own_site):
+    items = [result_make(own_site, assignee=dr) for _ in range(2)]
+    client.force_login(dr)
+    response = client.post(reverse("results:acknowledge"), {"items": [i.pk for i in items]}, follow=True)
+    assert "Acknowledged 2 normal results" in response.content.decode()
+    assert set(ResultItem.objects.values_list("state", flat=True)) == {State.CLOSED}
+
+
+def test_coverage_form_refuses_a_period_that_ends_first(client, dr, make_user):
+    colleague = make_user(Role.CLINICIAN, username="drkim")
+    client.force_login(dr)
+    response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
+                           "starts_at": "2030-01-02T09:00", "ends_at": "2030-01-01T09:00"})  # fmt: skip
+    assert response.status_code == 400 and "end after it starts" in response.content.decode()
+    response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
+                           "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-05T09:00"}, follow=True)  # fmt: skip
+    assert "Cover saved" in response.content.decode()
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
+    client, dr, own_site, count, django_assert_max_num_queries
+):
+    for n in range(count):
+        result_make(own_site, criticality=("critical", "abnormal", "normal")[n % 3], assignee=dr)
+    client.force_login(dr)
+    with django_assert_max_num_queries(14):  # measured: 14 for 3 and for 30
+        assert client.get(reverse("results:inbox")).status_code == 200
+
+
+def test_a_supervisor_gives_an_escalated_result_to_a_clinician_of_its_site(client, make_user, own_site):
+    boss = make_user(Role.SUPERVISOR, username="boss")
+    drkim = make_user(Role.CLINICIAN, username="drkim", first_name="Kim", last_name="Park")
+    item = result_make(own_site, criticality="critical", state=State.ESCALATED, queue="supervisor")
+    client.force_login(boss)
+    listed = client.get(reverse("results:worklist"), {"step": "escalated"}).content.decode()
+    assert f'id="result-{item.pk}"' in listed
+    page = client.get(reverse("results:detail", args=[item.pk])).content.decode()
+    assert "Give the result to them" in page and "Kim Park" in page
+    response = client.post(reverse("results:reassign", args=[item.pk]), {"assignee": drkim.pk, "note": "on call"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert (item.assignee, item.queue) == (drkim, "review")

@@ -1,0 +1,227 @@
+"""Server-rendered pages: the clinician's results inbox, the MAs' follow-up worklist, one
+result (values beside earlier results, timeline, the next action), and the coverage page.
+Every page that shows patient data is access-logged; refused actions are 403, stale ones 409,
+bad input 400 — each shown on the page with the form kept."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from apps.core.access_log import access_log, access_log_many
+from apps.core.errors import ApplicationError
+from apps.core.models import AccessLog
+from apps.workflow import services as work
+from apps.workflow.selectors import timeline
+from apps.workflow.sla import sla_status
+
+from . import selectors, services
+from .forms import CloseForm, CoverageForm, FollowUpForm, NoteForm, NotifyForm, ReviewForm
+from .models import ResultItem
+from .permissions import REVIEW, WORK, can_review, can_view, can_work
+from .workflow import TO_REVIEW, State
+
+review_required = permission_required(REVIEW, raise_exception=True)
+work_required = permission_required(WORK, raise_exception=True)
+
+
+def _log_listed(request: HttpRequest, items: list[ResultItem]) -> None:
+    by_site: dict[Any, list[tuple[str, str]]] = {}
+    for item in items:
+        by_site.setdefault(item.site, []).append((item.patient_ref, f"result:{item.pk}"))
+    for site, entries in by_site.items():
+        access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
+
+
+def _age(item: ResultItem) -> str:
+    minutes = int((timezone.now() - item.opened_at).total_seconds() // 60)
+    return (
+        f"{max(minutes, 1)} min" if minutes < 60 else f"{minutes // 60} h" if minutes < 2880 else f"{minutes // 1440} d"
+    )
+
+
+def _decorate(items: list[ResultItem]) -> list[ResultItem]:
+    now = timezone.now()
+    for item in items:
+        item.sla = sla_status(item, now=now)
+        item.age = _age(item)
+    return items
+
+
+@require_GET
+@review_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    groups = selectors.result_inbox(user=request.user)
+    items = [item for group in groups for item in group.items]
+    _decorate(items)
+    _log_listed(request, items)
+    return render(request, "results/inbox.html", {"groups": groups, "total": len(items)})
+
+
+@require_GET
+@work_required
+def worklist(request: HttpRequest) -> HttpResponse:
+    step = request.GET.get("step", "notify")
+    step = step if step in selectors.MA_STEPS else "notify"
+    page = selectors.result_worklist(user=request.user, step=step, cursor=request.GET.get("cursor"))
+    _decorate(page.items)
+    _log_listed(request, page.items)
+    counts = selectors.result_step_counts(user=request.user)
+    steps = [{"key": k, "label": label, "count": counts[k], "current": k == step}
+             for k, (_, label) in selectors.MA_STEPS.items()]  # fmt: skip
+    return render(request, "results/worklist.html", {"page": page, "steps": steps, "step": step})
+
+
+def _item_page(
+    request: HttpRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
+) -> HttpResponse:
+    if not can_view(request.user, item):
+        raise PermissionDenied("Your role does not see results.")
+    access_log(request, patient=item.patient_ref, what=f"result:{item.pk}", site=item.site)
+    reviewer, worker = can_review(request.user, item), can_work(request.user, item)
+    context = {
+        "item": item,
+        "values": selectors.result_values(item=item),
+        "events": timeline(item=item),
+        "sla": sla_status(item),
+        "error": error,
+        "can_review": reviewer and item.state in TO_REVIEW,
+        "can_take": reviewer and item.state in TO_REVIEW and item.assignee_id != request.user.pk,
+        "can_notify": worker and item.state == State.REVIEWED,
+        "can_follow_up": worker
+        and item.state == State.PATIENT_NOTIFIED
+        and item.follow_up in ("repeat_test", "appointment"),
+        "can_close": worker and item.state == State.FOLLOW_UP_SCHEDULED,
+        "can_note": worker,
+        "can_reassign": worker and item.state in TO_REVIEW and request.user.has_perm("core.supervise_queues"),
+        "clinicians": selectors.clinicians_at_sites(user=request.user, site_ids=[item.site_id]),
+        "review_form": forms.get("review_form") or ReviewForm(),
+        "notify_form": forms.get("notify_form") or NotifyForm(),
+        "follow_up_form": forms.get("follow_up_form") or FollowUpForm(),
+        "close_form": forms.get("close_form") or CloseForm(),
+        "note_form": forms.get("note_form") or NoteForm(),
+    }
+    return render(request, "results/item.html", context, status=status)
+
+
+@require_GET
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _item_page(request, selectors.result_get(user=request.user, item_id=pk))
+
+
+def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
+    item = selectors.result_get(user=request.user, item_id=pk)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _item_page(request, item, status=400, error="Please check the form.", **{form_key: form})
+    try:
+        call(item, form.cleaned_data)
+    except PermissionDenied:
+        raise
+    except (ApplicationError, TransitionNotAllowed, ConcurrentTransition) as exc:
+        item = selectors.result_get(user=request.user, item_id=pk)
+        status = getattr(exc, "status", 409)
+        message = getattr(exc, "message", "") or "This result changed while you were looking at it."
+        return _item_page(request, item, status=status, error=message, **{form_key: form})
+    messages.success(request, done)
+    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("results:inbox") else
+                    reverse("results:detail", args=[pk]))  # fmt: skip
+
+
+@require_POST
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, ReviewForm, "review_form", lambda item, d: services.result_review(
+        item_id=item.pk, by=request.user, follow_up=d["follow_up"], note=d["note"]), "Result reviewed.")  # fmt: skip
+
+
+@require_POST
+def take(request: HttpRequest, pk: int) -> HttpResponse:
+    taken = "The result is in your inbox."
+    return _act(request, pk, CloseForm, "close_form",
+                lambda item, d: services.result_take(item_id=item.pk, by=request.user), taken)  # fmt: skip
+
+
+@require_POST
+def notify(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, NotifyForm, "notify_form", lambda item, d: services.result_notify(
+        item_id=item.pk, by=request.user, method=d["method"], note=d["note"]), "Notification recorded.")  # fmt: skip
+
+
+@require_POST
+def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, FollowUpForm, "follow_up_form", lambda item, d: services.result_schedule_follow_up(
+        item_id=item.pk, by=request.user, note=d["note"]), "Follow-up recorded.")  # fmt: skip
+
+
+@require_POST
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_close(
+        item_id=item.pk, by=request.user, note=d["note"]), "Result closed.")  # fmt: skip
+
+
+@require_POST
+def note(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(request, pk, NoteForm, "note_form", lambda item, d: work.note_add(
+        workflow=ResultItem.WORKFLOW, item_id=item.pk, text=d["text"], by=request.user), "Note added.")  # fmt: skip
+
+
+@require_POST
+def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    to = request.POST.get("assignee", "")
+    return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_reassign(
+        item_id=item.pk, to_id=int(to) if to.isdigit() else 0, by=request.user, reason=d["note"]),
+        "Result given to the clinician.")  # fmt: skip
+
+
+@require_POST
+@review_required
+def acknowledge(request: HttpRequest) -> HttpResponse:
+    ids = [i for i in request.POST.getlist("items") if i.isdigit()]
+    try:
+        done = services.results_acknowledge(item_ids=ids, by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("results:inbox")
+    messages.success(request, f"Acknowledged {len(done)} normal result{'s' if len(done) != 1 else ''}.")
+    return redirect("results:inbox")
+
+
+@require_http_methods(["GET", "POST"])
+@review_required
+def coverage(request: HttpRequest) -> HttpResponse:
+    clinicians = selectors.clinicians_at_sites(user=request.user)
+    form = CoverageForm(request.POST or None, clinicians=clinicians)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.coverage_set(by=request.user, covered_by_id=form.cleaned_data["covered_by"].pk,
+                                      starts_at=form.cleaned_data["starts_at"], ends_at=form.cleaned_data["ends_at"],
+                                      note=form.cleaned_data["note"])  # fmt: skip
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Cover saved: new and escalated results go to your colleague then.")
+                return redirect("results:coverage")
+        status = 400
+    rows = selectors.coverage_list(user=request.user)
+    return render(request, "results/coverage.html", {"form": form, "rows": rows}, status=status)
+
+
+@require_POST
+@review_required
+def coverage_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.coverage_cancel(coverage_id=pk, by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Cover ended.")
+    return redirect("results:coverage")
