@@ -32,5 +32,7 @@ urlpatterns = [
     path("integrations/", include("apps.ehr.urls")),
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
+    path("intake/", include("apps.intake.urls")),
+    path("api/intake/", include("apps.intake.api_urls")),
     path("", include("apps.core.urls")),
 ]

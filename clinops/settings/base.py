@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.terminology",
     "apps.workflow",
     "apps.referrals",
+    "apps.intake",
     "apps.demo",
 ]
 

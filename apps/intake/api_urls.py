@@ -1,0 +1,2 @@
+app_name = "intake-api"
+urlpatterns: list = []
