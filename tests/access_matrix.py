@@ -13,6 +13,7 @@ from typing import Any
 from apps.core.roles import Role
 from apps.ehr.tests.message_factories import matrix_inbox_kwargs, matrix_outbox_kwargs
 from apps.ehr.tests.store_factories import matrix_read_kwargs
+from apps.intake.tests.factories import matrix_act, matrix_check, matrix_intake
 from apps.referrals.tests.factories import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
 from apps.referrals.workflow import State
 from apps.terminology.tests.factories import matrix_map, matrix_unmapped, matrix_version
@@ -21,6 +22,7 @@ ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
 WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
+INTAKE_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
 
 
 def every(status: int, **overrides: int) -> dict[str, int]:
@@ -181,6 +183,42 @@ ROWS: list[Row] = [
         data={"queue": "scheduling"},
         api=True,
     ),
+    # Pre-visit intake: medical assistants and supervisors (core.work_intake); an intake at a
+    # site the user is not a member of is 404. POSTs without JavaScript redirect back (302).
+    # The checklist page is for supervisors (an empty POST is an invalid form: 400).
+    *[
+        Row(name, every(403, **dict.fromkeys(INTAKE_WORKERS, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, status, method, kwargs, data in [
+            ("intake:day", 200, "get", None, None),
+            ("intake:detail", 200, "get", matrix_intake(), None),
+            ("intake:check", 302, "post", matrix_check(), {"done": "1"}),
+            ("intake:act", 302, "post", matrix_act("check_in"), None),
+            ("intake:outreach", 302, "post", matrix_intake(), {"channel": "phone", "outcome": "no_answer"}),
+            ("intake:note", 302, "post", matrix_intake(), {"text": "Left a voicemail"}),
+        ]
+    ],
+    Row("intake:checklists", every(403, supervisor=200)),
+    Row("intake:checklists", every(403, supervisor=400), method="post"),
+    *[
+        Row(
+            f"intake-api:{name}",
+            every(403, anonymous=401, **dict.fromkeys(INTAKE_WORKERS, status)),
+            method=method,
+            kwargs=kwargs,
+            data=data or {},
+            api=True,
+        )
+        for name, status, method, kwargs, data in [
+            ("list", 200, "get", None, None),
+            ("detail", 200, "get", matrix_intake(), None),
+            ("check", 200, "post", matrix_intake(), {"key": "demographics"}),
+            ("check_in", 200, "post", matrix_intake(), None),
+            ("no_show", 200, "post", matrix_intake(), None),
+            ("cancel", 200, "post", matrix_intake(), {"reason": "Patient moved away"}),
+            ("outreach", 201, "post", matrix_intake(), {"channel": "phone", "outcome": "no_answer"}),
+            ("notes", 201, "post", matrix_intake(), {"text": "Left a voicemail"}),
+        ]
+    ],
     # Terminology. $translate: every signed-in member of staff (it shows no patient data); 401
     # without credentials; a POST must carry a Parameters resource (a form is 415). The stewards'
     # own admin pages: stewards act, integration admins (staff with view permission) read but

@@ -102,3 +102,11 @@ def checklist_rows(*, user: Any) -> QuerySet[ChecklistItem]:
     return ChecklistItem.objects.filter(Q(site__isnull=True) | Q(site_id__in=site_ids)).select_related(
         "site", "updated_by"
     ).order_by("appointment_type", "position", "key", "site__name")
+
+
+def intake_row(*, user: Any, intake_id: int) -> DayRow:
+    """One day-view row (after a one-click action swaps it)."""
+    intake = intake_get(user=user, intake_id=intake_id)
+    checks = sorted(intake.checks.all(), key=lambda c: (c.position, c.key))
+    missing = [c.label for c in checks if not c.done_at]
+    return DayRow(intake, checks, missing, intake_patient(user=user, intake=intake))
