@@ -46,3 +46,14 @@ def checklist_for(site: Site | int, appointment_type: str) -> list[Line]:
             best[row.key] = row
     lines = [Line(r.key, r.label, r.position) for r in best.values() if r.active]
     return sorted(lines, key=lambda line: (line.position, line.key))
+
+
+def checklist_defaults_ensure() -> int:
+    """Create the default lines that are missing (migration 0002 does this; for fresh test databases)."""
+    created = 0
+    for key, label, position in DEFAULT_ITEMS:
+        _, made = ChecklistItem.objects.get_or_create(
+            key=key, site=None, appointment_type="", defaults={"label": label, "position": position}
+        )
+        created += made
+    return created

@@ -99,9 +99,11 @@ def checklist_rows(*, user: Any) -> QuerySet[ChecklistItem]:
     from django.db.models import Q
 
     site_ids = [s.pk for s in sites_for(user)]
-    return ChecklistItem.objects.filter(Q(site__isnull=True) | Q(site_id__in=site_ids)).select_related(
-        "site", "updated_by"
-    ).order_by("appointment_type", "position", "key", "site__name")
+    return (
+        ChecklistItem.objects.filter(Q(site__isnull=True) | Q(site_id__in=site_ids))
+        .select_related("site", "updated_by")
+        .order_by("appointment_type", "position", "key", "site__name")
+    )
 
 
 def intake_row(*, user: Any, intake_id: int) -> DayRow:

@@ -183,6 +183,9 @@ def _staff(intake_id: int, by: Any, name: str, *, reason: str = "") -> Intake:
         raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
     intake = _locked(intake_id)
     ensure_can(by, intake, "work")
+    today = timezone.localtime(timezone.now(), intake.site.tzinfo).date()
+    if name in ("check_in", "mark_no_show") and intake.visit_date > today:
+        raise ConflictError(f"The visit is on {intake.visit_date:%A %d %B}; do this on the day.", code="not_yet")
     if name == "check_in" and intake.arrived_at is None:
         intake.arrived_at = timezone.now()
     apply_transition(intake, name, by=by, reason=reason)
@@ -211,7 +214,13 @@ def intake_cancel(*, intake_id: int, by: Any, reason: str) -> Intake:
 
 @transaction.atomic
 def checklist_item_save(
-    *, by: Any, key: str, label: str, site: Site | None, appointment_type: str = "", position: int = 100,
+    *,
+    by: Any,
+    key: str,
+    label: str,
+    site: Site | None,
+    appointment_type: str = "",
+    position: int = 100,
     active: bool = True,
 ) -> ChecklistItem:
     """Supervisors: add, reword or switch off a checklist line for a site (or all, superusers) and type."""  # fmt: skip

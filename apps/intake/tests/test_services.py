@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied
-from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
@@ -62,11 +62,9 @@ def test_finishing_on_the_visit_day_is_completed_late_and_not_ready_before_the_v
 
 def test_ready_then_checked_in_counts_as_complete_before_the_visit(site):
     user = ma(site)
-    intake = tick_all(intake_make(site, days=1), user)
-    # The visit day comes: move the deadline into the past as the clock would.
-    Intake.objects.filter(pk=intake.pk).update(due_at=timezone.now() - timedelta(hours=1))
-    Intake.objects.filter(pk=intake.pk).update(ready_at=timezone.now() - timedelta(hours=2))
-    services.intake_check_in(intake_id=intake.pk, by=user)
+    intake = tick_all(intake_make(site, days=1, hour=10), user)
+    with time_machine.travel(intake.visit_start - timedelta(minutes=10)):  # the visit day comes
+        services.intake_check_in(intake_id=intake.pk, by=user)
     intake.refresh_from_db()
     assert intake.state == State.CHECKED_IN and intake.complete_before_visit is True and not intake.is_open
     assert intake.arrived_at is not None
@@ -97,6 +95,15 @@ def test_cancel_needs_a_reason_and_a_cancelled_intake_takes_no_ticks(site):
     services.intake_cancel(intake_id=intake.pk, by=user, reason="Patient moved away")
     with pytest.raises(ConflictError):
         services.intake_check_set(intake_id=intake.pk, key="demographics", done=True, by=user)
+
+
+def test_check_in_and_no_show_wait_for_the_visit_day(site):
+    intake = intake_make(site, days=2)
+    with pytest.raises(ConflictError, match="do this on the day"):
+        services.intake_check_in(intake_id=intake.pk, by=ma(site))
+    with pytest.raises(ConflictError, match="do this on the day"):
+        services.intake_no_show(intake_id=intake.pk, by=ma(site))
+    assert Intake.objects.get(pk=intake.pk).state == State.PENDING
 
 
 def test_an_unknown_item_is_a_clear_error(site):

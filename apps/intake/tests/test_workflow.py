@@ -13,10 +13,10 @@ TABLE = {
     "start": {S.PENDING: S.IN_PROGRESS, S.OUTREACH: S.IN_PROGRESS},
     "finish": {S.PENDING: S.READY, S.OUTREACH: S.READY, S.IN_PROGRESS: S.READY},
     "reopen": {S.READY: S.IN_PROGRESS},
-    "finish_late": {s: S.COMPLETED_LATE for s in (S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.CHECKED_IN)},
-    "check_in": {s: S.CHECKED_IN for s in (S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE)},
-    "mark_no_show": {s: S.NO_SHOW for s in (S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE)},
-    "cancel": {s: S.CANCELLED for s in (S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE)},
+    "finish_late": dict.fromkeys((S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.CHECKED_IN), S.COMPLETED_LATE),
+    "check_in": dict.fromkeys((S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE), S.CHECKED_IN),
+    "mark_no_show": dict.fromkeys((S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE), S.NO_SHOW),
+    "cancel": dict.fromkeys((S.PENDING, S.OUTREACH, S.IN_PROGRESS, S.READY, S.COMPLETED_LATE), S.CANCELLED),
     "reschedule": {S.COMPLETED_LATE: S.READY},
 }
 CASES = [(name, state) for name in TABLE for state in State]

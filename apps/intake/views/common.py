@@ -16,6 +16,7 @@ from apps.core.models import AccessLog
 
 work_required = permission_required("core.work_intake", raise_exception=True)
 STALE = (ConflictError, TransitionNotAllowed, ConcurrentTransition)
+HANDLED = (PermissionDenied, ApplicationError, TransitionNotAllowed, ConcurrentTransition)  # what failure() answers
 
 
 def partial(request: HttpRequest) -> bool:

@@ -18,9 +18,16 @@ from apps.workflow.permissions import can
 
 from .. import selectors, services
 from ..forms import CancelForm, DayForm, NoteForm, OutreachForm
-from ..models import IntakeOutreach
 from ..workflow import BEFORE_ARRIVAL, State
-from .common import access_log_rows, failure, partial, problem, work_required
+from .common import HANDLED, access_log_rows, failure, partial, problem, work_required
+
+TRANSITION_LABELS = {
+    "create": "Booked in the EHR", "contact": "Outreach", "start": "Started", "finish": "Ready",
+    "finish_late": "Completed on the day", "reopen": "Reopened", "check_in": "Checked in", "mark_no_show": "No-show",
+    "cancel": "Cancelled", "reschedule": "Rescheduled", "tick": "Ticked by the EHR", "claim": "Claimed",
+    "release": "Released", "escalate": "Escalated",
+}  # fmt: skip
+STATE_LABELS = dict(State.choices)
 
 ACTIONS = {
     "check_in": ("Checked in.", lambda pk, by, data: services.intake_check_in(intake_id=pk, by=by)),
@@ -77,15 +84,24 @@ def _item_context(request: HttpRequest, pk: int) -> dict[str, Any]:
         "checks": checks,
         "missing": [c.label for c in checks if not c.done_at],
         "outreach": selectors.intake_outreach(intake=intake),
-        "timeline": selectors.intake_timeline(intake=intake),
+        "timeline": _labelled(selectors.intake_timeline(intake=intake)),
         "can_work": can(request.user, intake, "work"),
-        "can_arrive": intake.state in BEFORE_ARRIVAL,
+        "can_arrive": intake.state in BEFORE_ARRIVAL and intake.visit_date <= selectors.site_today(intake.site),
         "closed_for_good": intake.state in (State.CANCELLED, State.NO_SHOW),
         "outreach_form": OutreachForm(),
         "note_form": NoteForm(),
         "cancel_form": CancelForm(),
         "visit_local": timezone.localtime(intake.visit_start, intake.site.tzinfo),
     }
+
+
+def _labelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for event in events:
+        if event["kind"] == "transition":
+            name = event["transition"].transition
+            event["label"] = TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize())
+            event["to_label"] = STATE_LABELS.get(event["transition"].to_state, "")
+    return events
 
 
 @require_GET
@@ -114,7 +130,7 @@ def check(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     done = request.POST.get("done", "1") != "0"
     try:
         services.intake_check_set(intake_id=pk, key=key, done=done, by=request.user)
-    except Exception as exc:  # noqa: BLE001 - failure() re-raises what it does not map
+    except HANDLED as exc:
         return failure(request, exc, pk)
     return _answer(request, pk, "Done." if done else "Marked as not done.")
 
@@ -128,7 +144,7 @@ def outreach(request: HttpRequest, pk: int) -> HttpResponse:
         return problem(request, 400, "Choose a channel and an outcome.", pk)
     try:
         services.intake_outreach_record(intake_id=pk, by=request.user, **form.cleaned_data)
-    except Exception as exc:  # noqa: BLE001
+    except HANDLED as exc:
         return failure(request, exc, pk)
     return _answer(request, pk, "Outreach attempt recorded.")
 
@@ -142,7 +158,7 @@ def note(request: HttpRequest, pk: int) -> HttpResponse:
         return problem(request, 400, "A note needs some text.", pk)
     try:
         work.note_add(workflow="intake", item_id=pk, text=form.cleaned_data["text"], by=request.user)
-    except Exception as exc:  # noqa: BLE001
+    except HANDLED as exc:
         return failure(request, exc, pk)
     return _answer(request, pk, "Note added.")
 
@@ -157,6 +173,6 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     done, call = ACTIONS[action]
     try:
         call(pk, request.user, request.POST)
-    except Exception as exc:  # noqa: BLE001
+    except HANDLED as exc:
         return failure(request, exc, pk)
     return _answer(request, pk, done)
