@@ -8,6 +8,7 @@ from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import Site
 from apps.ehr.models import Appointment, EhrSource
+from apps.referrals.models import OutreachAttempt
 from apps.workflow.models import WorkItem
 
 from .workflow import IntakeTransitions
@@ -138,17 +139,9 @@ class IntakeCheck(models.Model):
 class IntakeOutreach(models.Model):
     """A contact attempt with the patient before the visit (like a referral's outreach)."""
 
-    class Channel(models.TextChoices):
-        PHONE = "phone", "Phone"
-        SMS = "sms", "Text message"
-        PORTAL = "portal", "Patient portal"
-        EMAIL = "email", "Email"
-
-    class Outcome(models.TextChoices):
-        REACHED = "reached", "Reached the patient"
-        LEFT_MESSAGE = "left_message", "Left a message"
-        NO_ANSWER = "no_answer", "No answer"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
+    # The referral workflow's vocabulary: one set of channels and outcomes for every workflow's KPIs.
+    Channel = OutreachAttempt.Channel
+    Outcome = OutreachAttempt.Outcome
 
     intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="outreach")
     channel = models.CharField(max_length=16, choices=Channel.choices)
