@@ -8,132 +8,310 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0002_append_only_audit'),
-        ('ehr', '0001_initial'),
+        ("core", "0002_append_only_audit"),
+        ("ehr", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Intake',
+            name="Intake",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('queue', models.CharField(max_length=40)),
-                ('priority', models.CharField(choices=[('stat', 'STAT'), ('asap', 'ASAP'), ('urgent', 'Urgent'), ('routine', 'Routine')], default='routine', max_length=16)),
-                ('priority_rank', models.PositiveSmallIntegerField(default=3)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('patient_ref', models.CharField(blank=True, help_text='Patient/<id> in the local store', max_length=200)),
-                ('due_at', models.DateTimeField(help_text='When the SLA is breached')),
-                ('warn_at', models.DateTimeField(help_text='When the item shows as near due')),
-                ('sla_paused_at', models.DateTimeField(blank=True, null=True)),
-                ('sla_remaining_minutes', models.FloatField(blank=True, null=True)),
-                ('escalated_at', models.DateTimeField(blank=True, null=True)),
-                ('is_open', models.BooleanField(default=True)),
-                ('opened_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('state', django_fsm.FSMField(choices=[('pending', 'Pending'), ('outreach', 'Patient contacted'), ('in_progress', 'In progress'), ('ready', 'Ready'), ('checked_in', 'Checked in'), ('completed_late', 'Completed on the day'), ('no_show', 'No-show'), ('cancelled', 'Cancelled')], default='pending', max_length=50, protected=True)),
-                ('appointment_version', models.CharField(blank=True, max_length=64)),
-                ('visit_start', models.DateTimeField(help_text="The appointment's start (UTC)")),
-                ('visit_date', models.DateField(help_text="The visit day in the site's time zone")),
-                ('appointment_type', models.CharField(blank=True, help_text='Canonical (v2-0276); blank: unknown', max_length=64)),
-                ('appointment_type_display', models.CharField(blank=True, max_length=200)),
-                ('exception_reason', models.CharField(blank=True, help_text='Why the default checklist is used', max_length=300)),
-                ('outreach_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('ready_at', models.DateTimeField(blank=True, help_text='When the checklist was last completed', null=True)),
-                ('complete_before_visit', models.BooleanField(blank=True, help_text='Checklist complete before the visit day (set at arrival or no-show)', null=True)),
-                ('arrived_at', models.DateTimeField(blank=True, help_text='Appointment arrived (EHR event time)', null=True)),
-                ('checked_in_at', models.DateTimeField(blank=True, help_text='Appointment checked-in or Encounter started (EHR event time)', null=True)),
-                ('reschedule_count', models.PositiveSmallIntegerField(default=0)),
-                ('appointment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='intake', to='ehr.appointment')),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.serviceline')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.site')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='ehr.ehrsource')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("queue", models.CharField(max_length=40)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("stat", "STAT"), ("asap", "ASAP"), ("urgent", "Urgent"), ("routine", "Routine")],
+                        default="routine",
+                        max_length=16,
+                    ),
+                ),
+                ("priority_rank", models.PositiveSmallIntegerField(default=3)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "patient_ref",
+                    models.CharField(blank=True, help_text="Patient/<id> in the local store", max_length=200),
+                ),
+                ("due_at", models.DateTimeField(help_text="When the SLA is breached")),
+                ("warn_at", models.DateTimeField(help_text="When the item shows as near due")),
+                ("sla_paused_at", models.DateTimeField(blank=True, null=True)),
+                ("sla_remaining_minutes", models.FloatField(blank=True, null=True)),
+                ("escalated_at", models.DateTimeField(blank=True, null=True)),
+                ("is_open", models.BooleanField(default=True)),
+                ("opened_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "state",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("outreach", "Patient contacted"),
+                            ("in_progress", "In progress"),
+                            ("ready", "Ready"),
+                            ("checked_in", "Checked in"),
+                            ("completed_late", "Completed on the day"),
+                            ("no_show", "No-show"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=50,
+                        protected=True,
+                    ),
+                ),
+                ("appointment_version", models.CharField(blank=True, max_length=64)),
+                ("visit_start", models.DateTimeField(help_text="The appointment's start (UTC)")),
+                ("visit_date", models.DateField(help_text="The visit day in the site's time zone")),
+                (
+                    "appointment_type",
+                    models.CharField(blank=True, help_text="Canonical (v2-0276); blank: unknown", max_length=64),
+                ),
+                ("appointment_type_display", models.CharField(blank=True, max_length=200)),
+                (
+                    "exception_reason",
+                    models.CharField(blank=True, help_text="Why the default checklist is used", max_length=300),
+                ),
+                ("outreach_attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "ready_at",
+                    models.DateTimeField(blank=True, help_text="When the checklist was last completed", null=True),
+                ),
+                (
+                    "complete_before_visit",
+                    models.BooleanField(
+                        blank=True,
+                        help_text="Checklist complete before the visit day (set at arrival or no-show)",
+                        null=True,
+                    ),
+                ),
+                (
+                    "arrived_at",
+                    models.DateTimeField(blank=True, help_text="Appointment arrived (EHR event time)", null=True),
+                ),
+                (
+                    "checked_in_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Appointment checked-in or Encounter started (EHR event time)", null=True
+                    ),
+                ),
+                ("reschedule_count", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="intake", to="ehr.appointment"
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="core.serviceline",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.site"),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="ehr.ehrsource"
+                    ),
+                ),
             ],
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='IntakeCheck',
+            name="IntakeCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('label', models.CharField(max_length=120)),
-                ('position', models.PositiveSmallIntegerField(default=100)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('done_source', models.CharField(blank=True, choices=[('staff', 'Staff'), ('ehr', 'EHR')], max_length=8)),
-                ('evidence', models.CharField(blank=True, help_text='e.g. QuestionnaireResponse/qr1', max_length=200)),
-                ('done_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('intake', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checks', to='intake.intake')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.SlugField(max_length=40)),
+                ("label", models.CharField(max_length=120)),
+                ("position", models.PositiveSmallIntegerField(default=100)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "done_source",
+                    models.CharField(blank=True, choices=[("staff", "Staff"), ("ehr", "EHR")], max_length=8),
+                ),
+                ("evidence", models.CharField(blank=True, help_text="e.g. QuestionnaireResponse/qr1", max_length=200)),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "intake",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="checks", to="intake.intake"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'key'],
+                "ordering": ["position", "key"],
             },
         ),
         migrations.CreateModel(
-            name='IntakeOutreach',
+            name="IntakeOutreach",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('phone', 'Phone'), ('sms', 'Text message'), ('letter', 'Letter'), ('portal', 'Patient portal'), ('email', 'Email')], max_length=16)),
-                ('outcome', models.CharField(choices=[('reached', 'Reached the patient'), ('left_message', 'Left a message'), ('no_answer', 'No answer'), ('wrong_number', 'Wrong number'), ('declined', 'Patient declined')], max_length=16)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('intake', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outreach', to='intake.intake')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("phone", "Phone"),
+                            ("sms", "Text message"),
+                            ("letter", "Letter"),
+                            ("portal", "Patient portal"),
+                            ("email", "Email"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("reached", "Reached the patient"),
+                            ("left_message", "Left a message"),
+                            ("no_answer", "No answer"),
+                            ("wrong_number", "Wrong number"),
+                            ("declined", "Patient declined"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "intake",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="outreach", to="intake.intake"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='IntakeSite',
+            name="IntakeSite",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enabled', models.BooleanField(default=False, help_text='Create intakes for appointments booked here')),
-                ('location_refs', models.JSONField(blank=True, default=list, help_text='e.g. ["Location/north-main"]')),
-                ('site', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='intake', to='core.site')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='ehr.ehrsource')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "enabled",
+                    models.BooleanField(default=False, help_text="Create intakes for appointments booked here"),
+                ),
+                ("location_refs", models.JSONField(blank=True, default=list, help_text='e.g. ["Location/north-main"]')),
+                (
+                    "site",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="intake", to="core.site"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="ehr.ehrsource"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'intake site',
+                "verbose_name": "intake site",
             },
         ),
         migrations.CreateModel(
-            name='ChecklistItem',
+            name="ChecklistItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40)),
-                ('label', models.CharField(help_text='What staff do, in plain words', max_length=120)),
-                ('appointment_type', models.CharField(blank=True, help_text='Canonical appointment type (v2-0276 code); blank: every type', max_length=64)),
-                ('position', models.PositiveSmallIntegerField(default=100)),
-                ('active', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('site', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.site')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.SlugField(max_length=40)),
+                ("label", models.CharField(help_text="What staff do, in plain words", max_length=120)),
+                (
+                    "appointment_type",
+                    models.CharField(
+                        blank=True,
+                        help_text="Canonical appointment type (v2-0276 code); blank: every type",
+                        max_length=64,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=100)),
+                ("active", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.site",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'key'],
-                'constraints': [models.UniqueConstraint(fields=('key', 'site', 'appointment_type'), name='intake_checklist_unique', nulls_distinct=False)],
+                "ordering": ["position", "key"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("key", "site", "appointment_type"), name="intake_checklist_unique", nulls_distinct=False
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(fields=['site', 'visit_date', 'visit_start'], name='intake_day'),
+            model_name="intake",
+            index=models.Index(fields=["site", "visit_date", "visit_start"], name="intake_day"),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['visit_date', 'visit_start', 'id'], name='intake_open_day'),
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["visit_date", "visit_start", "id"],
+                name="intake_open_day",
+            ),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(fields=['site', 'complete_before_visit', 'visit_date'], name='intake_scorecard'),
+            model_name="intake",
+            index=models.Index(fields=["site", "complete_before_visit", "visit_date"], name="intake_scorecard"),
         ),
         migrations.AddConstraint(
-            model_name='intakecheck',
-            constraint=models.UniqueConstraint(fields=('intake', 'key'), name='intake_check_unique'),
+            model_name="intakecheck",
+            constraint=models.UniqueConstraint(fields=("intake", "key"), name="intake_check_unique"),
         ),
     ]
