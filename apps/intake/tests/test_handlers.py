@@ -135,10 +135,17 @@ def test_noshow_marks_the_intake(source, capture):
     assert intake.state == State.NO_SHOW and not intake.is_open and intake.complete_before_visit is False
 
 
-def test_a_referral_appointment_feeds_both_workflows(source, capture):
-    """Referrals also handle Appointment: both handlers run on the same message."""
-    feed(source, appointment(), capture=capture)
-    assert Intake.objects.count() == 1 and not Referral.objects.exists()
+def test_a_referral_appointment_feeds_both_workflows(capture, db):
+    """Referrals also handle Appointment: one booking schedules the referral and creates the intake."""
+    from apps.referrals.tests import ehr_feed as referral_feed
+
+    source, site = referral_feed.make_source()
+    make_source(site=site, name=source.name)
+    booked = appointment()
+    booked["basedOn"] = [{"reference": "ServiceRequest/sr1"}]
+    feed(source, referral_feed.service_request(), booked, capture=capture)
+    assert Referral.objects.get().appointment_ref == "Appointment/a1"
+    assert Intake.objects.get().site == site
 
 
 def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(source, capture):
@@ -149,3 +156,18 @@ def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(so
     assert intake.appointment_type == "" and "NEWPT is not mapped" in intake.exception_reason
     assert intake.checks.count() == 5
     assert UnmappedCode.objects.filter(code="NEWPT").exists()
+
+
+def test_the_demo_seed_switches_intake_on_where_the_simulated_feed_books(capture, db):
+    from apps.core.tests.factories import SiteFactory
+    from apps.ehr.services.sources import source_upsert
+    from apps.intake.demo import intake_demo_seed
+
+    south = SiteFactory(code="south", name="South Hospital", timezone="America/Chicago")
+    SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
+    source, _ = source_upsert(name="demo-ehr")
+    assert "switched on at 2 sites (2 new)" in intake_demo_seed()
+    assert "(0 new)" in intake_demo_seed()
+    feed(source, appointment(location="Location/loc-south", kind=None), capture=capture)
+    intake = Intake.objects.get()
+    assert intake.site == south and intake.appointment_type == "ROUTINE" and intake.checks.count() == 5

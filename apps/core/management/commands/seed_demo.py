@@ -59,6 +59,9 @@ class Command(BaseCommand):
         from apps.referrals.demo import referrals_demo_seed
 
         self.stdout.write(referrals_demo_seed())
+        from apps.intake.demo import intake_demo_seed
+
+        self.stdout.write(intake_demo_seed())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
             self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")
