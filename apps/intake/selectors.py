@@ -32,6 +32,7 @@ class DayRow:
 
 
 def site_today(site: Site) -> date:
+    """Today's date at the site (its time zone)."""
     return timezone.localtime(timezone.now(), site.tzinfo).date()
 
 
@@ -91,6 +92,7 @@ def intake_timeline(*, intake: Intake) -> list[dict[str, Any]]:
 
 
 def intake_outreach(*, intake: Intake) -> QuerySet[IntakeOutreach]:
+    """The intake's contact attempts, oldest first, with who made them."""
     return intake.outreach.select_related("by")
 
 

@@ -19,6 +19,7 @@ from .models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
 from .workflow import STAFF_TRANSITIONS, WORKING, State, is_closed
 
 STAFF = TransitionSource.STAFF
+SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
 
 
 def visit_day_start(site: Site, visit_date: date) -> datetime:
@@ -76,6 +77,9 @@ def apply_transition(
         intake.ready_at = None
     if name in ("check_in", "mark_no_show"):
         intake.complete_before_visit = bool(intake.ready_at and intake.ready_at < intake.due_at)
+    # The SLA (ready before the visit day) runs only while the checklist is being worked:
+    # the sweep must not escalate a ready intake, nor one whose patient is already here.
+    intake.sla_paused_at = (intake.sla_paused_at or now) if intake.state in SLA_STOPPED else None
     _set_open(intake, now)
     intake.save()
     transition_record(

@@ -139,3 +139,17 @@ def test_site_additions_and_type_overrides_shape_the_checklist(site):
     with pytest.raises(ApplicationError, match="Only a supervisor"):
         services.checklist_item_save(by=ma(site), key="x", label="X", site=site)
     assert ChecklistItem.objects.filter(site=site).count() == 2
+
+
+def test_the_sla_sweep_escalates_an_unready_intake_on_the_visit_day_but_not_a_ready_one(site):
+    from apps.workflow.services import sla_sweep
+
+    user = ma(site)
+    ready = tick_all(intake_make(site, days=1, hour=10), user)
+    late = intake_make(site, days=1, hour=11)
+    with time_machine.travel(late.visit_start - timedelta(hours=2)):
+        assert sla_sweep() == 1
+    late.refresh_from_db()
+    ready.refresh_from_db()
+    assert late.queue == "supervisor" and late.escalated_at is not None
+    assert ready.queue == "intake" and ready.escalated_at is None and ready.sla_paused_at is not None
