@@ -134,6 +134,8 @@ def _reschedule(intake: Intake, change: ResourceChange) -> None:
     if moved:
         schedule_visit(intake, record.start)
         intake.reschedule_count += 1
+        if intake.escalated_at and intake.due_at > timezone.now():  # a new deadline: no longer overdue
+            intake.escalated_at, intake.queue = None, "intake"
     intake.appointment_type, intake.appointment_type_display = kind, display[:200]
     intake.exception_reason = problem[:300]
     added = checklist_sync(intake) if retyped else 0

@@ -70,6 +70,14 @@ def test_a_rescheduled_appointment_moves_its_intake_and_never_makes_a_second(sou
     assert f"to {later:%d %b %H:%M}" in moved.reason
 
 
+def test_moving_an_escalated_intake_to_a_later_day_takes_it_back_from_the_supervisor(source, capture):
+    feed(source, appointment(start=visit_at(2), version=1), capture=capture)
+    Intake.objects.update(queue="supervisor", escalated_at=timezone.now())
+    feed(source, appointment(start=visit_at(4), version=2), capture=capture)
+    intake = Intake.objects.get()
+    assert intake.queue == "intake" and intake.escalated_at is None
+
+
 def test_an_older_version_arriving_late_does_not_move_the_intake_back(source, capture):
     first, later = visit_at(2, hour=9), visit_at(5, hour=14)
     now = timezone.now()
