@@ -119,7 +119,7 @@ ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Seri
     "cancel": (lambda i, by, d: services.intake_cancel(intake_id=i, by=by, reason=d["reason"]), s.ReasonInput,
                None, services.intake_cancel.__doc__),
     "outreach": (lambda i, by, d: services.intake_outreach_record(intake_id=i, by=by, **d), s.OutreachInput,
-                 s.OutreachSerializer, services.intake_outreach_record.__doc__),
+                 s.IntakeOutreachSerializer, services.intake_outreach_record.__doc__),
     "notes": (lambda i, by, d: work.note_add(workflow="intake", item_id=i, text=d["text"], by=by), s.NoteAddInput,
               s.NoteSerializer, "Add a note to the intake's timeline."),
 }  # fmt: skip

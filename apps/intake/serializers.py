@@ -5,7 +5,17 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.referrals.serializers import NoteSerializer, PatientSerializer, UserRefSerializer  # noqa: F401 - shared
+# One vocabulary for every workflow's API: the inputs and the note, patient and user shapes are shared.
+from apps.referrals.serializers import (  # noqa: F401 - re-exported for api.py
+    EmptyInput,
+    NoteAddInput,
+    NoteSerializer,
+    OptionalReasonInput,
+    OutreachInput,
+    PatientSerializer,
+    ReasonInput,
+    UserRefSerializer,
+)
 
 from .models import Intake, IntakeCheck, IntakeOutreach
 
@@ -52,7 +62,7 @@ class IntakeSerializer(serializers.ModelSerializer):
         return PatientSerializer(patient).data if patient is not None else None
 
 
-class OutreachSerializer(serializers.ModelSerializer):
+class IntakeOutreachSerializer(serializers.ModelSerializer):
     by = UserRefSerializer(read_only=True)
 
     class Meta:
@@ -61,28 +71,6 @@ class OutreachSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EmptyInput(serializers.Serializer):
-    pass
-
-
 class CheckInput(serializers.Serializer):
     key = serializers.SlugField(max_length=40)
     done = serializers.BooleanField(default=True)
-
-
-class OutreachInput(serializers.Serializer):
-    channel = serializers.ChoiceField(choices=IntakeOutreach.Channel.choices)
-    outcome = serializers.ChoiceField(choices=IntakeOutreach.Outcome.choices)
-    note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-
-
-class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300)
-
-
-class OptionalReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
-
-
-class NoteAddInput(serializers.Serializer):
-    text = serializers.CharField(max_length=4000)
