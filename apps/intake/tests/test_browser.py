@@ -53,6 +53,7 @@ def test_an_ma_completes_an_intake_and_checks_a_patient_in(page: Page, live_serv
     expect(row).to_contain_text("All done")
     expect(row).to_contain_text("Ready")
     assert Intake.objects.get(pk=tomorrow.pk).state == State.READY
+    page.screenshot(path=f"{SHOTS}/intake-day-ready.png")
 
     row.get_by_role("link", name="Open").click()
     expect(page.locator(".intake-badge")).to_have_text("Ready")

@@ -47,6 +47,23 @@ def test_the_day_view_lists_todays_visits_in_time_order_with_missing_items_in_wo
     assert row_ids(later_first) == [late.pk, early.pk]
 
 
+def test_the_day_view_reads_the_same_number_of_queries_for_3_or_12_visits(client, user, site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("intake:day"), {"site": "north", "day": "tomorrow"}).status_code == 200
+        return len(captured)
+
+    for hour in (8, 9, 10):
+        intake_make(site, days=1, hour=hour)
+    few = queries()
+    for hour in range(11, 20):
+        intake_make(site, days=1, hour=hour)
+    assert queries() == few
+
+
 def test_tomorrow_and_readiness_sort(client, user, site):
     a, b = intake_make(site, days=1, hour=8), intake_make(site, days=1, hour=9)
     for key in ("demographics", "insurance"):
@@ -56,15 +73,17 @@ def test_tomorrow_and_readiness_sort(client, user, site):
     assert row_ids(response) == [b.pk, a.pk]  # the least ready first
 
 
-def test_one_click_ticks_an_item_and_swaps_the_row(client, user, site):
-    intake = intake_make(site, days=1)
+def test_one_click_ticks_an_item_and_refreshes_the_day_table_and_its_counts(client, user, site):
+    intake, other = intake_make(site, days=1, hour=9), intake_make(site, days=1, hour=10)
+    intake.checks.exclude(key="demographics").update(done_at=intake.opened_at)
     url = reverse("intake:check", args=[intake.pk, "demographics"])
-    response = client.post(url, {"done": "1", "where": "row"}, **HTMX)
+    back = "/intake/?site=north&day=tomorrow&sort=-time"
+    response = client.post(url, {"done": "1", "where": "day", "next": back}, **HTMX)
     assert response.status_code == 200
     body = response.content.decode()
-    assert f'id="intake-{intake.pk}"' in body
-    assert 'data-check="demographics"' not in body and "1 of 5 done" in body
-    assert Intake.objects.get(pk=intake.pk).state == State.IN_PROGRESS
+    assert row_ids(response) == [other.pk, intake.pk]  # the table as the user had it (latest first)
+    assert "1 of 2 ready" in body and "All done" in body
+    assert Intake.objects.get(pk=intake.pk).state == State.READY
 
 
 def test_get_changes_nothing_and_another_sites_intake_is_not_found(client, user, site):

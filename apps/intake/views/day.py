@@ -2,9 +2,10 @@
 and the item page; one-click actions answer htmx with the changed row or item."""
 
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,8 +42,15 @@ ACTIONS = {
 @work_required
 def day(request: HttpRequest) -> HttpResponse:
     """Today's or tomorrow's visits at one of the user's sites, sortable, with readiness."""
+    context = _day_context(request, request.GET)
+    template = "intake/_day_table.html" if partial(request) else "intake/day.html"
+    return render(request, template, context)
+
+
+def _day_context(request: HttpRequest, params: Any) -> dict[str, Any]:
+    """The day table for ``params`` (site, day, sort); its patients are access-logged."""
     sites = list(sites_for(request.user))
-    form = DayForm(request.GET or None, sites=sites)
+    form = DayForm(params or None, sites=sites)
     data = form.cleaned_data if form.is_valid() else {}
     site = next((s for s in sites if s.code == data.get("site")), sites[0] if sites else None)
     which, sort = data.get("day") or "today", data.get("sort") or "time"
@@ -57,18 +65,8 @@ def day(request: HttpRequest) -> HttpResponse:
         context["rows"] = rows
         context["ready"] = sum(1 for r in rows if not r.missing)
         context["open"] = sum(1 for r in rows if r.intake.is_open)
-        context["this_url"] = request.get_full_path()
-    template = "intake/_day_table.html" if partial(request) else "intake/day.html"
-    return render(request, template, context)
-
-
-def _row_context(request: HttpRequest, pk: int) -> dict[str, Any]:
-    row = selectors.intake_row(user=request.user, intake_id=pk)
-    if row.patient is not None:
-        access_log(request, patient=row.intake.patient_ref, what=f"intake:{pk}", site=row.intake.site)
-    today = selectors.site_today(row.intake.site)
-    return {"row": row, "is_today": row.intake.visit_date == today, "show_patients": can_see_patient_data(request.user),
-            "this_url": request.POST.get("next", "")}  # fmt: skip
+        context["this_url"] = reverse("intake:day") + "?" + urlencode({"site": site.code, "day": which, "sort": sort})
+    return context
 
 
 def _item_context(request: HttpRequest, pk: int) -> dict[str, Any]:
@@ -111,14 +109,14 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _answer(request: HttpRequest, pk: int, done: str) -> HttpResponse:
-    """After a change: the row (day view), the item (item page), or a redirect without htmx."""
-    where = request.POST.get("where", "")
-    if partial(request) and where == "row":
-        return render(request, "intake/_row.html", _row_context(request, pk))
+    """After a change: the day table (its counts change too), the item page, or a redirect without htmx."""
+    back = request.POST.get("next", "")
+    if partial(request) and request.POST.get("where") == "day":
+        params = QueryDict(urlsplit(back).query) if back.startswith("/intake/") else QueryDict()
+        return render(request, "intake/_day_table.html", _day_context(request, params))
     if partial(request):
         return render(request, "intake/_item.html", {**_item_context(request, pk), "flash": done})
     messages.success(request, done)
-    back = request.POST.get("next", "")
     return HttpResponseRedirect(back if back.startswith("/intake/") else reverse("intake:detail", args=[pk]))
 
 
