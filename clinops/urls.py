@@ -35,5 +35,7 @@ urlpatterns = [
     path("scorecard/", include("apps.kpis.urls")),
     path("results/", include("apps.results.urls")),
     path("api/results/", include("apps.results.api_urls")),
+    path("intake/", include("apps.intake.urls")),
+    path("api/intake/", include("apps.intake.api_urls")),
     path("", include("apps.core.urls")),
 ]

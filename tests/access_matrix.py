@@ -13,6 +13,7 @@ from typing import Any
 from apps.core.roles import Role
 from apps.ehr.tests.message_factories import matrix_inbox_kwargs, matrix_outbox_kwargs
 from apps.ehr.tests.store_factories import matrix_read_kwargs
+from apps.intake.tests.factories import matrix_act, matrix_check, matrix_intake
 from apps.referrals.tests.factories import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
 from apps.referrals.workflow import State
 from apps.results.tests.factories import matrix_coverage, matrix_result
@@ -26,6 +27,7 @@ STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
 WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
 RESULT_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
 RESULT_VIEWERS = {Role.CLINICIAN, *RESULT_WORKERS}
+INTAKE_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
 
 
 def every(status: int, **overrides: int) -> dict[str, int]:
@@ -296,6 +298,42 @@ ROWS: list[Row] = [
                 matrix_result(),
                 {"assignee": 999999},
             ),
+        ]
+    ],
+    # Pre-visit intake: medical assistants and supervisors (core.work_intake); an intake at a
+    # site the user is not a member of is 404. POSTs without JavaScript redirect back (302).
+    # The checklist page is for supervisors (an empty POST is an invalid form: 400).
+    *[
+        Row(name, every(403, **dict.fromkeys(INTAKE_WORKERS, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, status, method, kwargs, data in [
+            ("intake:day", 200, "get", None, None),
+            ("intake:detail", 200, "get", matrix_intake(), None),
+            ("intake:check", 302, "post", matrix_check(), {"done": "1"}),
+            ("intake:act", 302, "post", matrix_act("check_in"), None),
+            ("intake:outreach", 302, "post", matrix_intake(), {"channel": "phone", "outcome": "no_answer"}),
+            ("intake:note", 302, "post", matrix_intake(), {"text": "Left a voicemail"}),
+        ]
+    ],
+    Row("intake:checklists", every(403, supervisor=200)),
+    Row("intake:checklists", every(403, supervisor=400), method="post"),
+    *[
+        Row(
+            f"intake-api:{name}",
+            every(403, anonymous=401, **dict.fromkeys(INTAKE_WORKERS, status)),
+            method=method,
+            kwargs=kwargs,
+            data=data or {},
+            api=True,
+        )
+        for name, status, method, kwargs, data in [
+            ("list", 200, "get", None, None),
+            ("detail", 200, "get", matrix_intake(), None),
+            ("check", 200, "post", matrix_intake(), {"key": "demographics"}),
+            ("check_in", 200, "post", matrix_intake(days=0), None),
+            ("no_show", 200, "post", matrix_intake(days=0), None),
+            ("cancel", 200, "post", matrix_intake(), {"reason": "Patient moved away"}),
+            ("outreach", 201, "post", matrix_intake(), {"channel": "phone", "outcome": "no_answer"}),
+            ("notes", 201, "post", matrix_intake(), {"text": "Left a voicemail"}),
         ]
     ],
     # Terminology. $translate: every signed-in member of staff (it shows no patient data); 401

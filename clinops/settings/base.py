@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apps.referrals",
     "apps.kpis",
     "apps.results",
+    "apps.intake",
     "apps.demo",
 ]
 
@@ -199,6 +200,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Each workflow has a "state" field of its own: name each enum after its workflow.
+    "ENUM_NAME_OVERRIDES": {
+        "ReferralStateEnum": "apps.referrals.workflow.State",
+        "IntakeStateEnum": "apps.intake.workflow.State",
+        "ResultStateEnum": "apps.results.workflow.State",
+    },
 }
 
 # Celery. With no broker configured, tasks run in-process (the embedded default).

@@ -62,6 +62,9 @@ class Command(BaseCommand):
         from apps.results.demo import results_demo_seed
 
         self.stdout.write(results_demo_seed())
+        from apps.intake.demo import intake_demo_seed
+
+        self.stdout.write(intake_demo_seed())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
             self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")

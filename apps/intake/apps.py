@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class IntakeConfig(AppConfig):
+    name = "apps.intake"
+    label = "intake"
+    verbose_name = "Pre-visit intake"
+
+    def ready(self) -> None:
+        from apps.core.navigation import NavEntry, nav_register
+        from apps.ehr.handlers import handler_register
+        from apps.workflow.registry import workflow_register
+
+        from . import handlers
+        from .models import Intake
+
+        workflow_register(Intake)
+        handler_register("Appointment", handlers.on_appointment)
+        handler_register("Encounter", handlers.on_encounter)
+        handler_register("QuestionnaireResponse", handlers.on_questionnaire_response)
+        handler_register("DocumentReference", handlers.on_document_reference)
+        nav_register(NavEntry("Intake", "intake:day", order=20, permission="core.work_intake"))

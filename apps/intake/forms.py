@@ -1,0 +1,45 @@
+"""Forms of the day view, the item page and the checklist page."""
+
+from django import forms
+
+from .models import IntakeOutreach
+
+SORT_CHOICES = [("time", "Time (earliest first)"), ("-time", "Time (latest first)"), ("readiness", "Least ready first")]
+
+
+class DayForm(forms.Form):
+    site = forms.ChoiceField(label="Site", required=False)
+    day = forms.ChoiceField(label="Day", required=False, choices=[("today", "Today"), ("tomorrow", "Tomorrow")])
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
+
+    def __init__(self, *args, sites=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [(s.code, s.name) for s in sites]
+
+
+class OutreachForm(forms.Form):
+    channel = forms.ChoiceField(choices=IntakeOutreach.Channel.choices)
+    outcome = forms.ChoiceField(choices=IntakeOutreach.Outcome.choices)
+    note = forms.CharField(required=False, max_length=500)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label="Why is the intake cancelled?", max_length=300)
+
+
+class ChecklistItemForm(forms.Form):
+    site = forms.ChoiceField(label="Site")
+    appointment_type = forms.ChoiceField(label="Appointment type", required=False)
+    key = forms.SlugField(label="Key", max_length=40, help_text="Short id, e.g. photo-id; an existing key rewords it")
+    label = forms.CharField(label="What staff do", max_length=120)
+    position = forms.IntegerField(label="Order", min_value=0, max_value=999, initial=100)
+    active = forms.BooleanField(label="On the checklist", required=False, initial=True)
+
+    def __init__(self, *args, sites=(), types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["site"].choices = [(str(s.pk), s.name) for s in sites]
+        self.fields["appointment_type"].choices = [("", "Every type"), *types]

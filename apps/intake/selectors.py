@@ -1,0 +1,116 @@
+"""Reads for the day view, the item page and the API: scoped to the user's sites, N+1-free."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from apps.core.models import Site
+from apps.core.roles import can_see_patient_data
+from apps.core.scoping import scope_to_sites, sites_for
+from apps.referrals.selectors import patients_for
+from apps.workflow.selectors import timeline
+
+from .models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
+
+SORTS = {"time": ("visit_start", "id"), "-time": ("-visit_start", "-id"), "readiness": ("ready_rank", "visit_start")}
+
+
+@dataclass
+class DayRow:
+    intake: Intake
+    checks: list[IntakeCheck]
+    missing: list[str]
+    patient: Any
+
+    @property
+    def done(self) -> int:
+        return len(self.checks) - len(self.missing)
+
+
+def site_today(site: Site) -> date:
+    """Today's date at the site (its time zone)."""
+    return timezone.localtime(timezone.now(), site.tzinfo).date()
+
+
+def intake_day(*, user: Any, site: Site, day: date, sort: str = "time") -> list[DayRow]:
+    """The visits of one day at one of the user's sites, with their checklist and what is missing."""
+    if site.pk not in {s.pk for s in sites_for(user)}:
+        raise Http404("No such site.")
+    qs = (
+        scope_to_sites(Intake.objects.all(), user)
+        .filter(site=site, visit_date=day)
+        .select_related("site", "assignee")
+        .prefetch_related(Prefetch("checks", queryset=IntakeCheck.objects.order_by("position", "key")))
+    )
+    intakes = list(qs.order_by(*SORTS.get(sort, SORTS["time"])) if sort != "readiness" else qs)
+    patients = patients_for(intakes) if can_see_patient_data(user) else {}
+    rows = []
+    for intake in intakes:
+        checks = list(intake.checks.all())
+        missing = [c.label for c in checks if not c.done_at]
+        rows.append(DayRow(intake, checks, missing, patients.get((intake.source_id, intake.patient_ref))))
+    if sort == "readiness":  # least ready first, then by time
+        rows.sort(key=lambda r: (not r.intake.is_open, -len(r.missing), r.intake.visit_start))
+    return rows
+
+
+def intake_days(site: Site) -> tuple[date, date]:
+    """Today and tomorrow at the site (the two days the day view offers)."""
+    today = site_today(site)
+    return today, today + timedelta(days=1)
+
+
+def intake_get(*, user: Any, intake_id: int) -> Intake:
+    """One intake at one of the user's sites (404 otherwise)."""
+    intake = (
+        scope_to_sites(Intake.objects.all(), user)
+        .select_related("site", "assignee", "appointment")
+        .prefetch_related("checks", "outreach__by")
+        .filter(pk=intake_id)
+        .first()
+    )
+    if intake is None:
+        raise Http404("No such intake at your sites.")
+    return intake
+
+
+def intake_patient(*, user: Any, intake: Intake) -> Any:
+    """The store Patient of an intake (None for roles that may not see patients)."""
+    if not can_see_patient_data(user):
+        return None
+    return patients_for([intake]).get((intake.source_id, intake.patient_ref))
+
+
+def intake_timeline(*, intake: Intake) -> list[dict[str, Any]]:
+    """Transitions, notes and outreach attempts of one intake, oldest first."""
+    extra = [{"at": a.at, "kind": "outreach", "outreach": a} for a in intake.outreach.all()]
+    return timeline(item=intake, extra=extra)
+
+
+def intake_outreach(*, intake: Intake) -> QuerySet[IntakeOutreach]:
+    """The intake's contact attempts, oldest first, with who made them."""
+    return intake.outreach.select_related("by")
+
+
+def checklist_rows(*, user: Any) -> QuerySet[ChecklistItem]:
+    """The checklist configuration a supervisor may see: defaults and their own sites' rows."""
+    from django.db.models import Q
+
+    site_ids = [s.pk for s in sites_for(user)]
+    return (
+        ChecklistItem.objects.filter(Q(site__isnull=True) | Q(site_id__in=site_ids))
+        .select_related("site", "updated_by")
+        .order_by("appointment_type", "position", "key", "site__name")
+    )
+
+
+def intake_row(*, user: Any, intake_id: int) -> DayRow:
+    """One day-view row (after a one-click action swaps it)."""
+    intake = intake_get(user=user, intake_id=intake_id)
+    checks = sorted(intake.checks.all(), key=lambda c: (c.position, c.key))
+    missing = [c.label for c in checks if not c.done_at]
+    return DayRow(intake, checks, missing, intake_patient(user=user, intake=intake))

@@ -1,0 +1,176 @@
+"""The day view (today's and tomorrow's visits at a site, their readiness and what is missing)
+and the item page; one-click actions answer htmx with the changed row or item."""
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.core.access_log import access_log
+from apps.core.roles import can_see_patient_data
+from apps.core.scoping import sites_for
+from apps.workflow import services as work
+from apps.workflow.permissions import can
+
+from .. import selectors, services
+from ..forms import CancelForm, DayForm, NoteForm, OutreachForm
+from ..workflow import BEFORE_ARRIVAL, State
+from .common import HANDLED, access_log_rows, failure, partial, problem, work_required
+
+TRANSITION_LABELS = {
+    "create": "Booked in the EHR", "contact": "Outreach", "start": "Started", "finish": "Ready",
+    "finish_late": "Completed on the day", "reopen": "Reopened", "check_in": "Checked in", "mark_no_show": "No-show",
+    "cancel": "Cancelled", "reschedule": "Rescheduled", "tick": "Ticked by the EHR", "claim": "Claimed",
+    "release": "Released", "escalate": "Escalated",
+}  # fmt: skip
+STATE_LABELS = dict(State.choices)
+
+ACTIONS = {
+    "check_in": ("Checked in.", lambda pk, by, data: services.intake_check_in(intake_id=pk, by=by)),
+    "no_show": ("Marked as a no-show.", lambda pk, by, data: services.intake_no_show(intake_id=pk, by=by)),
+    "cancel": ("Intake cancelled.", lambda pk, by, data: services.intake_cancel(intake_id=pk, by=by,
+                                                                              reason=data.get("reason", ""))),
+}  # fmt: skip
+
+
+@require_GET
+@work_required
+def day(request: HttpRequest) -> HttpResponse:
+    """Today's or tomorrow's visits at one of the user's sites, sortable, with readiness."""
+    context = _day_context(request, request.GET)
+    template = "intake/_day_table.html" if partial(request) else "intake/day.html"
+    return render(request, template, context)
+
+
+def _day_context(request: HttpRequest, params: Any) -> dict[str, Any]:
+    """The day table for ``params`` (site, day, sort); its patients are access-logged."""
+    sites = list(sites_for(request.user))
+    form = DayForm(params or None, sites=sites)
+    data = form.cleaned_data if form.is_valid() else {}
+    site = next((s for s in sites if s.code == data.get("site")), sites[0] if sites else None)
+    which, sort = data.get("day") or "today", data.get("sort") or "time"
+    context: dict[str, Any] = {"form": form, "site": site, "which": which, "sort": sort, "rows": [],
+                               "show_patients": can_see_patient_data(request.user)}  # fmt: skip
+    if site is not None:
+        today, tomorrow = selectors.intake_days(site)
+        context["date"] = today if which == "today" else tomorrow
+        context["is_today"] = which == "today"
+        rows = selectors.intake_day(user=request.user, site=site, day=context["date"], sort=sort)
+        access_log_rows(request, rows)
+        context["rows"] = rows
+        context["ready"] = sum(1 for r in rows if not r.missing)
+        context["open"] = sum(1 for r in rows if r.intake.is_open)
+        context["this_url"] = reverse("intake:day") + "?" + urlencode({"site": site.code, "day": which, "sort": sort})
+    return context
+
+
+def _item_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+    intake = selectors.intake_get(user=request.user, intake_id=pk)
+    patient = selectors.intake_patient(user=request.user, intake=intake)
+    if patient is not None:
+        access_log(request, patient=intake.patient_ref, what=f"intake:{pk}", site=intake.site)
+    checks = sorted(intake.checks.all(), key=lambda c: (c.position, c.key))
+    return {
+        "intake": intake,
+        "patient": patient,
+        "show_patients": can_see_patient_data(request.user),
+        "checks": checks,
+        "missing": [c.label for c in checks if not c.done_at],
+        "outreach": selectors.intake_outreach(intake=intake),
+        "timeline": _labelled(selectors.intake_timeline(intake=intake)),
+        "can_work": can(request.user, intake, "work"),
+        "can_arrive": intake.state in BEFORE_ARRIVAL and intake.visit_date <= selectors.site_today(intake.site),
+        "closed_for_good": intake.state in (State.CANCELLED, State.NO_SHOW),
+        "outreach_form": OutreachForm(),
+        "note_form": NoteForm(),
+        "cancel_form": CancelForm(),
+        "visit_local": timezone.localtime(intake.visit_start, intake.site.tzinfo),
+    }
+
+
+def _labelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for event in events:
+        if event["kind"] == "transition":
+            name = event["transition"].transition
+            event["label"] = TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize())
+            event["to_label"] = STATE_LABELS.get(event["transition"].to_state, "")
+    return events
+
+
+@require_GET
+@work_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "intake/item.html", _item_context(request, pk))
+
+
+def _answer(request: HttpRequest, pk: int, done: str) -> HttpResponse:
+    """After a change: the day table (its counts change too), the item page, or a redirect without htmx."""
+    back = request.POST.get("next", "")
+    if partial(request) and request.POST.get("where") == "day":
+        params = QueryDict(urlsplit(back).query) if back.startswith("/intake/") else QueryDict()
+        return render(request, "intake/_day_table.html", _day_context(request, params))
+    if partial(request):
+        return render(request, "intake/_item.html", {**_item_context(request, pk), "flash": done})
+    messages.success(request, done)
+    return HttpResponseRedirect(back if back.startswith("/intake/") else reverse("intake:detail", args=[pk]))
+
+
+@require_POST
+@work_required
+def check(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    """Tick (done=1) or untick (done=0) one checklist item."""
+    selectors.intake_get(user=request.user, intake_id=pk)  # 404 outside the user's sites
+    done = request.POST.get("done", "1") != "0"
+    try:
+        services.intake_check_set(intake_id=pk, key=key, done=done, by=request.user)
+    except HANDLED as exc:
+        return failure(request, exc, pk)
+    return _answer(request, pk, "Done." if done else "Marked as not done.")
+
+
+@require_POST
+@work_required
+def outreach(request: HttpRequest, pk: int) -> HttpResponse:
+    selectors.intake_get(user=request.user, intake_id=pk)
+    form = OutreachForm(request.POST)
+    if not form.is_valid():
+        return problem(request, 400, "Choose a channel and an outcome.", pk)
+    try:
+        services.intake_outreach_record(intake_id=pk, by=request.user, **form.cleaned_data)
+    except HANDLED as exc:
+        return failure(request, exc, pk)
+    return _answer(request, pk, "Outreach attempt recorded.")
+
+
+@require_POST
+@work_required
+def note(request: HttpRequest, pk: int) -> HttpResponse:
+    selectors.intake_get(user=request.user, intake_id=pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return problem(request, 400, "A note needs some text.", pk)
+    try:
+        work.note_add(workflow="intake", item_id=pk, text=form.cleaned_data["text"], by=request.user)
+    except HANDLED as exc:
+        return failure(request, exc, pk)
+    return _answer(request, pk, "Note added.")
+
+
+@require_POST
+@work_required
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Check in, no-show or cancel (with a reason)."""
+    selectors.intake_get(user=request.user, intake_id=pk)
+    if action not in ACTIONS:
+        return problem(request, 404, "No such action.", pk)
+    done, call = ACTIONS[action]
+    try:
+        call(pk, request.user, request.POST)
+    except HANDLED as exc:
+        return failure(request, exc, pk)
+    return _answer(request, pk, done)
