@@ -1,0 +1,54 @@
+"""``make run``'s first start: load the demo's simulated history once (with a progress bar).
+
+    manage.py demo_start              # 90 days at a modest volume, only if the demo source is empty
+    manage.py demo_start --days 30
+
+On a database whose demo EHR source has received anything, it does nothing: a second start
+duplicates nothing. Needs DEBUG (it is demo data, like seed_demo).
+"""
+
+import sys
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.demo.history import history_load
+from apps.ehr.models import InboxMessage
+
+SOURCE = "demo-ehr"
+BAR = 30
+
+
+class Command(BaseCommand):
+    help = "Load the demo's simulated EHR history on first start (idempotent)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--days", type=float, default=90, help="Days of history (90)")
+        parser.add_argument("--seed", type=int, default=1, help="Seed of the simulated EHR (1)")
+        parser.add_argument("--allow-production", action="store_true", help="Load even with DEBUG off.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["allow_production"]:
+            raise CommandError("The demo history is made-up patient data; refusing with DEBUG off.")
+        if options["days"] <= 0:
+            raise CommandError("--days must be more than 0.")
+        received = InboxMessage.objects.filter(source__name=SOURCE).count()
+        if received:
+            self.stdout.write(f"Demo history: kept ({received:,} messages from {SOURCE} already received).")
+            return
+        self.stdout.write(f"Demo history: simulating {options['days']:g} days of {SOURCE} (first start only)…")
+        report = history_load(source_name=SOURCE, days=options["days"], seed=options["seed"], progress=self._bar)
+        sys.stderr.write("\n")
+        actions = sum(report.staff.values())
+        self.stdout.write(
+            f"Demo history: {report.resources:,} resources imported, {actions:,} staff actions, "
+            f"{report.failed} failed, in {report.seconds:.1f}s."
+        )
+        for error in report.errors[:10]:
+            self.stdout.write(self.style.ERROR(f"  {error}"))
+
+    def _bar(self, done: int, total: int) -> None:
+        filled = BAR * done // total
+        sys.stderr.write(f"\r  [{'#' * filled}{'.' * (BAR - filled)}] {100 * done // total:3d}%")
+        sys.stderr.flush()
