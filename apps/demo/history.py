@@ -32,8 +32,8 @@ from .delivery import ndjson_write
 from .generator import Config, Event, Rates, simulate
 from .staff import staff_simulate
 
-# make run's history: three months at a modest volume (a few seconds; see README "Demo").
-HISTORY_RATES = Rates(referrals_per_day=4.0, visits_per_day=3.0, labs_per_day=3.0)
+# make run's history: three months at a modest volume (~1,900 resources; timing in README "Demo").
+HISTORY_RATES = Rates(referrals_per_day=2.0, visits_per_day=1.5, labs_per_day=1.5)
 
 
 @dataclass

@@ -7,17 +7,35 @@ On a database whose demo EHR source has received anything, it does nothing: a se
 duplicates nothing. Needs DEBUG (it is demo data, like seed_demo).
 """
 
+import logging
 import sys
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.demo.history import history_load
-from apps.ehr.models import InboxMessage
+from apps.ehr.models import InboxMessage, OutboxMessage
 
 SOURCE = "demo-ehr"
 BAR = 30
+# One line per Celery task and per undeliverable Task write-back would bury the progress bar;
+# the count of the latter is reported at the end instead.
+QUIET_LOGGERS = ["celery.app.trace", "apps.ehr.services.outbox"]
+
+
+@contextmanager
+def quiet(names: list[str]):
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 class Command(BaseCommand):
@@ -38,13 +56,20 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo history: kept ({received:,} messages from {SOURCE} already received).")
             return
         self.stdout.write(f"Demo history: simulating {options['days']:g} days of {SOURCE} (first start only)…")
-        report = history_load(source_name=SOURCE, days=options["days"], seed=options["seed"], progress=self._bar)
+        with quiet(QUIET_LOGGERS):
+            report = history_load(source_name=SOURCE, days=options["days"], seed=options["seed"], progress=self._bar)
         sys.stderr.write("\n")
         actions = sum(report.staff.values())
         self.stdout.write(
             f"Demo history: {report.resources:,} resources imported, {actions:,} staff actions, "
             f"{report.failed} failed, in {report.seconds:.1f}s."
         )
+        unsent = OutboxMessage.objects.filter(source__name=SOURCE).exclude(status=OutboxMessage.Status.SENT).count()
+        if unsent:
+            self.stdout.write(
+                f"  {unsent:,} referral Task updates for {SOURCE} are in the outbox unsent: the simulated EHR has no "
+                "FHIR server to receive them (integration console → Outbox)."
+            )
         for error in report.errors[:10]:
             self.stdout.write(self.style.ERROR(f"  {error}"))
 
