@@ -1,13 +1,15 @@
 """The simulated EHR's timeline: pure functions of a seed, a window and the rates.
 
 ``simulate(config, start=…, end=…)`` returns the events (a time and a FHIR resource version) in
-time order. The demo's reference data (Locations, Practitioners, PractitionerRoles) appears at
-``start``, a patient with their first referral; referrals arrive as a Poisson process over the window, and each
-one lives its life: the referrer's Task, sometimes a priority change (a new ServiceRequest
-version), a withdrawal (revoked ServiceRequest or cancelled Task), an Appointment booked after
-a lognormal delay, sometimes rescheduled, then cancelled, no-show (often rebooked) or
-fulfilled with a finished Encounter. Events after ``end`` have not happened yet and are left
-out, so a window ending now leaves work open in every state.
+time order. The demo's reference data (the lab, Locations, Practitioners, PractitionerRoles)
+appears at ``start``, a patient when first seen; referrals arrive as a Poisson process over the
+window, and each one lives its life: the referrer's Task, sometimes a priority change (a new
+ServiceRequest version), a withdrawal (revoked ServiceRequest or cancelled Task), an Appointment
+booked after a lognormal delay, sometimes rescheduled, then cancelled, no-show (often rebooked)
+or fulfilled with a finished Encounter. clinical.py adds lab orders with their results, visits
+no referral asked for, and the questionnaires and consents before each booked visit. Events
+after ``end`` have not happened yet and are left out, so a window ending now leaves work open
+in every state.
 
 All randomness comes from one ``random.Random(config.seed)`` drawn in a fixed order, and no
 clock is read: the same config and window give the same events, byte for byte.
