@@ -26,9 +26,13 @@ migrate: $(VENV)/.runtime
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# First start: a simulated EHR history (apps/demo; kept on later starts), then a gentle live feed.
+DEMO_FEED ?= 15/m
+
 run: seed
+	$(BIN)/python manage.py demo_start
 	@echo "clinops is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/python manage.py serve 127.0.0.1:$(PORT)
+	$(BIN)/python manage.py serve_demo 127.0.0.1:$(PORT) --feed-rate $(DEMO_FEED)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -172,7 +172,7 @@ def appointment(
     status: str,
     start: datetime,
     end: datetime,
-    sr: dict,
+    sr: dict | None,
     pat: dict,
     prac: dict,
     loc: dict,
@@ -189,22 +189,32 @@ def appointment(
         "start": instant(start),
         "end": instant(end),
         "created": instant(created),
-        "basedOn": [ref(sr)],
         "participant": [
             {"actor": ref(pat), "required": "required", "status": "accepted"},
             {"actor": ref(prac), "required": "required", "status": "accepted"},
             {"actor": ref(loc), "required": "required", "status": "accepted"},
         ],
     }
+    if sr is not None:
+        resource["basedOn"] = [ref(sr)]
     if cancel_reason:
         resource["cancelationReason"] = {"text": cancel_reason}
     return resource
 
 
 def encounter(
-    *, enc_id: str, at: datetime, appt: dict, sr: dict, pat: dict, prac: dict, loc: dict, start: datetime, end: datetime
+    *,
+    enc_id: str,
+    at: datetime,
+    appt: dict,
+    sr: dict | None,
+    pat: dict,
+    prac: dict,
+    loc: dict,
+    start: datetime,
+    end: datetime,
 ) -> dict:
-    return {
+    resource = {
         "resourceType": "Encounter",
         "id": enc_id,
         "meta": _meta(1, at),
@@ -212,9 +222,11 @@ def encounter(
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"},
         "serviceType": appt["serviceType"][0],
         "subject": ref(pat),
-        "basedOn": [ref(sr)],
         "appointment": [ref(appt)],
         "participant": [{"individual": ref(prac)}],
         "period": {"start": instant(start), "end": instant(end)},
         "location": [{"location": ref(loc)}],
     }
+    if sr is not None:
+        resource["basedOn"] = [ref(sr)]
+    return resource

@@ -1,13 +1,15 @@
 """The simulated EHR's timeline: pure functions of a seed, a window and the rates.
 
 ``simulate(config, start=…, end=…)`` returns the events (a time and a FHIR resource version) in
-time order. The demo's reference data (Locations, Practitioners, PractitionerRoles) appears at
-``start``, a patient with their first referral; referrals arrive as a Poisson process over the window, and each
-one lives its life: the referrer's Task, sometimes a priority change (a new ServiceRequest
-version), a withdrawal (revoked ServiceRequest or cancelled Task), an Appointment booked after
-a lognormal delay, sometimes rescheduled, then cancelled, no-show (often rebooked) or
-fulfilled with a finished Encounter. Events after ``end`` have not happened yet and are left
-out, so a window ending now leaves work open in every state.
+time order. The demo's reference data (the lab, Locations, Practitioners, PractitionerRoles)
+appears at ``start``, a patient when first seen; referrals arrive as a Poisson process over the
+window, and each one lives its life: the referrer's Task, sometimes a priority change (a new
+ServiceRequest version), a withdrawal (revoked ServiceRequest or cancelled Task), an Appointment
+booked after a lognormal delay, sometimes rescheduled, then cancelled, no-show (often rebooked)
+or fulfilled with a finished Encounter. clinical.py adds lab orders with their results, visits
+no referral asked for, and the questionnaires and consents before each booked visit. Events
+after ``end`` have not happened yet and are left out, so a window ending now leaves work open
+in every state.
 
 All randomness comes from one ``random.Random(config.seed)`` drawn in a fixed order, and no
 clock is read: the same config and window give the same events, byte for byte.
@@ -21,8 +23,9 @@ from zoneinfo import ZoneInfo
 
 from apps.referrals.demo import SNOMED_ROWS
 
-from . import fhir
+from . import clinical, fhir
 from .fhir import Specialty
+from .fhir_clinical import laboratory
 
 # The demo sites (as seed_demo makes them): code, name, time zone.
 SITES = [
@@ -61,7 +64,8 @@ FAMILY = [
 ]  # fmt: skip
 PRIORITIES = [("routine", 0.80), ("urgent", 0.13), ("asap", 0.05), ("stat", 0.02)]
 ORDER = [  # the order ehr_import should see the types in (files are named by it)
-    "Location", "Practitioner", "PractitionerRole", "Patient", "ServiceRequest", "Task", "Appointment", "Encounter",
+    "Organization", "Location", "Practitioner", "PractitionerRole", "Patient", "ServiceRequest", "Task",
+    "Appointment", "Encounter", "Observation", "DiagnosticReport", "QuestionnaireResponse", "DocumentReference",
 ]  # fmt: skip
 
 
@@ -82,6 +86,14 @@ class Rates:
     book_delay_days: float = 6.0
     lead_days: float = 14.0  # booking → appointment
     sigma: float = 0.7
+    visits_per_day: float = 8.0  # appointments no referral asked for (follow-ups, reviews)
+    labs_per_day: float = 10.0
+    result_delay_hours: float = 6.0  # collection → final result (median)
+    amended: float = 0.04  # final results later amended
+    critical_share: float = 0.04  # reports with a critical value (HH/LL)
+    abnormal_share: float = 0.25  # reports with an abnormal value (H/L)
+    questionnaire: float = 0.6  # booked visits whose patient completes the pre-visit questionnaire
+    consent: float = 0.4  # booked visits with a consent signed beforehand
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,16 @@ class _Sim:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{self.rng.getrandbits(48):012x}"
 
+    def ensure_patient(self, at: datetime, pat: dict) -> None:
+        """Emit the patient when first seen (registered then)."""
+        if pat["id"] not in self.emitted_patients:
+            self.emitted_patients.add(pat["id"])
+            pat["meta"]["lastUpdated"] = fhir.instant(at)
+            self.emit(at, pat)
+
+    def lognormal_hours(self, median: float) -> timedelta:
+        return timedelta(hours=self.rng.lognormvariate(math.log(median), self.rates.sigma))
+
     def lognormal_days(self, median: float) -> timedelta:
         return timedelta(days=self.rng.lognormvariate(math.log(median), self.rates.sigma))
 
@@ -133,6 +155,8 @@ def simulate(config: Config, *, start: datetime, end: datetime) -> list[Event]:
         if at > end:
             break
         _referral(sim, at, sim.rng.choice(patients), world)
+    clinical.lab_stream(sim, world, patients)
+    clinical.visit_stream(sim, world, patients, lambda at, pat: _visit(sim, at, pat, world))
     return sorted(sim.events, key=lambda e: (e.at, e.seq))
 
 
@@ -141,6 +165,8 @@ def _reference_data(sim: _Sim) -> dict:
     feed and the history it follows agree on who works where."""
     at = sim.start
     seeded, sim.rng = sim.rng, random.Random("clinops-demo-staff")  # noqa: S311 - a simulation
+    lab = laboratory(org_id="org-lab", name="Demo Reference Laboratory", at=at)
+    sim.emit(at, lab)
     sites: dict[str, dict] = {}
     for code, name, tz in SITES:
         loc = fhir.location(loc_id=f"loc-{code}", code=code, name=name, timezone=tz, at=at)
@@ -172,7 +198,7 @@ def _reference_data(sim: _Sim) -> dict:
             clinicians.append(prac)
         site["clinicians"][specialty.code] = clinicians
     sim.rng = seeded
-    return {"sites": sites, "referrers": referrers}
+    return {"sites": sites, "referrers": referrers, "lab": lab}
 
 
 def _practitioner(sim: _Sim, key: str) -> dict:
@@ -221,10 +247,7 @@ def _referral(sim: _Sim, t0: datetime, pat: dict, world: dict) -> None:
     reason = sim.rng.choice(REASONS[specialty.code])
     sr_id, task_id = sim.new_id("sr"), sim.new_id("task")
     t0 = t0.replace(microsecond=0)
-    if pat["id"] not in sim.emitted_patients:
-        sim.emitted_patients.add(pat["id"])
-        pat["meta"]["lastUpdated"] = fhir.instant(t0)  # registered when first referred
-        sim.emit(t0, pat)
+    sim.ensure_patient(t0, pat)
 
     def sr_version(version: int, at: datetime, *, status: str = "active") -> dict:
         return fhir.service_request(
@@ -273,6 +296,12 @@ def _referral(sim: _Sim, t0: datetime, pat: dict, world: dict) -> None:
         booked_at = outcome + sim.lognormal_days(2.0)
 
 
+def _visit(sim: _Sim, t0: datetime, pat: dict, world: dict) -> None:
+    """A follow-up or review at a primary-care site: booked, maybe moved, then its outcome."""
+    site = world["sites"][SPECIALTY_SITE.get("primary-care", "north")]
+    _appointment(sim, t0, None, pat, GENERAL_PRACTICE, site, 1.0)
+
+
 def _slot(sim: _Sim, after: datetime, tz: ZoneInfo) -> datetime:
     """A weekday slot in clinic hours (08:00-16:45 at the site) on or after ``after``."""
     local = after.astimezone(tz)
@@ -284,7 +313,7 @@ def _slot(sim: _Sim, after: datetime, tz: ZoneInfo) -> datetime:
 
 
 def _appointment(
-    sim: _Sim, booked_at: datetime, sr: dict, pat: dict, specialty: Specialty, site: dict, urgency: float
+    sim: _Sim, booked_at: datetime, sr: dict | None, pat: dict, specialty: Specialty, site: dict, urgency: float
 ) -> datetime | None:
     """Book, maybe reschedule, then cancel / no-show / fulfil. Returns when a failed one ended."""
     rates = sim.rates
@@ -313,6 +342,7 @@ def _appointment(
 
     booked = appt("booked", booked_at)
     sim.emit(booked_at, booked)
+    clinical.before_visit(sim, booked_at, start, pat, booked)
     last_at = booked_at
     if sim.chance(rates.rescheduled):
         moved_at = last_at = (booked_at + (start - booked_at) * sim.rng.uniform(0.2, 0.8)).replace(microsecond=0)

@@ -57,7 +57,9 @@ def test_the_mix_covers_the_referral_lifecycle(events):
                  ("Encounter", "finished")]:  # fmt: skip
         assert kinds[kind] > 0, kind
     srs = [e.resource for e in events if e.resource["resourceType"] == "ServiceRequest"]
-    assert all(sr["category"][0]["coding"][0]["code"] == "3457005" for sr in srs)
+    categories = Counter(sr["category"][0]["coding"][0]["code"] for sr in srs)
+    assert set(categories) == {"3457005", "108252007"} and categories["3457005"] > 100  # referrals and lab orders
+    srs = [sr for sr in srs if sr["category"][0]["coding"][0]["code"] == "3457005"]
     priorities = Counter(sr["priority"] for sr in srs)
     assert priorities["routine"] > priorities["urgent"] > 0
     specialties = Counter(sr["performerType"]["coding"][0]["code"] for sr in srs)
@@ -68,10 +70,11 @@ def test_the_mix_covers_the_referral_lifecycle(events):
 def test_rates_are_configurable():
     quiet = simulate(Config(seed=7, rates=Rates(referrals_per_day=2)), start=START, end=END)
     busy = simulate(Config(seed=7, rates=Rates(referrals_per_day=20)), start=START, end=END)
-    count = lambda evs: sum(e.resource["resourceType"] == "ServiceRequest" for e in evs)  # noqa: E731
+    count = lambda evs: sum(e.resource["resourceType"] == "Task" for e in evs)  # noqa: E731 - a Task per referral
     assert count(busy) > 4 * count(quiet)
-    never = simulate(Config(seed=7, rates=Rates(booked=0)), start=START, end=END)
-    assert not any(e.resource["resourceType"] == "Appointment" for e in never)
+    never = simulate(Config(seed=7, rates=Rates(booked=0, visits_per_day=0, labs_per_day=0)), start=START, end=END)
+    types = {e.resource["resourceType"] for e in never}
+    assert "Appointment" not in types and "DiagnosticReport" not in types and "ServiceRequest" in types
 
 
 def test_a_priority_change_is_a_new_service_request_version(events):
@@ -94,3 +97,43 @@ def test_sites_and_clinicians_are_the_same_for_every_seed():
         ]
 
     assert staff(1) == staff(2)
+
+
+def test_lab_results_are_final_or_amended_with_ranges_flags_and_an_order_with_a_requester(events):
+    by_ref = {f"{e.resource['resourceType']}/{e.resource['id']}": e.resource for e in events}
+    reports = [e.resource for e in events if e.resource["resourceType"] == "DiagnosticReport"]
+    assert Counter(r["status"] for r in reports).keys() == {"final", "amended"}
+    for report in reports:
+        order = by_ref[report["basedOn"][0]["reference"]]
+        assert order["category"][0]["coding"][0]["code"] == "108252007" and order["requester"]
+        assert all(r["reference"] in by_ref for r in report["result"])
+    observations = [e.resource for e in events if e.resource["resourceType"] == "Observation"]
+    flags = Counter(o["interpretation"][0]["coding"][0]["code"] for o in observations)
+    assert flags["N"] > flags["H"] + flags["L"] > 0 and flags["HH"] + flags["LL"] > 0, flags
+    assert all(o["referenceRange"][0]["low"] and o["referenceRange"][0]["high"] for o in observations)
+    amended = [r for r in reports if r["status"] == "amended"]
+    assert all(r["meta"]["versionId"] == "2" for r in amended)
+
+
+def test_local_codes_some_not_mapped_and_visits_without_a_referral(events):
+    resources = [e.resource for e in events]
+    local_lab_only = [
+        r for r in resources
+        if r["resourceType"] == "DiagnosticReport" and all("loinc" not in c["system"] for c in r["code"]["coding"])
+    ]  # fmt: skip
+    assert local_lab_only  # the vitamin D send-out: a local code only, for a steward to map
+    priorities = Counter(
+        r["orderDetail"][0]["coding"][0]["code"] for r in resources if r.get("orderDetail")
+    )  # the North EHR's local priority; T and P are not mapped in the demo map
+    assert priorities["R"] > priorities["U"] > 0 and priorities["T"] + priorities["P"] > 0
+    visits = [r for r in resources if r["resourceType"] == "Appointment" and "basedOn" not in r]
+    assert {v["status"] for v in visits} >= {"booked", "fulfilled", "cancelled", "noshow"}
+    appts = {r["id"] for r in resources if r["resourceType"] == "Appointment"}
+    for rtype in ("QuestionnaireResponse", "DocumentReference"):
+        linked = [r for r in resources if r["resourceType"] == rtype]
+        assert linked
+        for r in linked:
+            related = (
+                r["extension"][0]["valueReference"] if rtype == "QuestionnaireResponse" else r["context"]["related"][0]
+            )
+            assert related["reference"].removeprefix("Appointment/") in appts

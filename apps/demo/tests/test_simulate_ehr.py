@@ -19,8 +19,10 @@ def files(folder) -> dict[str, bytes]:
 def test_out_writes_one_ndjson_file_per_type_in_import_order(tmp_path):
     call_command("simulate_ehr", "--out", str(tmp_path), "--history", "10d", "--now", NOW, "--seed", "2")
     assert list(files(tmp_path)) == [
-        "01-Location.ndjson", "02-Practitioner.ndjson", "03-PractitionerRole.ndjson", "04-Patient.ndjson",
-        "05-ServiceRequest.ndjson", "06-Task.ndjson", "07-Appointment.ndjson", "08-Encounter.ndjson",
+        "01-Organization.ndjson", "02-Location.ndjson", "03-Practitioner.ndjson", "04-PractitionerRole.ndjson",
+        "05-Patient.ndjson", "06-ServiceRequest.ndjson", "07-Task.ndjson", "08-Appointment.ndjson",
+        "09-Encounter.ndjson", "10-Observation.ndjson", "11-DiagnosticReport.ndjson",
+        "12-QuestionnaireResponse.ndjson", "13-DocumentReference.ndjson",
     ]  # fmt: skip
 
 

@@ -1,16 +1,12 @@
 """Simulated staff work on the demo's referrals, done only through the referral services.
 
-After a history import most referrals the EHR has not booked sit in ``received``. This walks
-the open referrals of one source that no person has touched yet and, as a demo user allowed
-to work the referral's site, triages, accepts, asks for information, declines, requests and
-grants authorisation, starts scheduling, records outreach and abandons — with a seeded
-``random.Random`` per referral (the seed and its ServiceRequest id), so the same referral and
-seed always get the same decisions. Referrals a person has already acted on (a staff transition
-or an outreach attempt) are skipped, and the untouched ones roll the same "leave it" again: a
-second run changes nothing.
-
-The services stamp every change with the current time (``timezone.now()``); they take no
-``at=``, so these actions are dated "now", not spread over the history window.
+Walks the open referrals of one source that no person has touched yet and whose seeded delay
+has passed (``ctx.due``) and, as a demo user allowed to work the referral's site, triages,
+accepts, asks for information, declines, requests and grants authorisation, starts
+scheduling, records outreach and abandons — with a seeded ``random.Random`` per referral (the
+seed and its ServiceRequest id), so the same referral and seed always get the same decisions.
+Referrals a person has already acted on (a staff transition or an outreach attempt) are
+skipped, and the untouched ones roll the same "leave it" again: a second run changes nothing.
 """
 
 import random
@@ -18,14 +14,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth import get_user_model
-
 from apps.referrals import services
 from apps.referrals.models import OutreachAttempt, Referral
 from apps.workflow.models import Transition, TransitionSource
-from apps.workflow.permissions import can
 
-DEMO_WORKERS = ["scheduler", "supervisor"]
+from . import StaffContext, staff_register
+
+WORKERS = ("scheduler", "supervisor")  # the supervisor covers the sites no demo scheduler has
 DECLINE_REASONS = ["no-capacity", "not-indicated", "wrong-service", "insufficient-information"]
 FAILED_OUTCOMES = ["no_answer", "left_message", "wrong_number"]
 
@@ -44,13 +39,13 @@ class StaffRates:
     abandon: float = 0.5  # after three failed attempts
 
 
-def staff_simulate(*, source_name: str, seed: int = 1, rates: StaffRates | None = None) -> Counter:
-    """Act on every untouched open referral of ``source_name``; returns the count per action."""
+@staff_register(Referral.WORKFLOW)
+def referrals_staff(ctx: StaffContext, rates: StaffRates | None = None) -> Counter:
+    """Act on every untouched, due open referral of ``ctx.source_name``; returns the count per action."""
     rates = rates or StaffRates()
-    workers = list(get_user_model().objects.filter(username__in=DEMO_WORKERS, is_active=True).order_by("username"))
     touched = Transition.objects.filter(workflow=Referral.WORKFLOW, source=TransitionSource.STAFF).values("item_id")
     referrals = (
-        Referral.objects.filter(source__name=source_name, is_open=True)
+        Referral.objects.filter(source__name=ctx.source_name, is_open=True)
         .exclude(queue=services.EXCEPTIONS_QUEUE)
         .exclude(pk__in=touched)
         .exclude(outreach_attempts__gt=0)
@@ -59,11 +54,14 @@ def staff_simulate(*, source_name: str, seed: int = 1, rates: StaffRates | None 
     )
     done: Counter = Counter()
     for referral in referrals:
-        worker = next((w for w in workers if can(w, referral, "work")), None)
+        key = f"referral:{referral.service_request.fhir_id}"
+        if not ctx.due(key, referral.opened_at):
+            continue
+        worker = ctx.worker(referral, among=WORKERS)
         if worker is None:
             done["no demo user works this site"] += 1
             continue
-        rng = random.Random(f"{seed}:{referral.service_request.fhir_id}")  # noqa: S311 - a simulation
+        rng = ctx.rng(referral.service_request.fhir_id)
         _work(rng, rates, referral, worker, done)
     return done
 

@@ -1,0 +1,36 @@
+"""``make run``: ``serve`` (runserver + the periodic tasks in-process) plus the demo's gentle
+live feed, which posts new simulated EHR events to this server's own webhook."""
+
+from typing import Any
+
+from django.conf import settings
+
+from apps.core.management.commands.serve import Command as ServeCommand
+from apps.demo.live import LiveFeed
+from apps.demo.management.commands.simulate_ehr import parse_rate
+
+
+def beat_tasks_register() -> list[str]:
+    """Import every app's tasks module, so the in-process beat finds e.g. ``workflow.sla_sweep``
+    (Celery's autodiscovery is lazy and only a worker triggers it); returns the unknown ones."""
+    from clinops.celery import app
+
+    app.loader.import_default_modules()
+    return [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+
+
+class Command(ServeCommand):
+    help = "Serve the app with the periodic tasks and a gentle simulated EHR feed through the webhook."
+
+    def add_arguments(self, parser: Any) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--feed-rate", default="15/m", help="Live feed resources per second/minute (15/m); 0: off")
+
+    def inner_run(self, *args: Any, **options: Any) -> None:
+        # inner_run runs in the process that serves (the reloader's child), so the feed runs once.
+        beat_tasks_register()
+        per_second = parse_rate(options.get("feed_rate") or "0")
+        if per_second > 0:
+            LiveFeed(base_url=f"http://127.0.0.1:{self.port}", per_second=per_second).start()
+            self.stdout.write(f"A simulated EHR posts {per_second * 60:g} resources a minute to the webhook.")
+        super().inner_run(*args, **options)

@@ -1,0 +1,137 @@
+"""make run's first start (demo_start): a backfilled history through the real interfaces, dated
+in the past, worked by simulated staff; a second start changes nothing."""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from apps.demo.generator import Config, simulate
+from apps.demo.history import history_slices
+from apps.demo.live import REFERENCE_TYPES, LiveFeed, live_events
+from apps.demo.staff import staff_workflows
+from apps.ehr.models import (
+    DiagnosticReport,
+    DocumentReference,
+    Encounter,
+    InboxMessage,
+    Observation,
+    OutboxMessage,
+    ServiceRequest,
+)
+from apps.referrals.models import Referral
+from apps.workflow.models import Transition
+
+
+def snapshot() -> tuple:
+    return (
+        InboxMessage.objects.count(),
+        OutboxMessage.objects.count(),
+        Transition.objects.count(),
+        Counter(Referral.objects.values_list("state", flat=True)),
+        DiagnosticReport.objects.count(),
+    )
+
+
+@pytest.fixture
+def seeded(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+
+
+def test_first_start_loads_a_dated_history_into_every_workflow_and_a_second_start_changes_nothing(seeded, capsys):
+    call_command("demo_start", "--days", "12")
+    out = capsys.readouterr()
+    assert "resources imported" in out.out and "0 failed" in out.out
+    assert "100%" in out.err  # the progress bar ran to the end
+
+    messages = InboxMessage.objects.filter(source__name="demo-ehr")
+    assert not messages.exclude(status__in=[InboxMessage.Status.PROCESSED]).exists()
+    types = set(messages.values_list("resource_type", flat=True))
+    assert {"QuestionnaireResponse", "DocumentReference", "DiagnosticReport", "Observation", "Encounter"} <= types
+    # Stored for the workflows: lab results with flags and ranges, consents, visits without a referral.
+    assert DiagnosticReport.objects.filter(status="amended").exists() or DiagnosticReport.objects.count() > 10
+    assert Observation.objects.exclude(interpretation__endswith="|N").exists()
+    assert Observation.objects.exclude(reference_high=None).exists()
+    assert DocumentReference.objects.exists() and Encounter.objects.exists()
+    assert ServiceRequest.objects.filter(category__endswith="108252007").exists()
+
+    # The referral workflow: items in several states, opened over the window, not all "now".
+    now = timezone.now()
+    referrals = Referral.objects.filter(source__name="demo-ehr")
+    assert len(set(referrals.values_list("state", flat=True))) >= 5
+    opened = sorted(referrals.values_list("opened_at", flat=True))
+    assert opened[0] < now - timedelta(days=9) and opened[-1] > now - timedelta(days=2)
+    # Staff worked them through the services, at times spread over the window and after opening.
+    staff = Transition.objects.filter(workflow="referral", source="staff")
+    assert staff.count() > 10
+    assert staff.filter(at__lt=now - timedelta(days=5)).exists()
+    for transition in staff[:50]:
+        referral = Referral.objects.get(pk=transition.item_id)
+        assert referral.opened_at <= transition.at <= now + timedelta(seconds=5)
+
+    before = snapshot()
+    call_command("demo_start", "--days", "12")
+    assert "kept" in capsys.readouterr().out
+    assert snapshot() == before
+    call_command("seed_demo")
+    assert snapshot() == before
+
+
+def test_demo_start_refuses_without_debug_and_bad_days(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("demo_start")
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="more than 0"):
+        call_command("demo_start", "--days", "0")
+    assert not InboxMessage.objects.exists()
+
+
+def test_history_slices_keep_every_event_in_order():
+    now = timezone.now().replace(microsecond=0)
+    start = now - timedelta(days=3)
+    events = simulate(Config(seed=4), start=start, end=now)
+    slices = history_slices(events, start=start, end=now, hours=6)
+    assert len(slices) == 12 and slices[-1][0] == now
+    assert [e for _, chunk in slices for e in chunk] == events
+    assert all(e.at <= end for end, chunk in slices for e in chunk)
+
+
+def test_serve_demo_registers_every_periodic_task_for_the_in_process_beat():
+    from apps.demo.management.commands.serve_demo import beat_tasks_register
+
+    assert beat_tasks_register() == []
+
+
+def test_staff_simulations_are_discovered_per_installed_workflow():
+    assert "referral" in staff_workflows()
+
+
+def test_the_live_feed_skips_reference_data_and_is_busy_enough_to_see():
+    now = timezone.now().replace(microsecond=0)
+    resources = live_events(seed=5, now=now, hours=1)
+    assert resources and not {r["resourceType"] for r in resources} & REFERENCE_TYPES
+    assert any(r["resourceType"] == "Task" for r in resources)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_demos_live_feed_posts_through_the_webhook_with_a_fresh_token(live_server, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    feed = LiveFeed(base_url=live_server.url, per_second=50)
+    feed.start()
+    deadline = threading.Event()
+    for _ in range(100):
+        if InboxMessage.objects.filter(source__name="demo-ehr").count() >= 20:
+            break
+        deadline.wait(0.1)
+    feed.stop.set()
+    feed.join(timeout=10)
+    messages = InboxMessage.objects.filter(source__name="demo-ehr")
+    assert messages.count() >= 20
+    assert set(messages.values_list("channel", flat=True)) == {InboxMessage.Channel.WEBHOOK}
+    assert not messages.filter(resource_type__in=REFERENCE_TYPES).exists()
