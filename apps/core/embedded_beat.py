@@ -33,10 +33,22 @@ def run_entry(name: str, entry: dict, *, apply: Callable[[str], object] | None =
         close_old_connections()
 
 
+def tasks_load() -> list[str]:
+    """Import every app's ``tasks`` module (Celery's autodiscovery is lazy and only a worker
+    triggers it, so a web process would not know e.g. ``workflow.sla_sweep``); returns the
+    scheduled task names that are still unknown."""
+    from clinops.celery import app
+
+    app.loader.import_default_modules()
+    return [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+
+
 def start(*, interval: float = 1.0) -> threading.Thread | None:
     """Start the in-process scheduler (only on the embedded default: no broker configured)."""
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         return None
+    for missing in tasks_load():
+        logger.error("embedded beat: scheduled task %s does not exist and will not run", missing)
     schedule = {
         name: entry
         for name, entry in settings.CELERY_BEAT_SCHEDULE.items()

@@ -42,3 +42,24 @@ def test_every_scheduled_task_exists(settings):
     registered = set(json.loads(out.stdout.strip().splitlines()[-1]))
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         assert entry["task"] in registered, name
+
+
+def test_the_web_process_knows_every_scheduled_task_before_the_beat_starts():
+    # `manage.py serve` never starts a worker, so nothing triggers Celery's lazy autodiscovery:
+    # without tasks_load() the SLA sweep and the terminology activation failed every minute.
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import django, json; django.setup(); from clinops.celery import app; "
+        "from apps.core.embedded_beat import tasks_load; missing = tasks_load(); "
+        "print(json.dumps([missing, sorted(app.tasks)]))"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "clinops.settings.test", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[3], env=env, capture_output=True, text=True
+    )
+    missing, known = json.loads(out.stdout.strip().splitlines()[-1])
+    assert missing == [] and {"workflow.sla_sweep", "terminology.activate_due"} <= set(known)
