@@ -41,15 +41,11 @@ def emergency_grant_open(*, user: Any, patient: str, reason: str) -> EmergencyGr
     reason = reason.strip()
     if len(reason) < MIN_REASON_LENGTH:
         raise ValidationError(f"Say why in at least {MIN_REASON_LENGTH} characters.", code="reason")
-    from apps.ehr.models import Patient
-
-    kind, _, local_id = patient.strip().partition("/")
-    if kind != "Patient" or not local_id.isdigit() or not Patient.objects.filter(pk=int(local_id)).exists():
-        raise ValidationError("No such patient in the local store; use the reference shown in the EHR, Patient/<id>.")
+    patient_ref = _patient_ref(patient)
     now = timezone.now()
     grant = EmergencyGrant.objects.create(
         user=user,
-        patient=f"Patient/{int(local_id)}",
+        patient=patient_ref,
         reason=reason,
         started_at=now,
         expires_at=now + timedelta(minutes=settings.CLINOPS_EMERGENCY_GRANT_MINUTES),
@@ -83,3 +79,16 @@ def is_emergency_view(user: Any, patient: str, site_id: int | None) -> bool:
     if patient not in emergency_patients_for(user):
         return False
     return site_id is not None and site_id not in site_ids_for(user)
+
+
+def _patient_ref(text: str) -> str:
+    """``Patient/<id>`` of a patient in the local store, found by that reference or by MRN."""
+    from apps.ehr.models import Patient
+
+    text = text.strip()
+    kind, _, fhir_id = text.partition("/")
+    found = Patient.objects.filter(fhir_id=fhir_id) if kind == "Patient" else Patient.objects.filter(mrn=text)
+    fhir_ids = set(found.values_list("fhir_id", flat=True)[:2]) if text else set()
+    if len(fhir_ids) != 1:
+        raise ValidationError("No single patient matches; give the MRN or the reference Patient/<id> from the EHR.")
+    return f"Patient/{fhir_ids.pop()}"

@@ -1,0 +1,96 @@
+"""The hash chain over the change audit and the access log, and ``manage.py audit_verify``."""
+
+import pytest
+from auditlog.models import LogEntry
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from apps.core.access_log import access_log_record
+from apps.core.audit_chain import audit_verify
+from apps.core.models import AccessLog, AuditSeal
+from apps.core.roles import Role
+from apps.core.services import site_upsert
+from apps.core.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def history(own_site):
+    """Three access-log rows and a change-audit row, written the way the application writes them."""
+    user = UserFactory(role=Role.CLINICIAN, sites=[own_site])
+    rows = [
+        access_log_record(user=user, patient=f"Patient/p{n}", what=f"referral:{n}", site=own_site) for n in range(3)
+    ]
+    site_upsert(code="own", name="Own Clinic East", timezone="America/New_York", service_lines=[])
+    return rows
+
+
+def tamper(sql: str, params: list) -> None:
+    """Change the database behind the application's back, as a table owner could."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A superuser/owner can skip triggers; the chain must still tell.
+            cursor.execute("SET session_replication_role = replica")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def test_every_row_is_sealed_and_the_chain_verifies(history, capsys):
+    assert AuditSeal.objects.filter(kind="access").count() == AccessLog.objects.count() == 3
+    assert AuditSeal.objects.filter(kind="change").count() == LogEntry.objects.count() >= 1
+    assert list(audit_verify()) == []
+    call_command("audit_verify")
+    assert "audit chain intact" in capsys.readouterr().out
+
+
+def test_an_altered_access_row_is_found(history):
+    tamper("UPDATE core_accesslog SET patient = %s WHERE id = %s", ["Patient/someone-else", history[1].pk])
+    problems = list(audit_verify())
+    assert [(p.kind, p.row_id, p.message) for p in problems] == [("access", history[1].pk, "the row was altered")]
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command("audit_verify")
+
+
+def test_a_deleted_access_row_is_found(history):
+    tamper("DELETE FROM core_accesslog WHERE id = %s", [history[0].pk])
+    assert [p.message for p in audit_verify()] == ["the row was deleted"]
+
+
+def test_an_altered_change_audit_row_is_found(history):
+    entry = LogEntry.objects.latest("id")
+    tamper("UPDATE auditlog_logentry SET object_repr = %s WHERE id = %s", ["nothing to see", entry.pk])
+    assert [(p.kind, p.row_id) for p in audit_verify()] == [("change", entry.pk)]
+
+
+def test_deleting_a_row_together_with_its_seal_breaks_the_chain(history):
+    seal = AuditSeal.objects.get(kind="access", row_id=history[1].pk)
+    tamper("DELETE FROM core_accesslog WHERE id = %s", [history[1].pk])
+    tamper("DELETE FROM core_auditseal WHERE id = %s", [seal.pk])
+    assert any("chain is broken" in p.message for p in audit_verify())
+
+
+def test_rewriting_a_row_and_its_seal_still_breaks_the_chain(history):
+    from apps.core.audit_chain import row_hash
+
+    tamper("UPDATE core_accesslog SET what = %s WHERE id = %s", ["referral:999", history[0].pk])
+    values = AccessLog.objects.filter(pk=history[0].pk).values().get()
+    tamper(
+        "UPDATE core_auditseal SET row_hash = %s WHERE kind = 'access' AND row_id = %s",
+        [row_hash("access", values), history[0].pk],
+    )
+    assert any("chain is broken" in p.message for p in audit_verify())
+
+
+def test_a_row_written_past_the_application_has_no_seal(history, own_site):
+    AccessLog.objects.bulk_create([AccessLog(user=history[0].user, patient="Patient/x", what="referral:7")])
+    assert [p.message for p in audit_verify()] == ["the row has no seal (written past the application)"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["core_auditseal", "core_accesslog", "auditlog_logentry"])
+@pytest.mark.parametrize("statement", ["UPDATE {table} SET id = id", "DELETE FROM {table}"])
+def test_the_application_role_cannot_rewrite_audit_tables(history, table, statement):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement.format(table=table))
