@@ -34,7 +34,9 @@ def trail(own_site):
         access_log_record(user=amy, patient="Patient/p1", what="referral:1", site=own_site)
     with time_machine.travel(datetime(2026, 3, 5, 15, 0, tzinfo=UTC), tick=False):
         access_log_record(user=ben, patient="Patient/p2", what="referral:2", site=own_site)
-        access_log_record(user=amy, patient="Patient/p2", what="referral:2", site=own_site, action=AccessLog.Action.LIST)
+        access_log_record(
+            user=amy, patient="Patient/p2", what="referral:2", site=own_site, action=AccessLog.Action.LIST
+        )
     return amy, ben
 
 

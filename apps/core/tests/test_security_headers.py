@@ -64,5 +64,7 @@ def test_no_template_needs_unsafe_inline():
     for root in roots:
         for path in root.rglob("*.html"):
             text = re.sub(r"{#.*?#}", "", path.read_text(), flags=re.S)
-            found += [f"{path.relative_to(settings.BASE_DIR)}: {what}" for pattern, what in INLINE if pattern.search(text)]
+            found += [
+                f"{path.relative_to(settings.BASE_DIR)}: {what}" for pattern, what in INLINE if pattern.search(text)
+            ]
     assert not found, found
