@@ -34,7 +34,16 @@ class AuditReportForm(forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, initial="access")
     user = forms.CharField(required=False, max_length=150, label="User (username)")
     patient = forms.CharField(required=False, max_length=128, label="Patient reference")
-    action = forms.CharField(required=False, max_length=16)
+    action = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any"),
+            *AccessLog.Action.choices,
+            ("create", "Created"),
+            ("update", "Updated"),
+            ("delete", "Deleted"),
+        ],
+    )
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     emergency = forms.BooleanField(required=False, label="Break-glass only")

@@ -41,7 +41,7 @@ def test_a_supervisor_without_mfa_must_set_it_up_before_anything_else(client, ow
     assert home.status_code == 302 and home.url.startswith(reverse("core:mfa_setup"))
     api = client.get(reverse("core-api:me"))
     assert api.status_code == 403
-    key, codes = enrol(client)
+    _, codes = enrol(client)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert client.get(reverse("core:home")).status_code == 200
 
