@@ -3,10 +3,9 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest
 
-from .audit_chain import seal_rows
+from .audit_chain import seal_after_commit
 from .emergency import is_emergency_view
 from .models import AccessLog, AuditSeal, Site
 
@@ -80,8 +79,7 @@ def access_log_many(
     ]
     if not rows:
         return []
-    with transaction.atomic():
-        created = AccessLog.objects.bulk_create(rows)
-        # bulk_create sends no post_save: seal here (ids are set on PostgreSQL and SQLite).
-        seal_rows(AuditSeal.Kind.ACCESS, [row.pk for row in created])
+    created = AccessLog.objects.bulk_create(rows)
+    # bulk_create sends no post_save: seal here (ids are set on PostgreSQL and SQLite).
+    seal_after_commit(AuditSeal.Kind.ACCESS, [row.pk for row in created])
     return created

@@ -1,5 +1,10 @@
 """Tamper-evident audit: every change-audit (auditlog ``LogEntry``) and access-log row is
-sealed, as it is written and in the same transaction, into one hash chain (``AuditSeal``).
+sealed into one hash chain (``AuditSeal``) right after its transaction commits.
+
+Sealing after commit, in a transaction of its own that holds nothing else, keeps the chain's
+lock (serialising appends) away from the row locks of the work that wrote the row, so it can
+never deadlock with them, and a rolled-back row is never sealed. A process that dies between
+commit and seal leaves a row without a seal, which ``audit_verify`` reports.
 
 A seal stores the SHA-256 of the row's columns and ``chain_hash = sha256(prev chain_hash +
 row hash)``. ``audit_verify`` recomputes both: an altered row no longer matches its seal, a
@@ -11,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from auditlog.models import LogEntry
@@ -53,8 +59,14 @@ def _row_values(kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: row for row in MODELS[kind].objects.filter(pk__in=list(ids)).order_by().values()}
 
 
+def seal_after_commit(kind: str, ids: list[int]) -> None:
+    """Seal these rows once the current transaction commits (at once outside a transaction)."""
+    if ids:
+        transaction.on_commit(partial(seal_rows, kind, list(ids)))
+
+
 def seal_rows(kind: str, ids: list[int]) -> None:
-    """Append seals for these rows to the chain (in the caller's transaction, serialised)."""
+    """Append seals for these rows to the chain, serialised (advisory lock on PostgreSQL)."""
     if not ids:
         return
     with transaction.atomic():
@@ -64,8 +76,11 @@ def seal_rows(kind: str, ids: list[int]) -> None:
         last = AuditSeal.objects.order_by("-id").values_list("chain_hash", flat=True).first()
         prev = last or GENESIS
         values = _row_values(kind, ids)
+        sealed = set(AuditSeal.objects.filter(kind=kind, row_id__in=ids).values_list("row_id", flat=True))
         seals = []
         for pk in ids:
+            if pk not in values or pk in sealed:
+                continue
             this = row_hash(kind, values[pk])
             link = chain_hash(prev, this)
             seals.append(AuditSeal(kind=kind, row_id=pk, row_hash=this, prev_hash=prev, chain_hash=link))
@@ -76,7 +91,7 @@ def seal_rows(kind: str, ids: list[int]) -> None:
 def _seal_on_create(sender: type[Model], instance: Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
     if created and not raw:
         kind = AuditSeal.Kind.CHANGE if sender is LogEntry else AuditSeal.Kind.ACCESS
-        seal_rows(kind, [instance.pk])
+        seal_after_commit(kind, [instance.pk])
 
 
 def connect() -> None:

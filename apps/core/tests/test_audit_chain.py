@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from apps.core.access_log import access_log_record
-from apps.core.audit_chain import audit_verify
+from apps.core.audit_chain import MODELS, audit_verify, seal_rows
 from apps.core.models import AccessLog, AuditSeal
 from apps.core.roles import Role
 from apps.core.services import site_upsert
@@ -16,9 +16,21 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def history(own_site):
+def history(own_site, django_capture_on_commit_callbacks):
     """Three access-log rows and a change-audit row, written the way the application writes them."""
     user = UserFactory(role=Role.CLINICIAN, sites=[own_site])
+    seal_earlier_rows()
+    with django_capture_on_commit_callbacks(execute=True):
+        return _write(user, own_site)
+
+
+def seal_earlier_rows():
+    """The test's own setup rows: in real use their commits would have sealed them."""
+    for kind, model in MODELS.items():
+        seal_rows(kind, list(model.objects.order_by("pk").values_list("pk", flat=True)))
+
+
+def _write(user, own_site):
     rows = [
         access_log_record(user=user, patient=f"Patient/p{n}", what=f"referral:{n}", site=own_site) for n in range(3)
     ]
@@ -81,6 +93,18 @@ def test_rewriting_a_row_and_its_seal_still_breaks_the_chain(history):
         [row_hash("access", values), history[0].pk],
     )
     assert any("chain is broken" in p.message for p in audit_verify())
+
+
+def test_a_rolled_back_row_is_never_sealed(own_site, django_capture_on_commit_callbacks):
+    user = UserFactory(role=Role.CLINICIAN, sites=[own_site])
+    seal_earlier_rows()
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            access_log_record(user=user, patient="Patient/p1", what="referral:1", site=own_site)
+            raise RuntimeError("the view failed")
+        kept = access_log_record(user=user, patient="Patient/p2", what="referral:2", site=own_site)
+    assert list(AuditSeal.objects.filter(kind="access").values_list("row_id", flat=True)) == [kept.pk]
+    assert list(audit_verify()) == []
 
 
 def test_a_row_written_past_the_application_has_no_seal(history, own_site):
