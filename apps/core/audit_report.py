@@ -75,16 +75,21 @@ def _bounds(data: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     return start, end
 
 
-def access_rows(data: dict[str, Any]) -> QuerySet[AccessLog]:
-    """Access-log rows matching the filters, sorted."""
-    qs = AccessLog.objects.select_related("user", "site")
+def _who_and_when(qs: QuerySet[Any], data: dict[str, Any], *, at: str, username: str) -> QuerySet[Any]:
+    """The filters both kinds share: the period (in the viewer's time zone) and the user."""
     start, end = _bounds(data)
     if start:
-        qs = qs.filter(at__gte=start)
+        qs = qs.filter(**{f"{at}__gte": start})
     if end:
-        qs = qs.filter(at__lte=end)
+        qs = qs.filter(**{f"{at}__lte": end})
     if data.get("user"):
-        qs = qs.filter(user__username=data["user"])
+        qs = qs.filter(**{username: data["user"]})
+    return qs
+
+
+def access_rows(data: dict[str, Any]) -> QuerySet[AccessLog]:
+    """Access-log rows matching the filters, sorted."""
+    qs = _who_and_when(AccessLog.objects.select_related("user", "site"), data, at="at", username="user__username")
     if data.get("patient"):
         qs = qs.filter(patient=data["patient"])
     if data.get("action"):
@@ -101,14 +106,8 @@ CHANGE_SORTS = {"at": "timestamp", "user": "actor__username", "action": "action"
 
 def change_rows(data: dict[str, Any]) -> QuerySet[LogEntry]:
     """Change-audit rows matching the filters (patient matches the changed values), sorted."""
-    qs = LogEntry.objects.select_related("actor", "content_type")
-    start, end = _bounds(data)
-    if start:
-        qs = qs.filter(timestamp__gte=start)
-    if end:
-        qs = qs.filter(timestamp__lte=end)
-    if data.get("user"):
-        qs = qs.filter(actor__username=data["user"])
+    entries = LogEntry.objects.select_related("actor", "content_type")
+    qs = _who_and_when(entries, data, at="timestamp", username="actor__username")
     if data.get("patient"):
         qs = qs.annotate(changes_as_text=Cast("changes", TextField())).filter(
             Q(changes_as_text__contains=data["patient"]) | Q(object_repr__contains=data["patient"])

@@ -60,14 +60,19 @@ def test_a_scheduler_may_work_without_mfa(client, own_site):
     assert client.get(reverse("core:home")).status_code == 200
 
 
-def test_once_set_up_every_sign_in_asks_for_a_code_and_a_wrong_one_is_refused(client, own_site, settings):
-    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # guessing is throttled: see the next test
+def enrolled_and_signed_in_again(client, own_site) -> str:
+    """Sam sets up MFA, signs out and in again: the session waits at the code step. Returns the key."""
     UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
     sign_in(client, "sam")
     key, _ = enrol(client)
     client.post(reverse("logout"))
-
     sign_in(client, "sam")
+    return key
+
+
+def test_once_set_up_every_sign_in_asks_for_a_code_and_a_wrong_one_is_refused(client, own_site, settings):
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0  # guessing is throttled: see the next test
+    key = enrolled_and_signed_in_again(client, own_site)
     held = client.get(reverse("core:site_detail", kwargs={"code": own_site.code}))
     assert held.status_code == 302 and held.url.startswith(reverse("core:mfa_verify"))
     wrong = client.post(reverse("core:mfa_verify"), {"code": "000000" if code_for(key) != "000000" else "111111"})
@@ -79,21 +84,13 @@ def test_once_set_up_every_sign_in_asks_for_a_code_and_a_wrong_one_is_refused(cl
 
 
 def test_guessing_is_throttled_even_the_right_code_waits_after_a_wrong_one(client, own_site):
-    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
-    sign_in(client, "sam")
-    key, _ = enrol(client)
-    client.post(reverse("logout"))
-    sign_in(client, "sam")
+    key = enrolled_and_signed_in_again(client, own_site)
     client.post(reverse("core:mfa_verify"), {"code": "000000" if code_for(key) != "000000" else "111111"})
     assert client.post(reverse("core:mfa_verify"), {"code": code_for(key)}).status_code == 400
 
 
 def test_the_code_step_does_not_redirect_to_another_host(client, own_site):
-    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
-    sign_in(client, "sam")
-    key, _ = enrol(client)
-    client.post(reverse("logout"))
-    sign_in(client, "sam")
+    key = enrolled_and_signed_in_again(client, own_site)
     ok = client.post(reverse("core:mfa_verify"), {"code": code_for(key), "next": "https://evil.example/"})
     assert ok.status_code == 302 and ok.url == reverse("core:home")
 
