@@ -76,6 +76,7 @@ ROWS: list[Row] = [
     Row("core:emergency_request", every(403)),
     Row("core:emergency_review", every(403, supervisor=200)),
     Row("core:audit_report", every(403)),
+    Row("core:audit_report", every(403), method="post"),
     # The EHR's webhook authenticates by the source's bearer token, never by a session.
     Row(
         "ehr-webhook",

@@ -61,19 +61,33 @@ def emergency_review(request: HttpRequest) -> HttpResponse:
     return render(request, "core/emergency_review.html", {"grants": grants, "now": timezone.now()})
 
 
-@require_GET
+AUDIT_FILTERS_SESSION_KEY = "clinops_audit_report_filters"
+AUDIT_FILTER_FIELDS = ("kind", "user", "patient", "action", "date_from", "date_to", "emergency")
+
+
+@require_http_methods(["GET", "POST"])
 @permission_required("core.view_audit_report", raise_exception=True)
 def audit_report_view(request: HttpRequest) -> HttpResponse:
-    """Compliance officers: access and changes by user, patient, action and period; CSV export."""
-    form = audit_report.AuditReportForm(request.GET or None)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {"kind": "access", "sort": "-at"}
-    if form.is_bound and not form.is_valid():
+    """Compliance officers: access and changes by user, patient, action and period; CSV export.
+
+    The filters are POSTed and kept in the session, so a patient reference never reaches a URL
+    (browser history, proxy logs); the URL carries only the sort, the page and the format.
+    """
+    if request.method == "POST":
+        form = audit_report.AuditReportForm(request.POST)
+        if not form.is_valid():
+            return render(request, "core/audit_report.html", {"form": form, "rows": []}, status=400)
+        request.session[AUDIT_FILTERS_SESSION_KEY] = {k: request.POST.get(k, "") for k in AUDIT_FILTER_FIELDS}
+        return HttpResponseRedirect(reverse("core:audit_report"))
+    stored = request.session.get(AUDIT_FILTERS_SESSION_KEY) or {"kind": "access"}
+    form = audit_report.AuditReportForm({**stored, "sort": request.GET.get("sort", "-at")})
+    if not form.is_valid():
         return render(request, "core/audit_report.html", {"form": form, "rows": []}, status=400)
+    data = form.cleaned_data
     # Reading the audit trail is itself an access to patient data: logged like any other.
     action = AccessLog.Action.EXPORT if request.GET.get("format") == "csv" else AccessLog.Action.SEARCH
-    access_log(
-        request, patient=data.get("patient") or "*", what=f"audit-report:{data.get('kind') or 'access'}", action=action
-    )
+    kind = data.get("kind") or "access"
+    access_log(request, patient=data.get("patient") or "*", what=f"audit-report:{kind}", action=action)
     if action == AccessLog.Action.EXPORT:
         out = io.StringIO()
         audit_report.report_csv(data, out)
@@ -85,22 +99,20 @@ def audit_report_view(request: HttpRequest) -> HttpResponse:
     except ValueError:
         page = 1
     rows = audit_report.report_rows(data, limit=audit_report.PAGE_SIZE + 1, offset=(page - 1) * audit_report.PAGE_SIZE)
-    params = {k: v for k, v in request.GET.items() if k not in ("page", "sort", "format")}
-    current_sort = data.get("sort") or "-at"
-    sort_links = {
-        key: "?" + urlencode({**params, "sort": key if current_sort != key else f"-{key}"})
-        for key in ("at", "user", "action", "patient")
-    }
+    sort = data.get("sort") or "-at"
     context = {
         "form": form,
         "rows": rows[: audit_report.PAGE_SIZE],
         "page": page,
         "more": len(rows) > audit_report.PAGE_SIZE,
-        "sort": current_sort,
-        "sort_links": sort_links,
-        "csv_url": "?" + urlencode({**params, "sort": current_sort, "format": "csv"}),
-        "next_url": "?" + urlencode({**params, "sort": current_sort, "page": page + 1}),
-        "prev_url": "?" + urlencode({**params, "sort": current_sort, "page": page - 1}),
-        "kind": data.get("kind") or "access",
+        "sort": sort,
+        "sort_links": {
+            key: "?" + urlencode({"sort": key if sort != key else f"-{key}"})
+            for key in ("at", "user", "action", "patient")
+        },
+        "csv_url": "?" + urlencode({"sort": sort, "format": "csv"}),
+        "next_url": "?" + urlencode({"sort": sort, "page": page + 1}),
+        "prev_url": "?" + urlencode({"sort": sort, "page": page - 1}),
+        "kind": kind,
     }
     return render(request, "core/audit_report.html", context)

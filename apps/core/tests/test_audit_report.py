@@ -40,7 +40,13 @@ def trail(own_site):
     return amy, ben
 
 
-def get(client, **params):
+def get(client, sort=None, format=None, **filters):
+    """Filter (a POST, kept in the session), then read the report with a sort / format in the URL."""
+    if filters:
+        posted = client.post(reverse("core:audit_report"), filters)
+        if posted.status_code != 302:
+            return posted
+    params = {k: v for k, v in (("sort", sort), ("format", format)) if v}
     return client.get(reverse("core:audit_report"), params)
 
 
@@ -89,6 +95,7 @@ def test_a_bad_period_is_a_clear_error(client, officer):
     response = get(client, date_from="2026-03-05", date_to="2026-03-01")
     assert response.status_code == 400 and "is after" in response.content.decode()
     assert get(client, date_from="yesterday").status_code == 400
+    assert get(client, action="shred").status_code == 400
 
 
 def test_a_formula_in_a_cell_is_defused(client, officer, own_site):
@@ -97,6 +104,16 @@ def test_a_formula_in_a_cell_is_defused(client, officer, own_site):
     client.force_login(officer)
     text = get(client, format="csv").content.decode()
     assert "'=HYPERLINK(1)" in text
+
+
+def test_the_patient_never_reaches_a_url(client, officer, trail):
+    client.force_login(officer)
+    posted = client.post(reverse("core:audit_report"), {"patient": "Patient/p2"})
+    assert posted.status_code == 302 and "p2" not in posted.url
+    page = client.get(reverse("core:audit_report"))
+    assert {r.patient for r in page.context["rows"]} == {"Patient/p2"}
+    links = page.context["sort_links"].values(), page.context["csv_url"], page.context["next_url"]
+    assert "p2" not in str(links)
 
 
 def test_only_compliance_officers_read_it(client, own_site):
