@@ -5,7 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from .audit_chain import seal_after_commit
+from .audit_chain import seal_now_or_later
 from .emergency import is_emergency_view
 from .models import AccessLog, AuditSeal, Site
 
@@ -81,5 +81,5 @@ def access_log_many(
         return []
     created = AccessLog.objects.bulk_create(rows)
     # bulk_create sends no post_save: seal here (ids are set on PostgreSQL and SQLite).
-    seal_after_commit(AuditSeal.Kind.ACCESS, [row.pk for row in created])
+    seal_now_or_later(AuditSeal.Kind.ACCESS, [row.pk for row in created])
     return created

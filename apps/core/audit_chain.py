@@ -1,10 +1,11 @@
 """Tamper-evident audit: every change-audit (auditlog ``LogEntry``) and access-log row is
-sealed into one hash chain (``AuditSeal``) right after its transaction commits.
+sealed into one hash chain (``AuditSeal``), in the transaction that writes it.
 
-Sealing after commit, in a transaction of its own that holds nothing else, keeps the chain's
-lock (serialising appends) away from the row locks of the work that wrote the row, so it can
-never deadlock with them, and a rolled-back row is never sealed. A process that dies between
-commit and seal leaves a row without a seal, which ``audit_verify`` reports.
+Appends to the chain are serialised by a PostgreSQL advisory lock. The writer only *tries*
+it: a transaction that would have to wait (another one is sealing) leaves its rows for the
+``core.audit_seal_pending`` sweep (beat, every minute), so sealing never waits on, or
+deadlocks with, the row locks of the work that wrote the row. A rolled-back row is never
+sealed; ``audit_verify`` reports rows still unsealed after ``UNSEALED_GRACE``.
 
 A seal stores the SHA-256 of the row's columns and ``chain_hash = sha256(prev chain_hash +
 row hash)``. ``audit_verify`` recomputes both: an altered row no longer matches its seal, a
@@ -16,13 +17,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 from auditlog.models import LogEntry
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Exists, Model, OuterRef
 from django.db.models.signals import post_save
+from django.utils import timezone
 
 from .models import AccessLog, AuditSeal
 
@@ -59,20 +61,33 @@ def _row_values(kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: row for row in MODELS[kind].objects.filter(pk__in=list(ids)).order_by().values()}
 
 
-def seal_after_commit(kind: str, ids: list[int]) -> None:
-    """Seal these rows once the current transaction commits (at once outside a transaction)."""
+UNSEALED_GRACE = timedelta(minutes=10)
+
+
+def _chain_lock(*, wait: bool) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite serialises writers itself
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def seal_now_or_later(kind: str, ids: list[int]) -> None:
+    """Seal these rows in the current transaction if the chain is free; else the sweep will."""
     if ids:
-        transaction.on_commit(partial(seal_rows, kind, list(ids)))
+        seal_rows(kind, ids, wait=False)
 
 
-def seal_rows(kind: str, ids: list[int]) -> None:
-    """Append seals for these rows to the chain, serialised (advisory lock on PostgreSQL)."""
+def seal_rows(kind: str, ids: list[int], *, wait: bool = True) -> bool:
+    """Append seals for these rows to the chain; False when ``wait=False`` and the chain is busy."""
     if not ids:
-        return
+        return True
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        if not _chain_lock(wait=wait):
+            return False
         last = AuditSeal.objects.order_by("-id").values_list("chain_hash", flat=True).first()
         prev = last or GENESIS
         values = _row_values(kind, ids)
@@ -86,12 +101,24 @@ def seal_rows(kind: str, ids: list[int]) -> None:
             seals.append(AuditSeal(kind=kind, row_id=pk, row_hash=this, prev_hash=prev, chain_hash=link))
             prev = link
         AuditSeal.objects.bulk_create(seals)
+    return True
+
+
+def audit_seal_pending(*, batch: int = 5000) -> int:
+    """Seal rows that were left unsealed (their writer found the chain busy), oldest first."""
+    done = 0
+    for kind, model in MODELS.items():
+        sealed = AuditSeal.objects.filter(kind=kind, row_id=OuterRef("pk"))
+        ids = list(model.objects.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
+        seal_rows(kind, ids)
+        done += len(ids)
+    return done
 
 
 def _seal_on_create(sender: type[Model], instance: Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
     if created and not raw:
         kind = AuditSeal.Kind.CHANGE if sender is LogEntry else AuditSeal.Kind.ACCESS
-        seal_after_commit(kind, [instance.pk])
+        seal_now_or_later(kind, [instance.pk])
 
 
 def connect() -> None:
@@ -136,7 +163,9 @@ def audit_verify(*, batch: int = 2000) -> Iterator[Problem]:
             elif row_hash(seal.kind, row) != seal.row_hash:
                 yield Problem(seal.kind, seal.row_id, seal.pk, "the row was altered")
         last_id = seals[-1].pk
+    cutoff = timezone.now() - UNSEALED_GRACE
     for kind, model in MODELS.items():
-        for pk in model.objects.order_by("pk").values_list("pk", flat=True).iterator():
+        at = "timestamp" if model is LogEntry else "at"
+        for pk in model.objects.filter(**{f"{at}__lt": cutoff}).order_by("pk").values_list("pk", flat=True).iterator():
             if pk not in sealed[kind]:
                 yield Problem(kind, pk, None, "the row has no seal (written past the application)")

@@ -239,6 +239,7 @@ CELERY_BEAT_SCHEDULE = {
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
+    "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
 }
 
 # EHR sync

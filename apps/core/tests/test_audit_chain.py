@@ -1,12 +1,17 @@
 """The hash chain over the change audit and the access log, and ``manage.py audit_verify``."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
+from apps.core import audit_chain
 from apps.core.access_log import access_log_record
-from apps.core.audit_chain import MODELS, audit_verify, seal_rows
+from apps.core.audit_chain import MODELS, UNSEALED_GRACE, audit_seal_pending, audit_verify, seal_rows
 from apps.core.models import AccessLog, AuditSeal
 from apps.core.roles import Role
 from apps.core.services import site_upsert
@@ -109,7 +114,20 @@ def test_a_rolled_back_row_is_never_sealed(own_site, django_capture_on_commit_ca
 
 def test_a_row_written_past_the_application_has_no_seal(history, own_site):
     AccessLog.objects.bulk_create([AccessLog(user=history[0].user, patient="Patient/x", what="referral:7")])
-    assert [p.message for p in audit_verify()] == ["the row has no seal (written past the application)"]
+    assert list(audit_verify()) == []  # the sweep may not have run yet
+    with time_machine.travel(timezone.now() + UNSEALED_GRACE + timedelta(minutes=1)):
+        assert [p.message for p in audit_verify()] == ["the row has no seal (written past the application)"]
+
+
+def test_a_writer_that_finds_the_chain_busy_leaves_the_row_to_the_sweep(own_site, monkeypatch):
+    user = UserFactory(role=Role.CLINICIAN, sites=[own_site])
+    seal_earlier_rows()
+    monkeypatch.setattr(audit_chain, "_chain_lock", lambda *, wait: wait)  # busy for writers that do not wait
+    row = access_log_record(user=user, patient="Patient/p1", what="referral:1", site=own_site)
+    assert not AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
+    assert audit_seal_pending() == 1
+    assert AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
+    assert list(audit_verify()) == [] and audit_seal_pending() == 0
 
 
 @pytest.mark.postgres
@@ -118,3 +136,25 @@ def test_a_row_written_past_the_application_has_no_seal(history, own_site):
 def test_the_application_role_cannot_rewrite_audit_tables(history, table, statement):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement.format(table=table))
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(60)
+def test_a_writer_never_waits_for_the_chain_held_by_another_transaction(transactional_db, own_site):
+    import psycopg
+
+    user = UserFactory(role=Role.CLINICIAN, sites=[own_site])
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [audit_chain.CHAIN_LOCK_KEY])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # waiting for the chain would fail the test
+        try:
+            row = access_log_record(user=user, patient="Patient/p1", what="referral:1", site=own_site)
+        finally:
+            other.execute("SELECT pg_advisory_unlock(%s)", [audit_chain.CHAIN_LOCK_KEY])
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    assert not AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
+    audit_seal_pending()
+    assert AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
