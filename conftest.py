@@ -102,3 +102,31 @@ def _fresh_translation_table():
     translation_cache_clear()
     yield
     translation_cache_clear()
+
+
+# --- MFA in tests (apps/core/mfa.py; README "Security") ---
+def _mark_mfa_verified(sender, request, user, **kwargs):
+    from apps.core.mfa import mfa_mark_verified
+
+    mfa_mark_verified(request)
+
+
+@pytest.fixture(autouse=True)
+def _mfa_verified_on_login(request):
+    """Every sign-in in a test (``client.force_login``, the login form in browser tests) counts as
+    MFA-verified, so tests of other features need no OTP step. Tests of MFA itself ask for the
+    ``real_mfa`` fixture, which turns this off and exercises the real login → code flow."""
+    from django.contrib.auth.signals import user_logged_in
+
+    if "real_mfa" in request.fixturenames:
+        yield
+        return
+    user_logged_in.connect(_mark_mfa_verified, dispatch_uid="tests.mfa_verified_on_login")
+    yield
+    user_logged_in.disconnect(dispatch_uid="tests.mfa_verified_on_login")
+
+
+@pytest.fixture
+def real_mfa():
+    """Sign-ins go through the real MFA step (see ``_mfa_verified_on_login``)."""
+    return True

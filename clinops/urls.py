@@ -20,7 +20,7 @@ login_view = auth_views.LoginView.as_view(
 
 urlpatterns = [
     path("login/", login_view, name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", core_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
     path("integrations/<slug:source>/fhir", ehr_webhook.receive, name="ehr-webhook"),
     path("admin/", admin.site.urls),

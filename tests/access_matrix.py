@@ -67,6 +67,23 @@ ROWS: list[Row] = [
     Row("core-api:me", every(200, anonymous=401), api=True),
     Row("core:home", every(200)),
     Row("core:site_detail", every(200), kwargs=lambda site: {"code": site.code}),
+    # MFA pages (a user in the matrix has no authenticator yet): setting up is open to all,
+    # the code step and new recovery codes send to setup, and only roles that do not need MFA
+    # may turn it off. Break-glass and the audit report belong to groups, not roles
+    # (apps.core.roles EMERGENCY_GROUP, COMPLIANCE_GROUP; apps/core/tests/test_security_pages.py).
+    Row("core:mfa_settings", every(200)),
+    Row("core:mfa_setup", every(200)),
+    Row("core:mfa_verify", every(302)),
+    Row("core:mfa_recovery_codes", every(302), method="post"),
+    Row(
+        "core:mfa_turn_off",
+        every(302, **dict.fromkeys([Role.SUPERVISOR, Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN], 403)),
+        method="post",
+    ),
+    Row("core:emergency_request", every(403)),
+    Row("core:emergency_review", every(403, supervisor=200)),
+    Row("core:audit_report", every(403)),
+    Row("core:audit_report", every(403), method="post"),
     # The EHR's webhook authenticates by the source's bearer token, never by a session.
     Row(
         "ehr-webhook",

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from .models import AccessLog, Site
+from .audit_chain import seal_now_or_later
+from .emergency import is_emergency_view
+from .models import AccessLog, AuditSeal, Site
 
 
 def access_log(
@@ -40,7 +42,7 @@ def access_log_record(
     remote_addr: str | None = None,
     correlation_id: str = "",
 ) -> AccessLog:
-    """Write one access-log row; for callers without a request (exports, commands)."""
+    """Write one access-log row (sealed into the audit chain); for callers without a request."""
     return AccessLog.objects.create(
         user=user,
         patient=patient,
@@ -50,6 +52,7 @@ def access_log_record(
         path=path,
         remote_addr=remote_addr,
         correlation_id=correlation_id,
+        emergency=is_emergency_view(user, patient, site.pk if site else None),
     )
 
 
@@ -69,5 +72,14 @@ def access_log_many(
         "remote_addr": request.META.get("REMOTE_ADDR") or None,
         "correlation_id": request.headers.get("X-Correlation-ID", "")[:64],
     }
-    rows = [AccessLog(patient=patient, what=what, **common) for patient, what in entries]
-    return AccessLog.objects.bulk_create(rows) if rows else []
+    site_id = site.pk if site else None
+    rows = [
+        AccessLog(patient=patient, what=what, emergency=is_emergency_view(request.user, patient, site_id), **common)
+        for patient, what in entries
+    ]
+    if not rows:
+        return []
+    created = AccessLog.objects.bulk_create(rows)
+    # bulk_create sends no post_save: seal here (ids are set on PostgreSQL and SQLite).
+    seal_now_or_later(AuditSeal.Kind.ACCESS, [row.pk for row in created])
+    return created

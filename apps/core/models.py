@@ -46,6 +46,9 @@ class Site(models.Model):
             ("supervise_queues", "Can reassign, bulk-move and handle exceptions"),
             ("steward_terminology", "Can edit and approve code mappings"),
             ("administer_integrations", "Can run the EHR integration console"),
+            ("use_emergency_access", "Can break the glass: open a patient's items outside own sites"),
+            ("review_emergency_access", "Can review break-glass grants"),
+            ("view_audit_report", "Can read the access and change audit report"),
         ]
 
     def __str__(self) -> str:
@@ -89,6 +92,7 @@ class AccessLog(models.Model):
     path = models.CharField(max_length=255, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True)
+    emergency = models.BooleanField(default=False, help_text="Seen under a break-glass grant")
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -96,3 +100,47 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.action} {self.what} ({self.patient}) at {self.at:%Y-%m-%d %H:%M}"
+
+
+class EmergencyGrant(models.Model):
+    """Break-glass: one user may open one patient's items outside their sites, for a while, with a reason."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="emergency_grants")
+    patient = models.CharField(max_length=128, db_index=True, help_text="Local store reference, e.g. Patient/123")
+    reason = models.TextField()
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"emergency access of {self.user_id} to {self.patient} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class AuditSeal(models.Model):
+    """One link of the tamper-evident chain over the change audit and the access log.
+
+    ``row_hash`` is the SHA-256 of the sealed row's columns; ``chain_hash`` covers the
+    previous link's ``chain_hash`` and this row's hash, so an altered, deleted or re-ordered
+    row breaks every later link (``manage.py audit_verify``). Append-only like the rows it seals.
+    """
+
+    class Kind(models.TextChoices):
+        CHANGE = "change", "Change (auditlog)"
+        ACCESS = "access", "Access log"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    row_id = models.BigIntegerField()
+    row_hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64, unique=True)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "row_id"], name="core_auditseal_once")]
+
+    def __str__(self) -> str:
+        return f"seal {self.pk}: {self.kind} {self.row_id}"

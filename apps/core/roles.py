@@ -31,6 +31,9 @@ class Role:
     ALL = tuple(LABELS)
 
 
+EMERGENCY_GROUP = "emergency_access"
+COMPLIANCE_GROUP = "compliance_officer"
+
 # The terminology models: stewards edit them in the admin, other staff (admin users) read them.
 TERMINOLOGY_MODELS = ("codesystem", "concept", "conceptmap", "conceptmapversion", "conceptmapelement", "unmappedcode")
 
@@ -47,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.work_results",
         "core.supervise_queues",
         "core.view_aggregates",
+        "core.review_emergency_access",
     ],
     Role.TERMINOLOGY_STEWARD: [
         "core.steward_terminology",
@@ -68,6 +72,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *[f"terminology.view_{model}" for model in TERMINOLOGY_MODELS],
     ],
     Role.LEADER: ["core.view_aggregates"],
+    # Groups that are added to a role, not roles of their own (not in Role.ALL): who may break
+    # the glass, and the compliance officers who read the audit report (apps.core.audit_report).
+    EMERGENCY_GROUP: ["core.use_emergency_access"],
+    COMPLIANCE_GROUP: ["core.view_audit_report"],
 }
 
 # Roles whose people use the Django admin (stewards edit mappings, admins manage sources).

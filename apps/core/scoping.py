@@ -1,12 +1,15 @@
 """Site scoping: the one place that limits what a user may see to the sites they belong to.
 
 Every selector that returns patient data passes its queryset through ``scope_to_sites``;
-nothing else decides site visibility. Superusers see every site.
+nothing else decides site visibility. Superusers see every site. A break-glass grant
+(apps.core.emergency) adds one patient's rows at any site to models with a ``patient_ref``
+(every workflow item), read-only: the permission checks of actions use ``site_ids_for``.
 """
 
 from typing import Any, TypeVar
 
-from django.db.models import Model, QuerySet
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model, Q, QuerySet
 
 from .models import Site
 
@@ -33,5 +36,23 @@ def sites_for(user: Any) -> QuerySet[Site]:
 
 
 def scope_to_sites(queryset: QuerySet[M], user: Any, *, site_field: str = "site") -> QuerySet[M]:
-    """Limit a queryset to rows whose ``site_field`` is one of the user's sites."""
-    return queryset.filter(**{f"{site_field}__in": site_ids_for(user)})
+    """Limit a queryset to rows whose ``site_field`` is one of the user's sites (or a granted patient's)."""
+    visible = Q(**{f"{site_field}__in": site_ids_for(user)})
+    if _has_field(queryset.model, PATIENT_FIELD):
+        from .emergency import emergency_patients_for
+
+        granted = emergency_patients_for(user)
+        if granted:
+            visible |= Q(**{f"{PATIENT_FIELD}__in": granted})
+    return queryset.filter(visible)
+
+
+PATIENT_FIELD = "patient_ref"
+
+
+def _has_field(model: type[Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True

@@ -1,6 +1,7 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -47,3 +48,12 @@ def admin_login_redirect(request: HttpRequest, extra_context: object = None) -> 
     """The admin signs in through the app's login page, which has lockout and idle timeout."""
     next_url = request.GET.get("next") or resolve_url("admin:index")
     return HttpResponseRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_url})}")
+
+
+class LogoutView(auth_views.LogoutView):
+    """Sign out and tell the browser to drop everything it kept for this site."""
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        response["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+        return response

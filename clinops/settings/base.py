@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "auditlog",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "apps.core",
     "apps.ehr",
     "apps.terminology",
@@ -50,13 +53,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "apps.core.middleware.SessionTimeoutMiddleware",
     "apps.core.middleware.LoginRequiredMiddleware",
+    "apps.core.mfa.MfaRequiredMiddleware",
     "apps.core.middleware.SiteTimezoneMiddleware",
     "apps.core.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -82,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.core.context_processors.navigation",
+                "apps.core.security_headers.csp_nonce",
             ],
         },
     },
@@ -107,9 +114,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# ASVS V2.1: at least 12 characters, checked against common passwords, no composition rules
+# and no forced rotation (there is deliberately no password-age setting).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "login"
+
+# MFA (django-otp, TOTP + one-time recovery codes): required for these roles and for admin
+# staff, optional for everyone else (apps.core.mfa). Re-verification is asked before MFA
+# settings change when the last verification is older than this.
+CLINOPS_MFA_REQUIRED_ROLES = ("terminology_steward", "integration_admin", "supervisor")
+CLINOPS_MFA_REVERIFY_SECONDS = env.int("CLINOPS_MFA_REVERIFY_SECONDS", default=300)
+OTP_TOTP_ISSUER = "clinops"
+# Break-glass: how long an emergency grant lasts.
+CLINOPS_EMERGENCY_GRANT_MINUTES = env.int("CLINOPS_EMERGENCY_GRANT_MINUTES", default=60)
+# Content-Security-Policy: no 'unsafe-inline'; scripts need the per-request nonce or 'self'.
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # Sessions: 15 minutes idle (background polling does not count as activity, see
 # apps.core.middleware.SessionTimeoutMiddleware) and an absolute lifetime of a shift.
@@ -159,6 +180,10 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "sessions",
     "authtoken",
     "core.accesslog",
+    "core.auditseal",
+    # TOTP and recovery-code devices hold secrets; MFA changes are audited by apps.core.mfa.
+    "otp_totp",
+    "otp_static",
     # The inbox keeps every raw EHR message and its processing state; the store mirrors the
     # EHR (its history is the inbox). Auditing them would copy each payload again.
     "ehr.inboxenvelope",
@@ -229,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
+    "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
 }
 
 # EHR sync

@@ -35,3 +35,11 @@ def test_seed_demo_refuses_with_debug_off(settings):
     settings.DEBUG = False
     with pytest.raises(Exception, match="refusing"):
         call_command("seed_demo")
+
+
+def test_seed_demo_adds_a_compliance_officer_and_lets_the_scheduler_break_the_glass(settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    assert User.objects.get(username="compliance").has_perm("core.view_audit_report")
+    scheduler = User.objects.get(username="scheduler")
+    assert scheduler.has_perm("core.use_emergency_access") and roles_of(scheduler) == ["scheduler"]

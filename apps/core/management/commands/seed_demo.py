@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.core.roles import Role
+from apps.core.roles import COMPLIANCE_GROUP, EMERGENCY_GROUP, Role
 from apps.core.services import service_lines_load, site_upsert, user_upsert
 from apps.terminology.services import terminology_demo_seed
 
@@ -29,6 +29,11 @@ DEMO_USERS = [
     ("integration", "Ines", "Moreau", Role.INTEGRATION_ADMIN, ["north", "south", "west"]),
     ("leader", "Grace", "Adeyemi", Role.LEADER, ["north", "south", "west"]),
 ]
+# Members of a group that is not a role (README "Security"): the audit report's reader.
+DEMO_GROUP_USERS = [("compliance", "Olive", "Grant", COMPLIANCE_GROUP, [])]
+# Groups added beside a role: the scheduler may break the glass for a patient at another site.
+DEMO_EXTRA_GROUPS = {"scheduler": [EMERGENCY_GROUP]}
+LABELS = {**Role.LABELS, COMPLIANCE_GROUP: "Compliance officer"}
 
 
 class Command(BaseCommand):
@@ -44,16 +49,16 @@ class Command(BaseCommand):
         for code, name, tz, service_lines in DEMO_SITES:
             site_upsert(code=code, name=name, timezone=tz, service_lines=service_lines)
         rows = []
-        for username, first, last, role, sites in DEMO_USERS:
+        for username, first, last, role, sites in [*DEMO_USERS, *DEMO_GROUP_USERS]:
             _, created = user_upsert(
                 username=username,
                 first_name=first,
                 last_name=last,
-                roles=[role],
+                roles=[role, *DEMO_EXTRA_GROUPS.get(username, [])],
                 site_codes=sites,
                 password=DEMO_PASSWORD,
             )
-            rows.append((username, Role.LABELS[role], ", ".join(sites), "created" if created else "kept"))
+            rows.append((username, LABELS[role], ", ".join(sites) or "-", "created" if created else "kept"))
         self.stdout.write(f"Reference data: {lines} service lines, {len(DEMO_SITES)} sites.")
         self.stdout.write(terminology_demo_seed())
         from apps.referrals.demo import referrals_demo_seed

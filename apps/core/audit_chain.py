@@ -1,0 +1,171 @@
+"""Tamper-evident audit: every change-audit (auditlog ``LogEntry``) and access-log row is
+sealed into one hash chain (``AuditSeal``), in the transaction that writes it.
+
+Appends to the chain are serialised by a PostgreSQL advisory lock. The writer only *tries*
+it: a transaction that would have to wait (another one is sealing) leaves its rows for the
+``core.audit_seal_pending`` sweep (beat, every minute), so sealing never waits on, or
+deadlocks with, the row locks of the work that wrote the row. A rolled-back row is never
+sealed; ``audit_verify`` reports rows still unsealed after ``UNSEALED_GRACE``.
+
+A seal stores the SHA-256 of the row's columns and ``chain_hash = sha256(prev chain_hash +
+row hash)``. ``audit_verify`` recomputes both: an altered row no longer matches its seal, a
+deleted row leaves a seal without a row, a deleted or altered seal breaks the chain, and a
+row written past the application has no seal.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from auditlog.models import LogEntry
+from django.db import connection, transaction
+from django.db.models import Exists, Model, OuterRef
+from django.db.models.signals import post_save
+from django.utils import timezone
+
+from .models import AccessLog, AuditSeal
+
+GENESIS = "0" * 64
+# An arbitrary constant: the PostgreSQL advisory lock that serialises appends to the chain.
+CHAIN_LOCK_KEY = 7_305_110_042
+
+MODELS: dict[str, type[Model]] = {AuditSeal.Kind.CHANGE: LogEntry, AuditSeal.Kind.ACCESS: AccessLog}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def row_hash(kind: str, values: dict[str, Any]) -> str:
+    """SHA-256 over the row's columns, as the database returns them."""
+    payload = json.dumps({"kind": kind, **_canonical(values)}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def chain_hash(prev_hash: str, this_row_hash: str) -> str:
+    return hashlib.sha256(f"{prev_hash}:{this_row_hash}".encode()).hexdigest()
+
+
+def _row_values(kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    return {row["id"]: row for row in MODELS[kind].objects.filter(pk__in=list(ids)).order_by().values()}
+
+
+UNSEALED_GRACE = timedelta(minutes=10)
+
+
+def _chain_lock(*, wait: bool) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite serialises writers itself
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def seal_now_or_later(kind: str, ids: list[int]) -> None:
+    """Seal these rows in the current transaction if the chain is free; else the sweep will."""
+    if ids:
+        seal_rows(kind, ids, wait=False)
+
+
+def seal_rows(kind: str, ids: list[int], *, wait: bool = True) -> bool:
+    """Append seals for these rows to the chain; False when ``wait=False`` and the chain is busy."""
+    if not ids:
+        return True
+    with transaction.atomic():
+        if not _chain_lock(wait=wait):
+            return False
+        last = AuditSeal.objects.order_by("-id").values_list("chain_hash", flat=True).first()
+        prev = last or GENESIS
+        values = _row_values(kind, ids)
+        sealed = set(AuditSeal.objects.filter(kind=kind, row_id__in=ids).values_list("row_id", flat=True))
+        seals = []
+        for pk in ids:
+            if pk not in values or pk in sealed:
+                continue
+            this = row_hash(kind, values[pk])
+            link = chain_hash(prev, this)
+            seals.append(AuditSeal(kind=kind, row_id=pk, row_hash=this, prev_hash=prev, chain_hash=link))
+            prev = link
+        AuditSeal.objects.bulk_create(seals)
+    return True
+
+
+def audit_seal_pending(*, batch: int = 5000) -> int:
+    """Seal rows that were left unsealed (their writer found the chain busy), oldest first."""
+    done = 0
+    for kind, model in MODELS.items():
+        sealed = AuditSeal.objects.filter(kind=kind, row_id=OuterRef("pk"))
+        ids = list(model.objects.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
+        seal_rows(kind, ids)
+        done += len(ids)
+    return done
+
+
+def _seal_on_create(sender: type[Model], instance: Model, created: bool, raw: bool = False, **kwargs: Any) -> None:
+    if created and not raw:
+        kind = AuditSeal.Kind.CHANGE if sender is LogEntry else AuditSeal.Kind.ACCESS
+        seal_now_or_later(kind, [instance.pk])
+
+
+def connect() -> None:
+    """Seal every LogEntry and AccessLog as it is created (bulk inserts call seal_rows)."""
+    post_save.connect(_seal_on_create, sender=LogEntry, dispatch_uid="core.audit_chain.logentry")
+    post_save.connect(_seal_on_create, sender=AccessLog, dispatch_uid="core.audit_chain.accesslog")
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    row_id: int | None
+    seal_id: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"seal {self.seal_id or '-'} {self.kind} row {self.row_id or '-'}: {self.message}"
+
+
+def audit_verify(*, batch: int = 2000) -> Iterator[Problem]:
+    """Walk the chain and the audited tables; yield every altered, deleted or unsealed row."""
+    prev = GENESIS
+    sealed: dict[str, set[int]] = {kind: set() for kind in MODELS}
+    last_id = 0
+    while True:
+        seals = list(AuditSeal.objects.filter(id__gt=last_id).order_by("id")[:batch])
+        if not seals:
+            break
+        values: dict[str, dict[int, dict[str, Any]]] = {
+            kind: _row_values(kind, [s.row_id for s in seals if s.kind == kind]) for kind in MODELS
+        }
+        for seal in seals:
+            if seal.prev_hash != prev or seal.chain_hash != chain_hash(seal.prev_hash, seal.row_hash):
+                yield Problem(
+                    seal.kind, seal.row_id, seal.pk, "the chain is broken here (a seal was removed or altered)"
+                )
+            prev = seal.chain_hash
+            sealed[seal.kind].add(seal.row_id)
+            row = values[seal.kind].get(seal.row_id)
+            if row is None:
+                yield Problem(seal.kind, seal.row_id, seal.pk, "the row was deleted")
+            elif row_hash(seal.kind, row) != seal.row_hash:
+                yield Problem(seal.kind, seal.row_id, seal.pk, "the row was altered")
+        last_id = seals[-1].pk
+    cutoff = timezone.now() - UNSEALED_GRACE
+    for kind, model in MODELS.items():
+        at = "timestamp" if model is LogEntry else "at"
+        for pk in model.objects.filter(**{f"{at}__lt": cutoff}).order_by("pk").values_list("pk", flat=True).iterator():
+            if pk not in sealed[kind]:
+                yield Problem(kind, pk, None, "the row has no seal (written past the application)")

@@ -1,0 +1,94 @@
+"""Break-glass emergency access: a member of the emergency group opens one patient's items
+outside their sites after giving a reason. The grant is read-only (nothing may be worked
+outside one's sites), ends after ``CLINOPS_EMERGENCY_GRANT_MINUTES`` and every view under it
+is access-logged with ``emergency=True``. ``scope_to_sites`` honours grants, so every
+workflow app gets this without code of its own.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from .models import EmergencyGrant
+
+EMERGENCY_PERMISSION = "core.use_emergency_access"
+MIN_REASON_LENGTH = 15
+
+
+def emergency_patients_for(user: Any) -> set[str]:
+    """The patients this user holds an unexpired grant for (cached on the user for the request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    cached = getattr(user, "_clinops_emergency_patients", None)
+    if cached is None:
+        cached = set(
+            EmergencyGrant.objects.filter(user=user, expires_at__gt=timezone.now()).values_list("patient", flat=True)
+        )
+        user._clinops_emergency_patients = cached
+    return cached
+
+
+@transaction.atomic
+def emergency_grant_open(*, user: Any, patient: str, reason: str) -> EmergencyGrant:
+    """Open a break-glass grant for one patient; the reason is required and the grant expires."""
+    if not user.has_perm(EMERGENCY_PERMISSION):
+        raise PermissionDenied("Only the emergency access group may break the glass.")
+    reason = reason.strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        raise ValidationError(f"Say why in at least {MIN_REASON_LENGTH} characters.", code="reason")
+    patient_ref = _patient_ref(patient)
+    now = timezone.now()
+    grant = EmergencyGrant.objects.create(
+        user=user,
+        patient=patient_ref,
+        reason=reason,
+        started_at=now,
+        expires_at=now + timedelta(minutes=settings.CLINOPS_EMERGENCY_GRANT_MINUTES),
+    )
+    if hasattr(user, "_clinops_emergency_patients"):
+        del user._clinops_emergency_patients
+    return grant
+
+
+def emergency_grant_list(*, since: Any | None = None) -> QuerySet[EmergencyGrant]:
+    """Every grant (newest first) with the number of emergency views made under it, for supervisors."""
+    since = since or timezone.now() - timedelta(days=30)
+    views_under = Q(
+        user__access_logs__emergency=True,
+        user__access_logs__patient=F("patient"),
+        user__access_logs__at__gte=F("started_at"),
+        user__access_logs__at__lte=F("expires_at"),
+    )
+    return (
+        EmergencyGrant.objects.filter(started_at__gte=since)
+        .select_related("user")
+        .annotate(views=Count("user__access_logs", filter=views_under))
+        .order_by("-started_at", "-id")
+    )
+
+
+def is_emergency_view(user: Any, patient: str, site_id: int | None) -> bool:
+    """Whether showing ``patient`` (at ``site_id``) to ``user`` is only possible under a grant."""
+    from .scoping import site_ids_for
+
+    if patient not in emergency_patients_for(user):
+        return False
+    return site_id is not None and site_id not in site_ids_for(user)
+
+
+def _patient_ref(text: str) -> str:
+    """``Patient/<id>`` of a patient in the local store, found by that reference or by MRN."""
+    from apps.ehr.models import Patient
+
+    text = text.strip()
+    kind, _, fhir_id = text.partition("/")
+    found = Patient.objects.filter(fhir_id=fhir_id) if kind == "Patient" else Patient.objects.filter(mrn=text)
+    fhir_ids = set(found.values_list("fhir_id", flat=True)[:2]) if text else set()
+    if len(fhir_ids) != 1:
+        raise ValidationError("No single patient matches; give the MRN or the reference Patient/<id> from the EHR.")
+    return f"Patient/{fhir_ids.pop()}"

@@ -1,0 +1,15 @@
+"""Tests of other features sign in with force_login and are not stopped by MFA (root conftest)."""
+
+import pytest
+from django.urls import reverse
+
+from apps.core.roles import Role
+from apps.core.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.INTEGRATION_ADMIN])
+def test_force_login_counts_as_mfa_verified_outside_mfa_tests(client, own_site, role):
+    client.force_login(UserFactory(role=role, sites=[own_site]))
+    assert client.get(reverse("core:home")).status_code == 200
