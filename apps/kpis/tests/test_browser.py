@@ -21,6 +21,8 @@ def test_a_leader_reads_the_scorecard_and_opens_a_chart(page: Page, live_server)
     site = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
     build(site)
     UserFactory(username="lee", first_name="Lee", last_name="Chen", role=Role.LEADER, sites=[site])
+    csp_blocked: list[str] = []  # plotly.js must draw under the strict CSP (no inline script or style)
+    page.on("console", lambda msg: csp_blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("lee")
     page.get_by_label("Password").fill(PASSWORD)
@@ -45,6 +47,7 @@ def test_a_leader_reads_the_scorecard_and_opens_a_chart(page: Page, live_server)
     expect(page.get_by_text("aggregates only")).to_be_visible()
     expect(page.get_by_text("Patient/")).to_have_count(0)
     page.screenshot(path=os.path.join(SHOTS, "kpis-detail.png"), full_page=False)
+    assert csp_blocked == []
 
 
 def test_a_supervisor_sees_the_items_behind_a_number(page: Page, live_server):
