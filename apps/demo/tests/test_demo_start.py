@@ -22,7 +22,9 @@ from apps.ehr.models import (
     OutboxMessage,
     ServiceRequest,
 )
+from apps.intake.models import Intake, IntakeCheck, IntakeOutreach
 from apps.referrals.models import Referral
+from apps.results.models import ResultItem
 from apps.workflow.models import Transition
 
 
@@ -33,6 +35,9 @@ def snapshot() -> tuple:
         Transition.objects.count(),
         Counter(Referral.objects.values_list("state", flat=True)),
         DiagnosticReport.objects.count(),
+        Counter(ResultItem.objects.values_list("state", "assignee_id")),
+        Counter(Intake.objects.values_list("state", "outreach_attempts")),
+        IntakeCheck.objects.exclude(done_at=None).count(),
     )
 
 
@@ -73,6 +78,27 @@ def test_first_start_loads_a_dated_history_into_every_workflow_and_a_second_star
         referral = Referral.objects.get(pk=transition.item_id)
         assert referral.opened_at <= transition.at <= now + timedelta(seconds=5)
 
+    # Results: the lab results reached the demo clinician (linked GPs) and the North pool (the one
+    # unlinked GP); the clinician reviewed them, critical ones fastest, and an MA told the patients.
+    results = ResultItem.objects.filter(source__name="demo-ehr").exclude(state="voided")
+    assert results.filter(ordering_clinician__username="clinician").exists()
+    assert results.filter(ordering_clinician=None, unassigned_reason__contains="prac-ref5").exists()
+    staff_results = Transition.objects.filter(workflow="result", source="staff")
+    assert {"review", "close"} <= set(staff_results.values_list("transition", flat=True))
+    assert staff_results.filter(actor__username="clinician", transition="review").exists()
+    if results.filter(follow_up__in=["notify_only", "repeat_test", "appointment"]).exists():
+        assert staff_results.filter(actor__username__in=["ma", "supervisor"], transition="notify").exists()
+    for item in results.exclude(reviewed_at=None):
+        assert item.reviewed_by.username == "clinician" and item.opened_at <= item.reviewed_at
+
+    # Intake: every booked visit at a demo site has an intake; staff called patients and ticked lines.
+    intakes = Intake.objects.filter(source__name="demo-ehr")
+    assert intakes.count() >= 10 and set(intakes.values_list("site__code", flat=True)) >= {"north", "south"}
+    assert IntakeOutreach.objects.filter(intake__in=intakes, by__username__in=["ma", "supervisor"]).exists()
+    ticked = IntakeCheck.objects.filter(intake__in=intakes, done_source="staff")
+    assert ticked.exists() and set(ticked.values_list("key", flat=True)) <= {"demographics", "insurance", "medications"}
+    assert IntakeCheck.objects.filter(intake__in=intakes, done_source="ehr").exists()  # questionnaires, consents
+
     before = snapshot()
     call_command("demo_start", "--days", "12")
     assert "kept" in capsys.readouterr().out
@@ -108,7 +134,7 @@ def test_serve_demo_registers_every_periodic_task_for_the_in_process_beat():
 
 
 def test_staff_simulations_are_discovered_per_installed_workflow():
-    assert "referral" in staff_workflows()
+    assert {"referral", "result", "intake"} <= set(staff_workflows())
 
 
 def test_the_live_feed_skips_reference_data_and_is_busy_enough_to_see():
