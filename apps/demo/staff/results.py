@@ -6,9 +6,9 @@ normal ones in batches of "acknowledged" a day or so later; some are left for th
 decision (which follow-up) follows the criticality. An MA then tells the patient (phone for the
 urgent ones) and books the repeat test or appointment the clinician asked for.
 
-Every decision comes from ``ctx.rng`` keyed by the result and its version, and every step only
-acts on items in the state before it, so a second run changes nothing; an amended result the EHR
-reopens is a new version and is reviewed again.
+Every decision comes from ``ctx.rng`` keyed by the result, its version and the step (review,
+notify, book), and each step only acts on items in the state before it, so a second run changes
+nothing; an amended result the EHR reopens is a new version and is reviewed again.
 """
 
 import random
@@ -47,17 +47,18 @@ def results_staff(ctx: StaffContext) -> Counter:
     items = ResultItem.objects.filter(source__name=ctx.source_name, is_open=True).exclude(queue=EXCEPTIONS_QUEUE)
     for item in items.order_by("pk"):
         key = f"result:{item.resource_type}/{item.resource_id}/{item.version_id}"
-        rng = ctx.rng(key)
-        if item.state in TO_REVIEW:
-            _review(ctx, rng, key, item, done)
-        elif item.state == S.REVIEWED and item.follow_up != FollowUp.NONE:
-            _notify(ctx, rng, key, item, done)
-        elif item.state == S.PATIENT_NOTIFIED and item.follow_up in NEEDS_SCHEDULING:
-            _book(ctx, rng, key, item, done)
+        # One step after another while each is due (all at once without ``ctx.now``: --staff).
+        for step in (_review, _notify, _book):
+            acted = sum(done.values())
+            step(ctx, ctx.rng(f"{key}:{step.__name__}"), key, item, done)
+            if sum(done.values()) != acted:
+                item.refresh_from_db()
     return done
 
 
 def _review(ctx: StaffContext, rng: random.Random, key: str, item: ResultItem, done: Counter) -> None:
+    if item.state not in TO_REVIEW:
+        return
     criticality = Criticality(item.criticality)
     if rng.random() < LEFT_UNREVIEWED[criticality]:
         return  # still waiting when the demo starts
@@ -82,6 +83,8 @@ def _review(ctx: StaffContext, rng: random.Random, key: str, item: ResultItem, d
 
 
 def _notify(ctx: StaffContext, rng: random.Random, key: str, item: ResultItem, done: Counter) -> None:
+    if item.state != S.REVIEWED or item.follow_up == FollowUp.NONE:
+        return
     urgent = item.criticality == Criticality.CRITICAL
     if not ctx.due_after(f"{key}:notify", item.reviewed_at, 1.0 if urgent else NOTIFY_HOURS):
         return
@@ -93,6 +96,8 @@ def _notify(ctx: StaffContext, rng: random.Random, key: str, item: ResultItem, d
 
 
 def _book(ctx: StaffContext, rng: random.Random, key: str, item: ResultItem, done: Counter) -> None:
+    if item.state != S.PATIENT_NOTIFIED or item.follow_up not in NEEDS_SCHEDULING:
+        return
     if not ctx.due_after(f"{key}:book", item.notified_at, BOOK_HOURS) or rng.random() < 0.15:
         return  # some follow-ups are still to book when the demo starts
     by = _ma(ctx, item, done)
