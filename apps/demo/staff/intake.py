@@ -12,7 +12,9 @@ only on what is still undone, so a second run changes nothing.
 
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.intake import services
@@ -36,25 +38,25 @@ def intake_staff(ctx: StaffContext) -> Counter:
     now = ctx.now or timezone.now()
     done: Counter = Counter()
     intakes = (
-        Intake.objects.filter(source__name=ctx.source_name, state__in=BEFORE_ARRIVAL)
+        Intake.objects.filter(source__name=ctx.source_name)
+        .filter(
+            Q(state__in=WORKING, visit_start__gt=now)
+            | Q(state__in=BEFORE_ARRIVAL, visit_start__lte=now, visit_start__gt=now - CHECK_IN_WINDOW)
+        )
         .select_related("appointment", "site")
         .prefetch_related("checks")
         .order_by("pk")
     )
     for intake in intakes:
-        by = ctx.worker(intake, among=WORKERS)
-        if by is None:
-            done["no demo user works this site"] += 1
-            continue
         key = f"intake:{intake.appointment.fhir_id}"
-        if intake.visit_start > now and intake.state in WORKING:
-            _before_visit(ctx, key, intake, by, done)
-        elif intake.visit_start <= now < intake.visit_start + CHECK_IN_WINDOW:
-            _check_in(ctx, key, intake, by, done)
+        if intake.visit_start > now:
+            _before_visit(ctx, key, intake, done)
+        else:
+            _check_in(ctx, key, intake, done)
     return done
 
 
-def _before_visit(ctx: StaffContext, key: str, intake: Intake, by: object, done: Counter) -> None:
+def _before_visit(ctx: StaffContext, key: str, intake: Intake, done: Counter) -> None:
     rng = ctx.rng(f"{key}:outreach")
     if (
         intake.state == S.PENDING
@@ -62,6 +64,8 @@ def _before_visit(ctx: StaffContext, key: str, intake: Intake, by: object, done:
         and rng.random() < OUTREACH
         and ctx.due_after(f"{key}:outreach", intake.opened_at, OUTREACH_HOURS)
     ):
+        if (by := _worker(ctx, intake, done)) is None:
+            return
         failed = rng.random() < OUTREACH_FAILS
         outcome = rng.choice(["no_answer", "left_message"]) if failed else "reached"
         channel = rng.choice([IntakeOutreach.Channel.PHONE, IntakeOutreach.Channel.PHONE, IntakeOutreach.Channel.SMS])
@@ -73,12 +77,23 @@ def _before_visit(ctx: StaffContext, key: str, intake: Intake, by: object, done:
             continue
         line = f"{key}:{check.key}"
         if ctx.rng(line).random() < TICKED and ctx.due_after(line, intake.opened_at, median):
+            if (by := _worker(ctx, intake, done)) is None:
+                return
             services.intake_check_set(intake_id=intake.pk, key=check.key, done=True, by=by)
             done["tick"] += 1
 
 
-def _check_in(ctx: StaffContext, key: str, intake: Intake, by: object, done: Counter) -> None:
+def _check_in(ctx: StaffContext, key: str, intake: Intake, done: Counter) -> None:
     if intake.appointment.status != "booked" or ctx.rng(f"{key}:check_in").random() >= CHECK_IN:
         return  # the EHR has reported on the visit already, or the desk left it to the EHR
+    if (by := _worker(ctx, intake, done)) is None:
+        return
     services.intake_check_in(intake_id=intake.pk, by=by)
     done["check_in"] += 1
+
+
+def _worker(ctx: StaffContext, intake: Intake, done: Counter) -> Any | None:
+    by = ctx.worker(intake, among=WORKERS)
+    if by is None:
+        done["no demo user works this site"] += 1
+    return by

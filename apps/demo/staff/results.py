@@ -44,7 +44,8 @@ NOTIFY_BY = [NotifyMethod.PHONE, NotifyMethod.PORTAL, NotifyMethod.SMS]
 def results_staff(ctx: StaffContext) -> Counter:
     """Review, notify and book follow-ups for the due results of ``ctx.source_name``; counts per action."""
     done: Counter = Counter()
-    items = ResultItem.objects.filter(source__name=ctx.source_name, is_open=True).exclude(queue=EXCEPTIONS_QUEUE)
+    steps = [*TO_REVIEW, S.REVIEWED, S.PATIENT_NOTIFIED]
+    items = ResultItem.objects.filter(source__name=ctx.source_name, state__in=steps).exclude(queue=EXCEPTIONS_QUEUE)
     for item in items.order_by("pk"):
         key = f"result:{item.resource_type}/{item.resource_id}/{item.version_id}"
         # One step after another while each is due (all at once without ``ctx.now``: --staff).
