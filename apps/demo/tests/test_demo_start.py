@@ -6,13 +6,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.demo.generator import Config, simulate
 from apps.demo.history import history_slices
 from apps.demo.live import REFERENCE_TYPES, LiveFeed, live_events
-from apps.demo.staff import staff_workflows
+from apps.demo.staff import StaffContext, staff_simulate, staff_workflows
+from apps.demo.staff.intake import CHECK_IN
 from apps.ehr.models import (
     DiagnosticReport,
     DocumentReference,
@@ -161,3 +163,23 @@ def test_serve_demos_live_feed_posts_through_the_webhook_with_a_fresh_token(live
     assert messages.count() >= 20
     assert set(messages.values_list("channel", flat=True)) == {InboxMessage.Channel.WEBHOOK}
     assert not messages.filter(resource_type__in=REFERENCE_TYPES).exists()
+
+
+def test_the_front_desk_checks_in_on_the_day_once(seeded):
+    call_command("demo_start", "--days", "6")
+    ctx = StaffContext(source_name="demo-ehr")
+    waiting = Intake.objects.filter(
+        source__name="demo-ehr", state__in=["pending", "outreach", "in_progress"], visit_start__gt=timezone.now()
+    ).select_related("appointment")
+    intake = next(
+        i for i in waiting if ctx.rng(f"intake:{i.appointment.fhir_id}:check_in").random() < CHECK_IN
+    )  # one the seeded desk checks in
+    arrived = intake.visit_start + timedelta(minutes=5)
+    with time_machine.travel(arrived, tick=False):
+        staff_simulate(source_name="demo-ehr", now=arrived)
+        intake.refresh_from_db()
+        assert intake.state == "checked_in" and intake.arrived_at == arrived
+        log = Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").get()
+        assert log.source == "staff" and log.actor.username in {"ma", "supervisor"}
+        staff_simulate(source_name="demo-ehr", now=arrived)
+    assert Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").count() == 1
