@@ -30,6 +30,7 @@ urlpatterns = [
     # Other fhir/… routes go above this include: it ends in a catch-all (404 OperationOutcome).
     path("fhir/", include("apps.ehr.fhir_api.urls")),
     path("integrations/", include("apps.ehr.urls")),
+    path("demo-ehr/", include("apps.demo.urls")),  # the simulated EHR's FHIR Task endpoint (DEBUG only)
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
     path("scorecard/", include("apps.kpis.urls")),

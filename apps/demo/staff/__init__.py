@@ -30,13 +30,14 @@ import pkgutil
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 
+from apps.core.scoping import site_ids_for
 from apps.workflow.permissions import can
 
 DEMO_WORKERS = ["scheduler", "ma", "clinician", "supervisor"]
@@ -62,12 +63,27 @@ class StaffContext:
         delay = self.rng(f"{key}:delay").lognormvariate(math.log(self.median_delay_hours), 0.8)
         return since + timedelta(hours=delay) <= self.now
 
-    def worker(self, item: Any, action: str = "work", among: tuple[str, ...] = tuple(DEMO_WORKERS)) -> Any | None:
-        """The first demo user of ``among`` (in that order) allowed to ``action`` the item."""
+    def worker(
+        self, item: Any, action: str = "work", among: tuple[str, ...] = tuple(DEMO_WORKERS), permission: str = ""
+    ) -> Any | None:
+        """The first demo user of ``among`` (in that order) allowed to ``action`` the item (or, given
+        ``permission``, a member of its site holding that permission, e.g. core.review_results)."""
         if self._workers is None:
             users = {u.username: u for u in get_user_model().objects.filter(username__in=DEMO_WORKERS, is_active=True)}
             self._workers = [users[name] for name in DEMO_WORKERS if name in users]
-        return next((w for w in self._workers if w.username in among and can(w, item, action)), None)
+
+        def allowed(user: Any) -> bool:
+            if permission:
+                return item.site_id in site_ids_for(user) and user.has_perm(permission)
+            return can(user, item, action)
+
+        return next((w for w in self._workers if w.username in among and allowed(w)), None)
+
+    def due_after(self, key: str, since: datetime | None, median_hours: float) -> bool:
+        """``due`` with a median delay of its own (a critical result is reviewed faster)."""
+        if since is None:
+            return False
+        return replace(self, median_delay_hours=median_hours).due(key, since)
 
 
 StaffFunction = Callable[[StaffContext], Counter]

@@ -6,13 +6,15 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.demo.generator import Config, simulate
 from apps.demo.history import history_slices
 from apps.demo.live import REFERENCE_TYPES, LiveFeed, live_events
-from apps.demo.staff import staff_workflows
+from apps.demo.staff import StaffContext, staff_simulate, staff_workflows
+from apps.demo.staff.intake import CHECK_IN
 from apps.ehr.models import (
     DiagnosticReport,
     DocumentReference,
@@ -22,7 +24,9 @@ from apps.ehr.models import (
     OutboxMessage,
     ServiceRequest,
 )
+from apps.intake.models import Intake, IntakeCheck, IntakeOutreach
 from apps.referrals.models import Referral
+from apps.results.models import ResultItem
 from apps.workflow.models import Transition
 
 
@@ -33,6 +37,9 @@ def snapshot() -> tuple:
         Transition.objects.count(),
         Counter(Referral.objects.values_list("state", flat=True)),
         DiagnosticReport.objects.count(),
+        Counter(ResultItem.objects.values_list("state", "assignee_id")),
+        Counter(Intake.objects.values_list("state", "outreach_attempts")),
+        IntakeCheck.objects.exclude(done_at=None).count(),
     )
 
 
@@ -73,6 +80,27 @@ def test_first_start_loads_a_dated_history_into_every_workflow_and_a_second_star
         referral = Referral.objects.get(pk=transition.item_id)
         assert referral.opened_at <= transition.at <= now + timedelta(seconds=5)
 
+    # Results: the lab results reached the demo clinician (linked GPs) and the North pool (the one
+    # unlinked GP); the clinician reviewed them, critical ones fastest, and an MA told the patients.
+    results = ResultItem.objects.filter(source__name="demo-ehr").exclude(state="voided")
+    assert results.filter(ordering_clinician__username="clinician").exists()
+    assert results.filter(ordering_clinician=None, unassigned_reason__contains="prac-ref5").exists()
+    staff_results = Transition.objects.filter(workflow="result", source="staff")
+    assert {"review", "close"} <= set(staff_results.values_list("transition", flat=True))
+    assert staff_results.filter(actor__username="clinician", transition="review").exists()
+    if results.filter(follow_up__in=["notify_only", "repeat_test", "appointment"]).exists():
+        assert staff_results.filter(actor__username__in=["ma", "supervisor"], transition="notify").exists()
+    for item in results.exclude(reviewed_at=None):
+        assert item.reviewed_by.username == "clinician" and item.opened_at <= item.reviewed_at
+
+    # Intake: every booked visit at a demo site has an intake; staff called patients and ticked lines.
+    intakes = Intake.objects.filter(source__name="demo-ehr")
+    assert intakes.count() >= 10 and set(intakes.values_list("site__code", flat=True)) >= {"north", "south"}
+    assert IntakeOutreach.objects.filter(intake__in=intakes, by__username__in=["ma", "supervisor"]).exists()
+    ticked = IntakeCheck.objects.filter(intake__in=intakes, done_source="staff")
+    assert ticked.exists() and set(ticked.values_list("key", flat=True)) <= {"demographics", "insurance", "medications"}
+    assert IntakeCheck.objects.filter(intake__in=intakes, done_source="ehr").exists()  # questionnaires, consents
+
     before = snapshot()
     call_command("demo_start", "--days", "12")
     assert "kept" in capsys.readouterr().out
@@ -108,7 +136,7 @@ def test_serve_demo_registers_every_periodic_task_for_the_in_process_beat():
 
 
 def test_staff_simulations_are_discovered_per_installed_workflow():
-    assert "referral" in staff_workflows()
+    assert {"referral", "result", "intake"} <= set(staff_workflows())
 
 
 def test_the_live_feed_skips_reference_data_and_is_busy_enough_to_see():
@@ -135,3 +163,23 @@ def test_serve_demos_live_feed_posts_through_the_webhook_with_a_fresh_token(live
     assert messages.count() >= 20
     assert set(messages.values_list("channel", flat=True)) == {InboxMessage.Channel.WEBHOOK}
     assert not messages.filter(resource_type__in=REFERENCE_TYPES).exists()
+
+
+def test_the_front_desk_checks_in_on_the_day_once(seeded):
+    call_command("demo_start", "--days", "6")
+    ctx = StaffContext(source_name="demo-ehr")
+    waiting = Intake.objects.filter(
+        source__name="demo-ehr", state__in=["pending", "outreach", "in_progress"], visit_start__gt=timezone.now()
+    ).select_related("appointment")
+    intake = next(
+        i for i in waiting if ctx.rng(f"intake:{i.appointment.fhir_id}:check_in").random() < CHECK_IN
+    )  # one the seeded desk checks in
+    arrived = intake.visit_start + timedelta(minutes=5)
+    with time_machine.travel(arrived, tick=False):
+        staff_simulate(source_name="demo-ehr", now=arrived)
+        intake.refresh_from_db()
+        assert intake.state == "checked_in" and intake.arrived_at == arrived
+        log = Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").get()
+        assert log.source == "staff" and log.actor.username in {"ma", "supervisor"}
+        staff_simulate(source_name="demo-ehr", now=arrived)
+    assert Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").count() == 1

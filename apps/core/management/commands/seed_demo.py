@@ -70,6 +70,9 @@ class Command(BaseCommand):
         from apps.intake.demo import intake_demo_seed
 
         self.stdout.write(intake_demo_seed())
+        from apps.demo.setup import demo_clinicians_link
+
+        self.stdout.write(demo_clinicians_link())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
             self.stdout.write(f"  {username:<12} {role:<20} {sites:<18} {state}")

@@ -87,8 +87,8 @@ class Command(BaseCommand):
         unsent = OutboxMessage.objects.filter(source__name=SOURCE).exclude(status=OutboxMessage.Status.SENT).count()
         if unsent:
             self.stdout.write(
-                f"  {unsent:,} referral Task updates for {SOURCE} are in the outbox unsent: the simulated EHR has no "
-                "FHIR server to receive them (integration console → Outbox)."
+                f"  {unsent:,} referral Task updates for {SOURCE} wait in the outbox: serve_demo sends them to the "
+                "simulated EHR's Task endpoint once it is up (integration console → Outbox)."
             )
         for error in report.errors[:10]:
             self.stdout.write(self.style.ERROR(f"  {error}"))

@@ -1,12 +1,14 @@
 """``make run``: ``serve`` (runserver + the periodic tasks in-process) plus the demo's gentle
 live feed, which posts new simulated EHR events to this server's own webhook."""
 
+import threading
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from apps.core.management.commands.serve import Command as ServeCommand
-from apps.demo.live import LiveFeed
+from apps.demo.live import LiveFeed, wait_for_port
 from apps.demo.management.commands.simulate_ehr import parse_rate
 
 
@@ -33,4 +35,19 @@ class Command(ServeCommand):
         if per_second > 0:
             LiveFeed(base_url=f"http://127.0.0.1:{self.port}", per_second=per_second).start()
             self.stdout.write(f"A simulated EHR posts {per_second * 60:g} resources a minute to the webhook.")
+        if settings.DEBUG:
+            threading.Thread(target=self._connect_ehr, name="demo-ehr-connect", daemon=True).start()
         super().inner_run(*args, **options)
+
+    def _connect_ehr(self) -> None:
+        """Once the server answers, send the demo's Task write-backs to the simulated EHR's endpoint."""
+        from apps.demo.setup import demo_ehr_connect
+
+        if not wait_for_port("127.0.0.1", int(self.port)):
+            return
+        try:
+            queued = demo_ehr_connect(base_url=f"http://127.0.0.1:{self.port}/demo-ehr/fhir")
+            if queued:
+                self.stdout.write(f"Sent {queued:,} referral Task updates to the simulated EHR (integration → Outbox).")
+        finally:
+            connection.close()

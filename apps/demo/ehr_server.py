@@ -1,0 +1,91 @@
+"""The simulated EHR's FHIR Task endpoint: where the demo source's write-backs go (DEBUG only).
+
+The referral workflow closes the loop by updating the referrer's Task on the EHR (the outbox:
+read the Task, then ``PUT`` it with ``If-Match``). The simulated EHR has no FHIR server of its
+own, so without this every write-back of the demo would end as a dead letter. This endpoint
+answers as the EHR would for the demo source only: a read returns the Task as the EHR last sent
+it (from clinops's synced store) or as the last write left it, with its version; a write needs
+the source's bearer token and the current version (else 412) and keeps the new version in memory
+(a demo EHR, forgotten when the server restarts, like the live feed). With DEBUG off it is a 404.
+"""
+
+import json
+import secrets
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from apps.ehr.models import EhrSource, Task
+
+SOURCE = "demo-ehr"
+FHIR_JSON = "application/fhir+json"
+_written: dict[str, dict] = {}  # Task id → the Task as the last write left it
+_lock = threading.Lock()
+
+
+def _outcome(status: int, code: str, text: str) -> JsonResponse:
+    body = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+    return JsonResponse(body, status=status, content_type=FHIR_JSON)
+
+
+def _current(fhir_id: str) -> dict | None:
+    with _lock:
+        if fhir_id in _written:
+            return _written[fhir_id]
+    record = Task.objects.filter(source__name=SOURCE, fhir_id=fhir_id).first()
+    if record is None:
+        return None
+    return {**record.raw, "meta": {**(record.raw.get("meta") or {}), "versionId": record.version_id or "1"}}
+
+
+def _authorised(request: HttpRequest) -> bool:
+    source = EhrSource.objects.filter(name=SOURCE).first()
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return bool(source and source.bearer_token and token) and secrets.compare_digest(token, source.bearer_token)
+
+
+def _answer(task: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(task, status=status, content_type=FHIR_JSON)
+    response["ETag"] = f'W/"{task["meta"]["versionId"]}"'
+    return response
+
+
+@login_not_required  # the EHR signs in with the source's bearer token, not a session
+@csrf_exempt  # a machine-to-machine FHIR API authenticated by the bearer token, like the EHR's own
+@require_http_methods(["GET", "PUT"])
+def task(request: HttpRequest, fhir_id: str) -> HttpResponse:
+    """``GET``/``PUT [base]/Task/<id>`` of the simulated EHR."""
+    if not settings.DEBUG:
+        raise Http404("The simulated EHR runs only in the demo (DEBUG).")
+    if not _authorised(request):
+        return _outcome(401, "login", "Bearer token of the demo source required.")
+    current = _current(fhir_id)
+    if current is None:
+        return _outcome(404, "not-found", f"Task/{fhir_id} is not known to the simulated EHR.")
+    if request.method == "GET":
+        return _answer(current)
+    return _update(request, fhir_id, current)
+
+
+def _update(request: HttpRequest, fhir_id: str, current: dict) -> HttpResponse:
+    try:
+        body: Any = json.loads(request.body or b"null")
+    except ValueError:
+        return _outcome(400, "invalid", "The body is not JSON.")
+    if not isinstance(body, dict) or body.get("resourceType") != "Task" or body.get("id") != fhir_id:
+        return _outcome(400, "invalid", f"Expected a Task with id {fhir_id}.")
+    version = str(current["meta"]["versionId"])
+    if request.headers.get("If-Match", "").strip() not in ("", f'W/"{version}"', f'"{version}"'):
+        return _outcome(412, "conflict", f"Task/{fhir_id} is at version {version}.")
+    new_version = f"{version.split('-clinops-')[0]}-clinops-{int(version.partition('-clinops-')[2] or 0) + 1}"
+    updated = {**body, "meta": {**(body.get("meta") or {}), "versionId": new_version}}
+    with _lock:
+        if fhir_id in _written and _written[fhir_id]["meta"]["versionId"] != version:
+            return _outcome(412, "conflict", f"Task/{fhir_id} changed meanwhile.")
+        _written[fhir_id] = updated
+    return _answer(updated)
