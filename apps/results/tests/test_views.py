@@ -112,7 +112,9 @@ def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
     for n in range(count):
         result_make(own_site, criticality=("critical", "abnormal", "normal")[n % 3], assignee=dr)
     client.force_login(dr)
-    with django_assert_max_num_queries(14):  # measured: 14 for 3 and for 30
+    # measured: 21 for 3 and for 30 — the inbox's 14, the break-glass grant lookup, and 6 to seal
+    # the access-log rows into the audit hash chain (apps/core/audit_chain.py)
+    with django_assert_max_num_queries(21):
         assert client.get(reverse("results:inbox")).status_code == 200
 
 
