@@ -3,7 +3,17 @@ scorecard facts as they happen (readiness before the visit day, EHR arrival and 
 which the transition log does not hold. Visits are placed in a period by their start time in
 the site's time zone."""
 
-from . import Group, Kind, Kpi, Source, kpi_register, source_register
+from . import (  # noqa: F401  (their tiles come first)
+    Group,
+    Kind,
+    Kpi,
+    Source,
+    kpi_register,
+    operations,
+    referrals,
+    results,
+    source_register,
+)
 
 MINUTE = 60.0
 

@@ -8,7 +8,7 @@ counted at the period end (now, for a period not yet over) and its aging buckets
 ("older than 24 h", "older than 72 h")."""
 
 from ..sql import now_sql, plus_seconds
-from . import Group, Kind, Kpi, kpi_register
+from . import Group, Kind, Kpi, kpi_register, operations, referrals  # noqa: F401  (their tiles come first)
 from .log import closed_states_register, log_column_register
 
 HOUR = 3600.0

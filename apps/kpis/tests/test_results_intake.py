@@ -5,7 +5,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
+from apps.core.models import AccessLog
+from apps.core.roles import Role
 from apps.intake.models import Intake
 from apps.intake.tests.factories import intake_make
 from apps.kpis.definitions import kpi_all, kpi_get
@@ -163,3 +166,19 @@ def test_intake_drill_down_and_other_sites(visits, own_site, other_site):
     assert all(row["workflow"] == "intake" and row["patient_ref"].startswith("Patient/") for row in rows)
     got = evaluate(INTAKE_KPIS, Scope(START, END, (other_site,)))
     assert got["intake_no_show_rate"].value is None
+
+
+def test_the_scorecard_shows_the_new_tiles_and_a_supervisor_drills_into_intakes(client, make_user, results, visits):
+    period = {"start": START.isoformat(), "end": END.isoformat()}
+    user = make_user(Role.SUPERVISOR)
+    client.force_login(user)
+    page = client.get(reverse("kpis:scorecard"), period).content.decode()
+    for name in ("Time to review: critical results (median)", "Unread results older than 72 h", "No-show rate"):
+        assert name in page
+    page = client.get(reverse("kpis:detail", args=["intake_no_show_rate"]), period).content.decode()
+    assert visits["i3"].patient_ref in page and visits["i6"].patient_ref not in page
+    logged = set(AccessLog.objects.filter(user=user, action="list").values_list("patient", flat=True))
+    assert logged == {visits[k].patient_ref for k in ("i1", "i2", "i3", "i5", "i8")}
+    # A backlog is a count at an instant: its page has the trend, not an item list.
+    response = client.get(reverse("kpis:detail", args=["result_unread_backlog"]), period)
+    assert response.status_code == 200 and results["r6"].patient_ref not in response.content.decode()
