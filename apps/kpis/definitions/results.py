@@ -46,7 +46,7 @@ def _review_kpi(criticality: str, target: float) -> Kpi:
     return kpi_register(
         Kpi(
             key=f"result_review_{criticality}",
-            name=f"Time to review: {criticality} results (median)",
+            name=f"{criticality.capitalize()} result review time (median)",
             group=Group.CLINICAL,
             unit="h",
             better="lower",

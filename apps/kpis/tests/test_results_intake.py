@@ -173,7 +173,7 @@ def test_the_scorecard_shows_the_new_tiles_and_a_supervisor_drills_into_intakes(
     user = make_user(Role.SUPERVISOR)
     client.force_login(user)
     page = client.get(reverse("kpis:scorecard"), period).content.decode()
-    for name in ("Time to review: critical results (median)", "Unread results older than 72 h", "No-show rate"):
+    for name in ("Critical result review time (median)", "Unread results older than 72 h", "No-show rate"):
         assert name in page
     page = client.get(reverse("kpis:detail", args=["intake_no_show_rate"]), period).content.decode()
     assert visits["i3"].patient_ref in page and visits["i6"].patient_ref not in page
