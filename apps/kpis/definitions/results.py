@@ -16,7 +16,10 @@ DAY = 86400
 
 closed_states_register("result", ("closed", "voided"))
 RES = "x.workflow = 'result'"
-log_column_register("res_received_at", f"MIN(CASE WHEN {RES} THEN x.at END)")
+# Items are grouped by workflow, so these test it once per item and reuse the scan's MIN(x.at) (PostgreSQL computes an
+# aggregate once however often it is named) instead of adding per-row work.
+IS_RESULT = "x.workflow = 'result'"  # a grouping column
+log_column_register("res_received_at", f"CASE WHEN {IS_RESULT} THEN MIN(x.at) END")
 log_column_register("res_reviewed_at", f"MIN(CASE WHEN {RES} AND x.transition = 'review' THEN x.at END)")
 log_column_register("res_notified_at", f"MIN(CASE WHEN {RES} AND x.transition = 'notify' THEN x.at END)")
 # No longer unread: first reviewed, or voided before anyone read it.
@@ -27,8 +30,8 @@ log_column_register(
 
 def _aged(seconds: int) -> str:
     """When a result became older than ``seconds`` (never in the future: buckets hold now)."""
-    aged = plus_seconds(f"MIN(CASE WHEN {RES} THEN x.at END)", seconds)
-    return f"CASE WHEN {aged} <= {now_sql()} THEN {aged} END"
+    aged = plus_seconds("MIN(x.at)", seconds)
+    return f"CASE WHEN {IS_RESULT} AND {aged} <= {now_sql()} THEN {aged} END"
 
 
 log_column_register("res_aged_1d_at", _aged(DAY))
