@@ -67,3 +67,10 @@ def _split_top(args: str) -> tuple[str, str]:
         elif ch == "," and depth == 0:
             return args[:n], args[n + 1 :]
     raise ValueError(f"SECS needs two arguments: {args!r}")
+
+
+def plus_seconds(at: str, seconds: int) -> str:
+    """A timestamp expression ``seconds`` after ``at`` (comparable with stored timestamps)."""
+    if is_postgres():
+        return f"({at} + INTERVAL '{int(seconds)} seconds')"
+    return f"strftime('%Y-%m-%d %H:%M:%f', {at}, '+{int(seconds)} seconds')"

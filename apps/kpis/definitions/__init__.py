@@ -1,6 +1,6 @@
 """KPI definitions and their registry.
 
-How to add a KPI (results and intake come this way):
+How to add a KPI (``results.py`` and ``intake.py`` are recent examples):
 
 1. In ``apps/kpis/definitions/<workflow>.py`` add the per-item columns your KPIs need to the
    shared transition-log source (``log.log_column_register``: an aggregate over the item's

@@ -38,6 +38,8 @@ def test_a_leader_reads_the_scorecard_and_opens_a_chart(page: Page, live_server)
     expect(tile).to_contain_text("improving")
     expect(page.get_by_role("heading", name="Technical")).to_be_visible()
     page.screenshot(path=os.path.join(SHOTS, "kpis-scorecard.png"), full_page=False)
+    expect(page.locator(".sc-tile", has_text="Unread results older than 72 h")).to_contain_text("0")
+    page.screenshot(path=os.path.join(SHOTS, "kpis-scorecard-full.png"), full_page=True)
 
     tile.get_by_role("link").click()
     expect(page.get_by_role("heading", name="Time to triage (median)")).to_be_visible()
