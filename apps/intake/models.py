@@ -3,6 +3,8 @@ per-site switch and checklist configuration supervisors keep."""
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
 
@@ -55,10 +57,10 @@ class ChecklistItem(models.Model):
     class Meta:
         ordering = ["position", "key"]
         constraints = [
+            # One line per key, site (or every site) and type. An expression, not nulls_distinct,
+            # because SQLite (the embedded default) would skip a nulls_distinct constraint.
             models.UniqueConstraint(
-                fields=["key", "site", "appointment_type"],
-                name="intake_checklist_unique",
-                nulls_distinct=False,
+                "key", Coalesce("site", Value(0)), "appointment_type", name="intake_checklist_unique"
             ),
         ]
 

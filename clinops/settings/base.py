@@ -98,8 +98,13 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Worklists poll while services write: wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Worklists poll while services, the embedded beat and the demo feed write. Wait for the lock
+    # instead of failing: "timeout" waits for a busy database, and IMMEDIATE takes the write lock
+    # when a transaction begins, because a deferred read transaction that later writes gets
+    # "database is locked" at once, whatever the timeout. WAL lets pages read while one writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, now: an EHR base URL typed without a scheme is https
 

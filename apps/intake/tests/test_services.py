@@ -153,3 +153,17 @@ def test_the_sla_sweep_escalates_an_unready_intake_on_the_visit_day_but_not_a_re
     ready.refresh_from_db()
     assert late.queue == "supervisor" and late.escalated_at is not None
     assert ready.queue == "intake" and ready.escalated_at is None and ready.sla_paused_at is not None
+
+
+@pytest.mark.django_db
+def test_one_checklist_line_per_key_site_and_type_also_for_every_site_on_sqlite(own_site):
+    """The default lines have no site; the database refuses a second one (SQLite included)."""
+    from django.db import IntegrityError, transaction
+
+    ChecklistItem.objects.create(key="x-ray", label="X-ray brought", site=None, appointment_type="")
+    ChecklistItem.objects.create(key="x-ray", label="X-ray brought", site=own_site, appointment_type="")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChecklistItem.objects.create(key="x-ray", label="Again", site=None, appointment_type="")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChecklistItem.objects.create(key="x-ray", label="Again", site=own_site, appointment_type="")
+    assert ChecklistItem.objects.filter(key="x-ray").count() == 2
