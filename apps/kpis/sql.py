@@ -23,9 +23,14 @@ def week_of(event: str, lo: str) -> str:
     return f"CAST((julianday({event}) - julianday({lo})) / 7.0 AS INTEGER)"
 
 
+# "%%": these statements always run with parameters, which Django's SQLite cursor formats with
+# "%" (and with DEBUG on, logs by "%"-formatting the SQL): a single "%Y" fails as a format string.
+SQLITE_TIMESTAMP = "%%Y-%%m-%%d %%H:%%M:%%f"
+
+
 def now_sql() -> str:
     """The current time, comparable with stored timestamps."""
-    return "now()" if is_postgres() else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    return "now()" if is_postgres() else f"strftime('{SQLITE_TIMESTAMP}', 'now')"
 
 
 def ts_param() -> str:
@@ -73,4 +78,4 @@ def plus_seconds(at: str, seconds: int) -> str:
     """A timestamp expression ``seconds`` after ``at`` (comparable with stored timestamps)."""
     if is_postgres():
         return f"({at} + INTERVAL '{int(seconds)} seconds')"
-    return f"strftime('%Y-%m-%d %H:%M:%f', {at}, '+{int(seconds)} seconds')"
+    return f"strftime('{SQLITE_TIMESTAMP}', {at}, '+{int(seconds)} seconds')"

@@ -103,3 +103,12 @@ def test_scorecard_csv_has_tile_values_and_weeks(client, make_user, history):
 def test_an_unknown_kpi_is_not_found(client, make_user):
     signed_in(client, make_user, Role.LEADER)
     assert client.get(reverse("kpis:detail", args=["no-such-kpi"])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["kpis:scorecard", "kpis:export"])
+def test_the_scorecard_works_with_debug_on_as_make_run_serves_it(client, make_user, history, settings, name):
+    """DEBUG logs every query by %-formatting it: the SQL must hold no bare "%" (it did, a 500)."""
+    settings.DEBUG = True
+    signed_in(client, make_user, Role.SUPERVISOR)
+    assert client.get(reverse(name), PERIOD).status_code == 200
+    assert client.get(reverse("kpis:detail", args=["result_unread_over_24h"]), PERIOD).status_code == 200
