@@ -68,12 +68,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_GET
 @work_required
 def worklist(request: HttpRequest) -> HttpResponse:
-    step = request.GET.get("step", "notify")
-    step = step if step in selectors.MA_STEPS else "notify"
+    counts = selectors.result_step_counts(user=request.user)
+    step = request.GET.get("step", "")
+    if step not in selectors.MA_STEPS:
+        # No step asked for: open the first one with work in it, in the order an MA works them.
+        step = next((k for k in ("notify", "follow_up", "to_close", "escalated") if counts[k]), "notify")
     page = selectors.result_worklist(user=request.user, step=step, cursor=request.GET.get("cursor"))
     _decorate(page.items)
     _log_listed(request, page.items)
-    counts = selectors.result_step_counts(user=request.user)
     steps = [{"key": k, "label": label, "count": counts[k], "current": k == step}
              for k, (_, label) in selectors.MA_STEPS.items()]  # fmt: skip
     return render(request, "results/worklist.html", {"page": page, "steps": steps, "step": step})

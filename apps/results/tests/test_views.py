@@ -86,6 +86,16 @@ def test_an_ma_records_the_notification_from_the_worklist(client, ma, own_site):
     assert (item.state, item.notification_method) == (State.CLOSED, "portal")
 
 
+def test_the_worklist_opens_on_the_first_step_with_work_in_it(client, ma, own_site):
+    item = result_make(own_site, state=State.PATIENT_NOTIFIED, follow_up=FollowUp.APPOINTMENT)
+    client.force_login(ma)
+    page = client.get(reverse("results:worklist")).content.decode()
+    assert f'id="result-{item.pk}"' in page  # nobody to tell: the follow-up step opens
+    assert "Nothing at this step" not in page
+    asked = client.get(reverse("results:worklist"), {"step": "notify"}).content.decode()
+    assert "Nothing at this step" in asked  # a step asked for is shown, even empty
+
+
 def test_bulk_acknowledge_from_the_inbox(client, dr, own_site):
     items = [result_make(own_site, assignee=dr) for _ in range(2)]
     client.force_login(dr)
