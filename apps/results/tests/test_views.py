@@ -4,6 +4,7 @@ access logging, and bad or stale input answered on the page with nothing lost.""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -122,9 +123,9 @@ def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
     for n in range(count):
         result_make(own_site, criticality=("critical", "abnormal", "normal")[n % 3], assignee=dr)
     client.force_login(dr)
-    # measured: 21 for 3 and for 30 — the inbox's 14, the break-glass grant lookup, and 6 to seal
-    # the access-log rows into the audit hash chain (apps/core/audit_chain.py)
-    with django_assert_max_num_queries(21):
+    # measured for 3 and for 30: the inbox's 14, the break-glass grant lookup, 6 to seal the
+    # access-log rows into the audit hash chain, and on PostgreSQL one more for the chain's lock
+    with django_assert_max_num_queries(22 if connection.vendor == "postgresql" else 21):
         assert client.get(reverse("results:inbox")).status_code == 200
 
 
