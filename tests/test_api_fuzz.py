@@ -7,6 +7,7 @@ have taken a read-only value.
 """
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ from apps.referrals.models import Referral
 from apps.referrals.tests.factories import ReferralFactory
 
 EXAMPLES = 3
+# The same examples on every run, so CI cannot fail by chance; CLINOPS_FUZZ_RANDOM=1 explores new
+# ones (a random run found the 2**63 id that overflowed SQLite: now a 400, tested in apps/results).
+DERANDOMIZE = os.environ.get("CLINOPS_FUZZ_RANDOM") != "1"
 WRITE_METHODS = {"post", "put", "patch"}
 # Values nobody may set through the API; chosen so that an accepted one is recognisable.
 PROTECTED_VALUES: dict[str, Any] = {
@@ -65,7 +69,13 @@ def _fuzzer(client: Any, role: str, operation: Any, protected: set[str], targets
     """A hypothesis test over one operation's generated cases, for targets (own site, other site)."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=DERANDOMIZE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: Any) -> None:
         for target in targets:
             if "id" in (case.path_parameters or {}):

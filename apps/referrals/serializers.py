@@ -14,6 +14,9 @@ from .forms import DECLINE_REASONS
 from .models import OutreachAttempt, Referral
 from .selectors import QUEUES
 
+# Ids are BIGINTs: a larger number must be a 400 here, not an overflow in the database.
+MAX_ID = 2**63 - 1
+
 
 class UserRefSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
@@ -164,7 +167,9 @@ class NoteAddInput(serializers.Serializer):
 
 
 class ReassignInput(serializers.Serializer):
-    assignee = serializers.IntegerField(allow_null=True, help_text="A user id, or null to unassign")
+    assignee = serializers.IntegerField(
+        allow_null=True, min_value=1, max_value=MAX_ID, help_text="A user id, or null to unassign"
+    )
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 

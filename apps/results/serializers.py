@@ -3,6 +3,9 @@ from rest_framework import serializers
 from .models import Coverage, ResultItem
 from .workflow import FollowUp, NotifyMethod
 
+# Ids are BIGINTs: a larger number must be a 400 here, not an overflow in the database.
+MAX_ID = 2**63 - 1
+
 
 class ResultSerializer(serializers.ModelSerializer):
     """A result item without the patient's identity (that is on the page, access-logged)."""
@@ -38,7 +41,9 @@ class ReviewInput(serializers.Serializer):
 
 
 class AcknowledgeInput(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=200)
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=200
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -60,7 +65,7 @@ class EmptyInput(serializers.Serializer):
 
 
 class ResultReassignInput(serializers.Serializer):
-    assignee = serializers.IntegerField(min_value=1)
+    assignee = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 

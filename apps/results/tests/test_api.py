@@ -42,6 +42,16 @@ def test_acknowledging_an_abnormal_result_in_bulk_is_a_409_and_changes_nothing(a
     assert ResultItem.objects.filter(state=State.NEW).count() == 2
 
 
+def test_an_id_beyond_the_database_range_is_a_clear_400(api, make_user, own_site):
+    """Found by the API fuzzer: 2**63 reached SQLite and overflowed (a 500)."""
+    dr = make_user(Role.CLINICIAN)
+    normal = result_make(own_site, assignee=dr)
+    api.force_authenticate(dr)
+    response = api.post(reverse("results-api:acknowledge"), {"items": [normal.pk, 2**63]}, format="json")
+    assert response.status_code == 400 and "items" in response.json()
+    assert ResultItem.objects.get(pk=normal.pk).state == State.NEW
+
+
 def test_an_ma_records_how_the_patient_was_told(api, make_user, own_site):
     ma = make_user(Role.MEDICAL_ASSISTANT)
     item = result_make(own_site, state=State.REVIEWED)
