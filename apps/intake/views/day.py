@@ -16,11 +16,18 @@ from apps.core.roles import can_see_patient_data
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
 from apps.workflow.permissions import can
+from apps.workflow.web import partial
 
 from .. import selectors, services
 from ..forms import CancelForm, DayForm, NoteForm, OutreachForm
 from ..workflow import BEFORE_ARRIVAL, State
-from .common import HANDLED, access_log_rows, failure, partial, problem, work_required
+from .common import (
+    HANDLED,
+    access_log_rows,
+    failure,
+    problem,
+    work_required,
+)
 
 TRANSITION_LABELS = {
     "create": "Booked in the EHR", "contact": "Outreach", "start": "Started", "finish": "Ready",

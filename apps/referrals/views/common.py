@@ -9,18 +9,15 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from apps.core.access_log import access_log_many
-from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import AccessLog
 from apps.workflow.sla import sla_status
+from apps.workflow.web import failure_answer, problem_response
 
 from ..forms import FILTER_KEYS
 from ..models import Referral
@@ -28,7 +25,6 @@ from ..selectors import queue_label
 
 WORKFLOW = Referral.WORKFLOW
 work_required = permission_required("core.work_referrals", raise_exception=True)
-STALE = (ConflictError, TransitionNotAllowed, ConcurrentTransition)
 COUNTS_CHANGED = "referrals-counts-changed"  # an htmx event: the queue counts refresh at once
 
 
@@ -86,12 +82,6 @@ def access_log_listed(request: HttpRequest, referrals: list[Referral]) -> None:
         access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
 
 
-def partial(request: HttpRequest) -> bool:
-    """An htmx swap (not a history restore, which needs the whole page)."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
-
-
 def with_query(url: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
@@ -123,24 +113,14 @@ def problem(
     """A refused (403), stale (409) or invalid (400) action: a page, or for htmx the flash area."""
     if not reload_url:
         reload_url = reverse("referrals:detail", args=[referral_id]) if referral_id else reverse("referrals:worklist")
-    context = {"status": status, "message": message, "reload_url": reload_url, "kind": "error"}
-    if partial(request):
-        response = render(request, "referrals/_flash.html", context, status=status)
-        response["HX-Retarget"] = "#flash"
-        response["HX-Reswap"] = "innerHTML"
-        return response
-    return render(request, "referrals/problem.html", context, status=status)
+    return problem_response(
+        request, status=status, message=message, reload_url=reload_url, page_template="referrals/problem.html"
+    )
 
 
 def failure(request: HttpRequest, exc: Exception, referral_id: int | None) -> HttpResponse:
-    if isinstance(exc, PermissionDenied):
-        return problem(request, 403, str(exc) or "Your role does not allow this.", referral_id)
-    if isinstance(exc, STALE):
-        message = getattr(exc, "message", "") or "This referral changed while you were looking at it."
-        return problem(request, 409, f"{message} Reload to see where it is now.", referral_id)
-    if isinstance(exc, ApplicationError):
-        return problem(request, exc.status, exc.message, referral_id)
-    raise exc
+    status, message = failure_answer(exc, noun="referral")
+    return problem(request, status, message, referral_id)
 
 
 def form_problem(request: HttpRequest, form: forms.Form, referral_id: int) -> HttpResponse:

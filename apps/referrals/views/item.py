@@ -20,6 +20,7 @@ from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
 from apps.workflow.permissions import can
 from apps.workflow.sla import sla_status
+from apps.workflow.web import STALE, partial
 
 from .. import selectors, services
 from ..forms import (
@@ -38,12 +39,10 @@ from ..selectors import queue_label
 from ..workflow import State
 from .common import (
     COUNTS_CHANGED,
-    STALE,
     WORKFLOW,
     due_text,
     failure,
     form_problem,
-    partial,
     span,
     work_required,
 )

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.web import partial
 
 from .. import selectors
 from ..forms import SORT_LABELS, BulkForm, SavedViewForm, WorklistFilterForm
@@ -25,7 +26,6 @@ from .common import (
     access_log_listed,
     back_url,
     failure,
-    partial,
     plural,
     problem,
     rows_for,
