@@ -129,12 +129,6 @@ def test_history_slices_keep_every_event_in_order():
     assert all(e.at <= end for end, chunk in slices for e in chunk)
 
 
-def test_serve_demo_registers_every_periodic_task_for_the_in_process_beat():
-    from apps.demo.management.commands.serve_demo import beat_tasks_register
-
-    assert beat_tasks_register() == []
-
-
 def test_staff_simulations_are_discovered_per_installed_workflow():
     assert {"referral", "result", "intake"} <= set(staff_workflows())
 

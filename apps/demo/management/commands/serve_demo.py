@@ -12,15 +12,6 @@ from apps.demo.live import LiveFeed, wait_for_port
 from apps.demo.management.commands.simulate_ehr import parse_rate
 
 
-def beat_tasks_register() -> list[str]:
-    """Import every app's tasks module, so the in-process beat finds e.g. ``workflow.sla_sweep``
-    (Celery's autodiscovery is lazy and only a worker triggers it); returns the unknown ones."""
-    from clinops.celery import app
-
-    app.loader.import_default_modules()
-    return [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
-
-
 class Command(ServeCommand):
     help = "Serve the app with the periodic tasks and a gentle simulated EHR feed through the webhook."
 
@@ -30,7 +21,6 @@ class Command(ServeCommand):
 
     def inner_run(self, *args: Any, **options: Any) -> None:
         # inner_run runs in the process that serves (the reloader's child), so the feed runs once.
-        beat_tasks_register()
         per_second = parse_rate(options.get("feed_rate") or "0")
         if per_second > 0:
             LiveFeed(base_url=f"http://127.0.0.1:{self.port}", per_second=per_second).start()
