@@ -1,103 +1,28 @@
-"""Referral use cases. Staff actions: lock, check, transition, save, log, tell the referrer
-(outbox, same transaction), return. EHR events arrive through ``handlers.py``."""
+"""Referral use cases of the staff: lock, check, transition through the workflow engine (which
+saves, logs and tells the referrer through the outbox in the same transaction), return."""
 
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django_fsm import can_proceed
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import ServiceLine
-from apps.workflow.models import TransitionSource
 from apps.workflow.permissions import ensure_can
-from apps.workflow.services import transition_record
-from apps.workflow.sla import sla_pause, sla_resume, sla_start
+from apps.workflow.transitions import EXCEPTIONS_QUEUE, held_release, item_lock, transition_apply, transition_record
 
-from .models import OutreachAttempt, Referral
-from .workflow import CLOSED, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
+from ..models import OutreachAttempt, Referral
+from ..workflow import QUEUE_FOR_STATE, STAFF_TRANSITIONS
 
 ABANDON_AFTER_ATTEMPTS = 3
-EXCEPTIONS_QUEUE = "exceptions"
-
-
-def referral_notify_referrer(
-    referral: Referral, *, transition_id: int, correlation_id: str = "", business: tuple[str, str] | None = None
-) -> None:
-    """Queue the referrer's Task update for this state (written in the caller's transaction)."""
-    if not referral.task_ref.startswith("Task/"):
-        return
-    from apps.ehr.services.outbox import outbox_enqueue
-
-    status, code, text = TASK_STATUS[referral.state]
-    if business:
-        code, text = business
-    outbox_enqueue(
-        source=referral.source,
-        resource_type="Task",
-        resource_id=referral.task_ref.split("/", 1)[1],
-        changes={
-            "status": status,
-            "businessStatus": {
-                "coding": [{"system": "http://clinops.example.org/fhir/CodeSystem/referral-status", "code": code}],
-                "text": text,
-            },
-            "lastModified": timezone.now().isoformat(),
-        },
-        if_match_version=referral.task_version,
-        dedupe_key=f"referral:{referral.pk}:transition:{transition_id}",
-        correlation_id=correlation_id,
-    )
-
-
-def apply_transition(
-    referral: Referral,
-    name: str,
-    *,
-    by: Any = None,
-    source: str = TransitionSource.STAFF,
-    reason: str = "",
-    correlation_id: str = "",
-    business: tuple[str, str] | None = None,
-    **kwargs: Any,
-) -> None:
-    """Fire a transition on a locked referral; set queue, SLA and open/closed; save; log; notify."""
-    method = getattr(referral, name)
-    if not can_proceed(method):
-        raise ConflictError(
-            f"This referral is {referral.get_state_display().lower()}; it cannot be '{name.replace('_', ' ')}' now.",
-            code="transition_not_allowed",
-        )
-    from_state = referral.state
-    method(**kwargs)
-    now = timezone.now()
-    if referral.state in CLOSED:
-        referral.is_open, referral.closed_at = False, now
-    else:
-        queue = QUEUE_FOR_STATE.get(referral.state, referral.queue)
-        if referral.state == State.NEEDS_INFO:
-            referral.queue = queue
-            sla_pause(referral, now=now)
-        elif from_state == State.NEEDS_INFO:
-            referral.queue = queue
-            sla_resume(referral, now=now)
-        elif queue != referral.queue and referral.queue != EXCEPTIONS_QUEUE:
-            referral.queue = queue
-            sla_start(referral, now=now)
-    referral.save()
-    logged = transition_record(
-        referral, transition=name, from_state=from_state, by=by, source=source, reason=reason,
-        correlation_id=correlation_id,
-    )  # fmt: skip
-    referral_notify_referrer(referral, transition_id=logged.pk, correlation_id=correlation_id, business=business)
 
 
 def _staff(referral_id: int, by: Any, name: str, *, reason: str = "", **kwargs: Any) -> Referral:
     if name not in STAFF_TRANSITIONS:
         raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
-    referral = Referral.objects.select_for_update(of=("self",)).select_related("site", "source").get(pk=referral_id)
+    referral = item_lock(Referral.WORKFLOW, referral_id)
     ensure_can(by, referral, "work")
-    apply_transition(referral, name, by=by, reason=reason, **kwargs)
+    transition_apply(referral, name, by=by, reason=reason, **kwargs)
     return referral
 
 
@@ -164,7 +89,7 @@ def referral_cancel(*, referral_id: int, by: Any, reason: str) -> Referral:
 @transaction.atomic
 def referral_abandon(*, referral_id: int, by: Any, reason: str = "") -> Referral:
     """Stop trying: the patient could not be reached or scheduled."""
-    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    referral = item_lock(Referral.WORKFLOW, referral_id)
     failed = referral.outreach.filter(outcome__in=OutreachAttempt.FAILED).count()
     overdue = referral.due_at <= timezone.now()
     if failed < ABANDON_AFTER_ATTEMPTS and not overdue:
@@ -195,7 +120,7 @@ def referral_outreach_record(
 @transaction.atomic
 def referral_forward(*, referral_id: int, by: Any, service_line_code: str, reason: str) -> Referral:
     """Send a referral to another service line (an explicit, logged action; state unchanged)."""
-    referral = Referral.objects.select_for_update().get(pk=referral_id)
+    referral = item_lock(Referral.WORKFLOW, referral_id)
     ensure_can(by, referral, "work")
     line = ServiceLine.objects.filter(code=service_line_code, sites=referral.site).first()
     if line is None:
@@ -231,7 +156,7 @@ def referral_merge(*, referral_id: int, by: Any, into_id: int, note: str = "") -
             "Merge only into an open referral for the same patient at the same site.", code="merge_mismatch"
         )
     duplicate.possible_duplicate_of = into
-    apply_transition(
+    transition_apply(
         duplicate, "merge", by=by, reason=f"Merged into referral #{into.pk}" + (f": {note}" if note else ""),
         business=("duplicate", "Merged with another referral"),
     )  # fmt: skip
@@ -260,32 +185,19 @@ def _abandon_offered(referral: Referral) -> bool:
 def referrals_reroute_held(system: str, codes: frozenset[str]) -> int:
     """A mapping became active for these codes: route the referrals held for them and take them
     out of the exceptions queue (called after the activating transaction commits)."""
-    from .routing import route_for, service_line_for, specialty_canonical
+    from ..routing import route_for, service_line_for, specialty_canonical
+
+    def release(referral: Referral) -> tuple[str, str] | None:
+        canonical = specialty_canonical(referral.specialty)
+        if canonical.code is None:
+            return None
+        route = route_for(referral.source_id, referral.service_request.performer_ref, canonical.code)
+        referral.site = route.site
+        referral.service_line = route.service_line or service_line_for(route.site, canonical.code)
+        referral.canonical_specialty, referral.exception_reason = canonical.code, ""
+        reason = f"Specialty {referral.specialty} now maps to {canonical.code}"
+        return QUEUE_FOR_STATE.get(referral.state, "triage"), reason
 
     specialties = [f"{system}|{code}" for code in codes]
     held = Referral.objects.filter(is_open=True, queue=EXCEPTIONS_QUEUE, specialty__in=specialties)
-    moved = 0
-    for referral_id in held.values_list("pk", flat=True):
-        with transaction.atomic():
-            referral = (
-                Referral.objects.select_for_update(of=("self",)).select_related("service_request").get(pk=referral_id)
-            )
-            canonical = specialty_canonical(referral.specialty)
-            if canonical.code is None or referral.queue != EXCEPTIONS_QUEUE:
-                continue
-            route = route_for(referral.source_id, referral.service_request.performer_ref, canonical.code)
-            referral.site = route.site
-            referral.service_line = route.service_line or service_line_for(route.site, canonical.code)
-            referral.canonical_specialty, referral.exception_reason = canonical.code, ""
-            referral.queue = QUEUE_FOR_STATE.get(referral.state, "triage")
-            sla_start(referral)
-            referral.save()
-            transition_record(
-                referral,
-                transition="route",
-                from_state=referral.state,
-                source=TransitionSource.SYSTEM,
-                reason=f"Specialty {referral.specialty} now maps to {canonical.code}",
-            )
-            moved += 1
-    return moved
+    return held_release(Referral.WORKFLOW, list(held.values_list("pk", flat=True)), transition="route", release=release)
