@@ -163,9 +163,10 @@ def item_open(
     reason: str = "",
     correlation_id: str = "",
 ) -> Transition:
-    """Save a new item (fields, queue and SLA set by the caller), log its first transition and
-    tell the EHR the way every transition does."""
-    item.save()
+    """Save a new item (fields, queue and SLA set by the caller; saved already when it needed a
+    key, e.g. for its checklist), log its first transition and tell the EHR like any transition."""
+    if item.pk is None:
+        item.save()
     logged = transition_record(
         item, transition=transition, from_state="", source=source, reason=reason, correlation_id=correlation_id
     )
