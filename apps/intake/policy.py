@@ -9,13 +9,15 @@ from typing import Any
 
 from apps.workflow.transitions import Clock, Policy, Step
 
-from .workflow import State, is_closed
+from .workflow import STAFF_TRANSITIONS, State, is_closed
 
 SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
 
 
 class IntakePolicy(Policy):
     noun = "intake"
+    staff_transitions = STAFF_TRANSITIONS
+    reason_required = {"cancel": "Say why the intake is cancelled."}
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         if name in ("finish", "finish_late"):

@@ -20,10 +20,11 @@ from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
-from apps.core.errors import ConflictError
+from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import roles_of
 
 from .models import Transition, TransitionSource, WorkItem
+from .permissions import ensure_can
 from .registry import workflow_model, workflow_policy
 from .sla import SUPERVISOR_QUEUE, sla_pause, sla_resume, sla_start
 
@@ -53,6 +54,8 @@ class Policy:
 
     noun = "item"  # in messages: "This referral is declined; …"
     labels: Mapping[str, str] = {}  # transition name → how people say it
+    staff_transitions: frozenset[str] = frozenset()  # what people may fire (the rest: EHR, timers)
+    reason_required: Mapping[str, str] = {}  # staff transition → what to ask when its reason is blank
 
     def label(self, name: str) -> str:
         """A transition as people say it (never snake_case)."""
@@ -117,6 +120,19 @@ def item_lock(workflow: str, item_id: int) -> Any:
     """The item, its row locked until the transaction ends (raises DoesNotExist)."""
     model = workflow_model(workflow)
     return model.objects.select_for_update(of=("self",)).select_related("site", "assignee").get(pk=item_id)
+
+
+def staff_lock(workflow: str, item_id: int, name: str, *, by: Any, reason: str = "") -> Any:
+    """Lock an item for a transition a person fires: one the workflow lets staff fire, with the
+    reason it requires, by someone who works the item's queue at its site."""
+    policy = workflow_policy(workflow)
+    if name in policy.reason_required and not reason.strip():
+        raise ApplicationError(policy.reason_required[name], code="reason_required")
+    if name not in policy.staff_transitions:
+        raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
+    item = item_lock(workflow, item_id)
+    ensure_can(by, item, "work")
+    return item
 
 
 def transition_apply(

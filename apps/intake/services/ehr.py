@@ -140,20 +140,19 @@ def intake_cancel_from_ehr(
 ) -> Intake | None:
     """The appointment was cancelled (or entered in error, or deleted): the intake is cancelled,
     unless the patient already arrived (the visit happened: the record is kept)."""
-    intake = _intake_of(source_id, [appointment_id])
-    if intake is not None and intake.state not in ALWAYS_CLOSED and can_proceed(intake.cancel):
-        transition_apply(intake, "cancel", source=EHR, reason=f"Appointment {status} in the EHR",
-                         correlation_id=correlation_id)  # fmt: skip
-    return intake
+    return _close(source_id, appointment_id, "cancel", f"Appointment {status} in the EHR", correlation_id)
 
 
 @transaction.atomic
 def intake_no_show_from_ehr(*, source_id: int, appointment_id: str, correlation_id: str = "") -> Intake | None:
     """The EHR marked the appointment a no-show: so is the intake (when it still can be)."""
+    return _close(source_id, appointment_id, "mark_no_show", "Appointment noshow in the EHR", correlation_id)
+
+
+def _close(source_id: int, appointment_id: str, name: str, reason: str, correlation_id: str) -> Intake | None:
     intake = _intake_of(source_id, [appointment_id])
-    if intake is not None and intake.state not in ALWAYS_CLOSED and can_proceed(intake.mark_no_show):
-        transition_apply(intake, "mark_no_show", source=EHR, reason="Appointment noshow in the EHR",
-                         correlation_id=correlation_id)  # fmt: skip
+    if intake is not None and intake.state not in ALWAYS_CLOSED and can_proceed(getattr(intake, name)):
+        transition_apply(intake, name, source=EHR, reason=reason, correlation_id=correlation_id)
     return intake
 
 

@@ -9,10 +9,10 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import Site
 from apps.workflow.permissions import ensure_can
-from apps.workflow.transitions import item_lock, transition_apply
+from apps.workflow.transitions import item_lock, staff_lock, transition_apply
 
 from ..models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
-from ..workflow import STAFF_TRANSITIONS, State
+from ..workflow import State
 from .visit import settle
 
 
@@ -61,10 +61,7 @@ def intake_outreach_record(*, intake_id: int, by: Any, channel: str, outcome: st
 
 
 def _staff(intake_id: int, by: Any, name: str, *, reason: str = "") -> Intake:
-    if name not in STAFF_TRANSITIONS:
-        raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
-    intake = item_lock(Intake.WORKFLOW, intake_id)
-    ensure_can(by, intake, "work")
+    intake = staff_lock(Intake.WORKFLOW, intake_id, name, by=by, reason=reason)
     today = timezone.localtime(timezone.now(), intake.site.tzinfo).date()
     if name in ("check_in", "mark_no_show") and intake.visit_date > today:
         raise ConflictError(f"The visit is on {intake.visit_date:%A %d %B}; do this on the day.", code="not_yet")
@@ -89,8 +86,6 @@ def intake_no_show(*, intake_id: int, by: Any, reason: str = "") -> Intake:
 @transaction.atomic
 def intake_cancel(*, intake_id: int, by: Any, reason: str) -> Intake:
     """Cancel an intake (the visit will not happen); the reason is required."""
-    if not reason.strip():
-        raise ApplicationError("Say why the intake is cancelled.", code="reason_required")
     return _staff(intake_id, by, "cancel", reason=reason.strip())
 
 

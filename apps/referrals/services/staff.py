@@ -9,7 +9,14 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import ServiceLine
 from apps.workflow.permissions import ensure_can
-from apps.workflow.transitions import EXCEPTIONS_QUEUE, held_release, item_lock, transition_apply, transition_record
+from apps.workflow.transitions import (
+    EXCEPTIONS_QUEUE,
+    held_release,
+    item_lock,
+    staff_lock,
+    transition_apply,
+    transition_record,
+)
 
 from ..models import OutreachAttempt, Referral
 from ..workflow import QUEUE_FOR_STATE, STAFF_TRANSITIONS
@@ -18,10 +25,7 @@ ABANDON_AFTER_ATTEMPTS = 3
 
 
 def _staff(referral_id: int, by: Any, name: str, *, reason: str = "", **kwargs: Any) -> Referral:
-    if name not in STAFF_TRANSITIONS:
-        raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
-    referral = item_lock(Referral.WORKFLOW, referral_id)
-    ensure_can(by, referral, "work")
+    referral = staff_lock(Referral.WORKFLOW, referral_id, name, by=by, reason=reason)
     transition_apply(referral, name, by=by, reason=reason, **kwargs)
     return referral
 
@@ -81,8 +85,6 @@ def referral_decline(*, referral_id: int, by: Any, reason_code: str, note: str =
 @transaction.atomic
 def referral_cancel(*, referral_id: int, by: Any, reason: str) -> Referral:
     """Cancel at the referrer's or patient's request."""
-    if not reason.strip():
-        raise ApplicationError("Say why the referral is cancelled.", code="reason_required")
     return _staff(referral_id, by, "cancel", reason=reason.strip())
 
 
