@@ -17,7 +17,7 @@ from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import Left
 from django.http import Http404
 
-from .models import EhrSource, InboxMessage, OutboxMessage
+from .models import EhrSource, InboxMessage, OutboxMessage, Patient
 
 PAGE_SIZE = 50
 SHORT_ERROR = 120
@@ -27,6 +27,16 @@ LATENCY_SAMPLE = 50_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Secrets and large columns a list never shows.
 _SOURCE_SECRETS = ("source__bearer_token", "source__private_key_pem", "source__webhook_token_hash")
+
+
+# --- patients ------------------------------------------------------------------------
+
+
+def patient_refs_find(text: str) -> list[str]:
+    """``Patient/<id>`` of at most two local patients matching ``text`` (that reference, or an MRN)."""
+    kind, _, fhir_id = text.strip().partition("/")
+    found = Patient.objects.filter(fhir_id=fhir_id) if kind == "Patient" else Patient.objects.filter(mrn=text.strip())
+    return [f"Patient/{pk}" for pk in found.values_list("fhir_id", flat=True)[:2]]
 
 
 # --- lists and details ---------------------------------------------------------------
