@@ -17,6 +17,8 @@ from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import Left
 from django.http import Http404
 
+from apps.core.sql_relations import sql_relation
+
 from .models import EhrSource, InboxMessage, OutboxMessage, Patient
 
 PAGE_SIZE = 50
@@ -333,3 +335,26 @@ def integration_stats(*, since: datetime, until: datetime, source_id: int | None
             )
         )
     return stats
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# The inbox as an SQL relation (``FROM {INBOX_MESSAGES_SQL} m``; apps.core.sql_relations), one row
+# per inbound message: ``id``, ``resource_type``, ``status`` (``InboxMessage.Status`` values, e.g.
+# "processed", "dead"), ``received_at``, ``processed_at`` (NULL until processed),
+# ``ehr_last_updated`` (the resource's meta.lastUpdated, NULL if absent) and ``error_code`` ('' if none).
+INBOX_MESSAGES_SQL = sql_relation(
+    InboxMessage,
+    id="id",
+    resource_type="resource_type",
+    status="status",
+    received_at="received_at",
+    processed_at="processed_at",
+    ehr_last_updated="ehr_last_updated",
+    error_code="error_code",
+)
+# The outbox likewise (``FROM {OUTBOX_MESSAGES_SQL} m``): ``id``, ``resource_type``, ``status``
+# (``OutboxMessage.Status`` values, e.g. "sent", "dead") and ``created_at``.
+OUTBOX_MESSAGES_SQL = sql_relation(
+    OutboxMessage, id="id", resource_type="resource_type", status="status", created_at="created_at"
+)
