@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from .models import EmergencyGrant
+from .models import EmergencyGrant, User
 
 EMERGENCY_PERMISSION = "core.use_emergency_access"
 MIN_REASON_LENGTH = 15
@@ -50,7 +50,7 @@ def emergency_patients_for(user: Any) -> set[str]:
 
 
 @transaction.atomic
-def emergency_grant_open(*, user: Any, patient: str, reason: str) -> EmergencyGrant:
+def emergency_grant_open(*, user: User, patient: str, reason: str) -> EmergencyGrant:
     """Open a break-glass grant for one patient; the reason is required and the grant expires."""
     if not user.has_perm(EMERGENCY_PERMISSION):
         raise PermissionDenied("Only the emergency access group may break the glass.")

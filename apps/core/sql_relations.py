@@ -21,10 +21,19 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def column_of(model: type[Model], name: str) -> str:
+    """The database column of ``model``'s field ``name``."""
+    field = model._meta.get_field(name)
+    column = getattr(field, "column", None)
+    if not isinstance(column, str):  # a reverse relation or a many-to-many has no column
+        raise ValueError(f"{model.__name__}.{name} has no column of its own.")
+    return column
+
+
 def sql_relation(model: type[Model], **columns: str) -> str:
     """``(SELECT <column of field> AS <name>, … FROM <table>)`` for ``name=field`` pairs of ``model``."""
     if not columns:
         raise ValueError("Name at least one column.")
     meta = model._meta
-    selected = ", ".join(f"{_quoted(meta.get_field(field).column)} AS {name}" for name, field in columns.items())
+    selected = ", ".join(f"{_quoted(column_of(model, field))} AS {name}" for name, field in columns.items())
     return f"(SELECT {selected} FROM {_quoted(meta.db_table)})"  # noqa: S608 - names from the model and kwargs, no values

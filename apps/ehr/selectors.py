@@ -279,6 +279,8 @@ def _latencies(since: datetime, until: datetime, source_id: int | None) -> dict[
     by_source: dict[int, list[float]] = {}
     recent = qs.order_by("-processed_at").values_list("source_id", "ehr_last_updated", "processed_at")
     for sid, event_at, processed_at in recent[:LATENCY_SAMPLE]:
+        if event_at is None or processed_at is None:  # not there: the query asks for both
+            continue
         by_source.setdefault(sid, []).append((processed_at - event_at).total_seconds())
     out = {}
     for sid, values in by_source.items():
@@ -318,7 +320,7 @@ def integration_stats(*, since: datetime, until: datetime, source_id: int | None
     latency = _latencies(since, until, source_id)
     stats = []
     for source in sources:
-        counts = flow.get(source.pk, {})
+        counts: Mapping[str, Any] = flow.get(source.pk, {})
         samples, p50, p95 = latency.get(source.pk, (0, None, None))
         stats.append(
             SourceStats(

@@ -77,7 +77,7 @@ def attach_patients(user: Any, referrals: list[Referral]) -> list[Referral]:
     """Set ``referral.patient`` (a store Patient or None) — None for users who may not see patients."""
     found = patients_for(referrals) if can_see_patient_data(user) else {}
     for referral in referrals:
-        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))
+        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))  # type: ignore[attr-defined]
     return referrals
 
 

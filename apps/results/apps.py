@@ -17,7 +17,8 @@ class ResultsConfig(AppConfig):
         from .models import ResultItem
         from .services import results_reinterpret_held
 
-        workflow_register(ResultItem, escalate=result_escalate)
+        # "engine" rewrites the registry; its callback type then takes the model (and this ignore goes).
+        workflow_register(ResultItem, escalate=result_escalate)  # type: ignore[arg-type]
         on_mapping_activated(results_reinterpret_held)
         handler_register("DiagnosticReport", handlers.on_diagnostic_report)
         handler_register("Observation", handlers.on_observation)

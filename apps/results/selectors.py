@@ -50,7 +50,7 @@ def attach_patients(items: list[ResultItem]) -> list[ResultItem]:
                                                                         "birth_date", "mrn"):  # fmt: skip
             found[(p.source_id, f"Patient/{p.fhir_id}")] = p
     for item in items:
-        item.patient = found.get((item.source_id, item.patient_ref))
+        item.patient = found.get((item.source_id, item.patient_ref))  # type: ignore[attr-defined]  # for templates
     return items
 
 

@@ -50,8 +50,8 @@ def _age(item: ResultItem) -> str:
 def _decorate(items: list[ResultItem]) -> list[ResultItem]:
     now = timezone.now()
     for item in items:
-        item.sla = sla_status(item, now=now)
-        item.age = _age(item)
+        item.sla = sla_status(item, now=now)  # type: ignore[attr-defined]  # shown by the template
+        item.age = _age(item)  # type: ignore[attr-defined]
     return items
 
 
@@ -133,7 +133,7 @@ def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: A
         message = getattr(exc, "message", "") or "This result changed while you were looking at it."
         return _item_page(request, item, status=status, error=message, **{form_key: form})
     messages.success(request, done)
-    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("results:inbox") else
+    return redirect(reverse("results:inbox") if request.POST.get("next") == reverse("results:inbox") else
                     reverse("results:detail", args=[pk]))  # fmt: skip
 
 
@@ -185,7 +185,7 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @review_required
 def acknowledge(request: HttpRequest) -> HttpResponse:
-    ids = [i for i in request.POST.getlist("items") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
     try:
         done = services.results_acknowledge(item_ids=ids, by=request.user)
     except ApplicationError as exc:

@@ -211,8 +211,8 @@ def translation_answer(params: dict[str, Any]) -> tuple[Translation | None, str]
                 raise TranslateError(
                     404, f"{url} has no version {number}.", code="not-found", expression="conceptMapVersion"
                 )
-            translation = translate_version(version, code)
-            return translation, f"{translation.message} Version {number} is {version.get_state_display().lower()}."
+            versioned = translate_version(version, code)
+            return versioned, f"{versioned.message} Version {number} is {version.get_state_display().lower()}."
     elif number:
         raise TranslateError(400, "conceptMapVersion needs url (which map).", expression="conceptMapVersion")
     if not target:

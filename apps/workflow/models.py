@@ -19,7 +19,7 @@ class Priority(models.TextChoices):
     ROUTINE = "routine", "Routine"
 
 
-PRIORITY_RANK = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
+PRIORITY_RANK: dict[str, int] = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
 
 
 class TransitionSource(models.TextChoices):

@@ -175,7 +175,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only a supervisor can assign or move referrals in bulk.")
     form = BulkForm(request.POST, user=request.user)
     if not form.is_valid():
-        problems = "; ".join(f"{form.fields[n].label or n}: {' '.join(e)}" for n, e in form.errors.items())
+        problems = "; ".join(f"{form.fields[n].label or n}: {' '.join(map(str, e))}" for n, e in form.errors.items())
         chosen = bool(request.POST.getlist("ids"))
         messages.error(request, f"Nothing changed. {problems}" if chosen else "Select referrals first.")
         return HttpResponseRedirect(back)
