@@ -77,7 +77,7 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 
-    # Returns a plain 401-style answer to htmx, not only a redirect (the stubs say a redirect).
+    # htmx gets a client-side redirect (HX-Redirect), not a 302; the stubs allow only a redirect.
     def handle_no_permission(self, request: HttpRequest, view_func: Any) -> HttpResponse:  # type: ignore[override]
         if request.headers.get("HX-Request") == "true":
             return _to_login(request, "login")
