@@ -34,9 +34,13 @@ run: seed
 	@echo "clinops is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	$(BIN)/python manage.py serve_demo 127.0.0.1:$(PORT) --feed-rate $(DEMO_FEED)
 
+# Style, then DESIGN.md's one-direction rule between apps (import-linter, pyproject.toml
+# [tool.importlinter]), then types (mypy with django-stubs; cache in .mypy_cache).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
@@ -53,4 +57,4 @@ browser-test: $(VENV)/.dev
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

@@ -11,7 +11,7 @@ from apps.terminology import api as terminology_api
 admin.site.site_header = "clinops administration"
 admin.site.site_title = "clinops admin"
 # The admin signs in through the app's own login page (django-axes lockout, idle timeout).
-admin.site.login = core_views.admin_login_redirect
+admin.site.login = core_views.admin_login_redirect  # type: ignore[method-assign]
 
 login_view = auth_views.LoginView.as_view(
     redirect_authenticated_user=True,

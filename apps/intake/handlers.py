@@ -3,13 +3,14 @@ handler reads what it needs from the resource and calls one service of ``service
 (which says what each event does); handlers write nothing themselves."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.ehr.handlers import ResourceChange
+from apps.ehr.models import Appointment
 
 from .checklist import CONSENTS, QUESTIONNAIRE
 from .services import (
@@ -35,17 +36,25 @@ def _event_time(resource: dict[str, Any]) -> datetime:
 
 def on_appointment(change: ResourceChange) -> None:
     status = "cancelled" if change.outcome == "deleted" else change.resource.get("status", "")
-    where = {"source_id": change.source_id, "appointment_id": change.resource_id}
+    source_id, appointment_id = change.source_id, change.resource_id
     if status in CANCELLED:
-        intake_cancel_from_ehr(**where, status=status, correlation_id=change.correlation_id)
+        intake_cancel_from_ehr(
+            source_id=source_id, appointment_id=appointment_id, status=status, correlation_id=change.correlation_id
+        )
     elif status == "noshow":
-        intake_no_show_from_ehr(**where, correlation_id=change.correlation_id)
+        intake_no_show_from_ehr(
+            source_id=source_id, appointment_id=appointment_id, correlation_id=change.correlation_id
+        )
     elif status in ("arrived", "checked-in", "fulfilled"):
         at = _event_time(change.resource)
-        intake_arrive_from_ehr(**where, status=status, at=at, correlation_id=change.correlation_id)
+        intake_arrive_from_ehr(
+            source_id=source_id, appointment_id=appointment_id, status=status, at=at,
+            correlation_id=change.correlation_id,
+        )  # fmt: skip
     elif status in BEFORE_ARRIVAL:
         intake_receive_appointment(
-            record=change.record, status=status, appointment_type=change.resource.get("appointmentType") or {},
+            record=cast(Appointment, change.record), status=status,
+            appointment_type=change.resource.get("appointmentType") or {},
             message_id=change.message_id, correlation_id=change.correlation_id,
         )  # fmt: skip
 

@@ -2,11 +2,12 @@
 handler reads what it needs from the resource and calls one service of ``services/ehr.py``
 (which says what each event does); handlers write nothing themselves."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 
 from apps.ehr.handlers import ResourceChange
+from apps.ehr.models import ServiceRequest
 
 from .services import (
     referral_appointment_from_ehr,
@@ -54,7 +55,8 @@ def on_service_request(change: ResourceChange) -> None:
         )  # fmt: skip
         return
     referral_receive_from_ehr(
-        record=change.record, is_referral=is_referral(change.resource), specialty=_specialty(change.resource),
+        record=cast(ServiceRequest, change.record), is_referral=is_referral(change.resource),
+        specialty=_specialty(change.resource),
         message_id=change.message_id, correlation_id=change.correlation_id,
     )  # fmt: skip
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.core.models import User
 from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites, site_ids_for
+from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Patient, Practitioner
 from apps.workflow.models import Note, SavedView
 from apps.workflow.selectors import Page, queue_counts, timeline, worklist_page
@@ -76,7 +77,7 @@ def attach_patients(user: Any, referrals: list[Referral]) -> list[Referral]:
     """Set ``referral.patient`` (a store Patient or None) — None for users who may not see patients."""
     found = patients_for(referrals) if can_see_patient_data(user) else {}
     for referral in referrals:
-        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))
+        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))  # type: ignore[attr-defined]
     return referrals
 
 
@@ -217,3 +218,11 @@ def saved_view_get(*, user: Any, view_id: int) -> SavedView:
     if view is None:
         raise Http404("No such saved view.")
     return view
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Referrals as an SQL relation (``JOIN {REFERRAL_FACTS_SQL} r``; apps.core.sql_relations), one row
+# per referral: ``id`` (the ``item_id`` of its transition-log rows) and ``outreach_attempts``
+# (patient contact attempts recorded so far).
+REFERRAL_FACTS_SQL = sql_relation(Referral, id="id", outreach_attempts="outreach_attempts")

@@ -11,6 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.scoping import scope_to_sites
+from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Observation, Patient
 from apps.workflow.selectors import Page, worklist_page
 
@@ -49,7 +50,7 @@ def attach_patients(items: list[ResultItem]) -> list[ResultItem]:
                                                                         "birth_date", "mrn"):  # fmt: skip
             found[(p.source_id, f"Patient/{p.fhir_id}")] = p
     for item in items:
-        item.patient = found.get((item.source_id, item.patient_ref))
+        item.patient = found.get((item.source_id, item.patient_ref))  # type: ignore[attr-defined]  # for templates
     return items
 
 
@@ -150,3 +151,11 @@ def clinicians_at_sites(*, user: Any, site_ids: Any = None) -> QuerySet:
         .distinct()
         .order_by("last_name", "first_name", "username")
     )  # fmt: skip
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Result items as an SQL relation (``JOIN {RESULT_FACTS_SQL} rc``; apps.core.sql_relations), one
+# row per result item: ``id`` (the ``item_id`` of its transition-log rows) and ``criticality``
+# (its current one: ``Criticality`` values, e.g. "critical", "abnormal").
+RESULT_FACTS_SQL = sql_relation(ResultItem, id="id", criticality="criticality")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.core.models import User
 
 from .models import Note, SavedView, WorkItem
 from .permissions import ensure_can
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def item_claim(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+def item_claim(*, workflow: str, item_id: int, by: User) -> WorkItem:
     """Take an item. When someone else has it, say who (exactly one of two claimers wins)."""
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "claim")
@@ -39,7 +40,7 @@ def item_claim(*, workflow: str, item_id: int, by: Any) -> WorkItem:
 
 
 @transaction.atomic
-def item_release(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+def item_release(*, workflow: str, item_id: int, by: User) -> WorkItem:
     """Give an item back to its queue (its holder, or a supervisor)."""
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "claim" if item.assignee_id == by.pk else "reassign")
@@ -52,7 +53,7 @@ def item_release(*, workflow: str, item_id: int, by: Any) -> WorkItem:
 
 
 @transaction.atomic
-def item_reassign(*, workflow: str, item_id: int, to: Any, by: Any, reason: str = "") -> WorkItem:
+def item_reassign(*, workflow: str, item_id: int, to: User | None, by: User, reason: str = "") -> WorkItem:
     """A supervisor gives an item to someone who works that queue at that site."""
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "reassign")
@@ -65,7 +66,7 @@ def item_reassign(*, workflow: str, item_id: int, to: Any, by: Any, reason: str 
 
 
 @transaction.atomic
-def item_move(*, workflow: str, item_id: int, queue: str, by: Any, reason: str = "") -> WorkItem:
+def item_move(*, workflow: str, item_id: int, queue: str, by: User, reason: str = "") -> WorkItem:
     """A supervisor moves an item to another queue; its SLA clock restarts for that queue."""
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "move")
@@ -76,7 +77,7 @@ def item_move(*, workflow: str, item_id: int, queue: str, by: Any, reason: str =
 
 
 @transaction.atomic
-def note_add(*, workflow: str, item_id: int, text: str, by: Any) -> Note:
+def note_add(*, workflow: str, item_id: int, text: str, by: User) -> Note:
     """Add a note to an item's timeline."""
     from apps.core.errors import ApplicationError
 
@@ -108,7 +109,7 @@ def sla_sweep(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any) -> SavedView:
+def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: User) -> SavedView:
     """Save the user's worklist filters under a name (the same name again overwrites them)."""
     from apps.core.errors import ApplicationError
 
@@ -120,7 +121,7 @@ def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any
 
 
 @transaction.atomic
-def saved_view_delete(*, view_id: int, by: Any) -> None:
+def saved_view_delete(*, view_id: int, by: User) -> None:
     """Delete one of the user's own saved views; someone else's is left alone."""
     SavedView.objects.filter(pk=view_id, user=by).delete()
 

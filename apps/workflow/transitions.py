@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from apps.core.errors import ApplicationError, ConflictError
+from apps.core.models import User
 from apps.core.roles import roles_of
 
 from .models import Transition, TransitionSource, WorkItem
@@ -89,7 +90,7 @@ def transition_record(
     *,
     transition: str,
     from_state: str,
-    by: Any = None,
+    by: User | None = None,
     source: str = TransitionSource.STAFF,
     reason: str = "",
     correlation_id: str = "",
@@ -122,7 +123,7 @@ def item_lock(workflow: str, item_id: int) -> Any:
     return model.objects.select_for_update(of=("self",)).select_related("site", "assignee").get(pk=item_id)
 
 
-def staff_lock(workflow: str, item_id: int, name: str, *, by: Any, reason: str = "") -> Any:
+def staff_lock(workflow: str, item_id: int, name: str, *, by: User, reason: str = "") -> Any:
     """Lock an item for a transition a person fires: one the workflow lets staff fire, with the
     reason it requires, by someone who works the item's queue at its site."""
     policy = workflow_policy(workflow)
@@ -139,7 +140,7 @@ def transition_apply(
     item: Any,
     name: str,
     *,
-    by: Any = None,
+    by: User | None = None,
     source: str = TransitionSource.STAFF,
     reason: str = "",
     correlation_id: str = "",
@@ -200,7 +201,7 @@ def item_requeue(
     *,
     queue: str,
     transition: str,
-    by: Any = None,
+    by: User | None = None,
     source: str = TransitionSource.STAFF,
     reason: str = "",
 ) -> Transition:

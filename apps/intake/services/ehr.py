@@ -80,14 +80,15 @@ def intake_receive_appointment(
         return intake
     intake.appointment_version = record.version_id
     kind, display, problem = appointment_type_of(appointment_type, message_id)
-    moved = record.start is not None and record.start != intake.visit_start
+    start = record.start
+    moved = start is not None and start != intake.visit_start
     retyped = kind != intake.appointment_type
     if not moved and not retyped:
         intake.save(update_fields=["appointment_version", "updated_at"])
         return intake
     old = timezone.localtime(intake.visit_start, intake.site.tzinfo)
-    if moved:
-        schedule_visit(intake, record.start)
+    if start is not None and moved:
+        schedule_visit(intake, start)
         intake.reschedule_count += 1
         if intake.escalated_at and intake.due_at > timezone.now():  # a new deadline: no longer overdue
             intake.escalated_at, intake.queue = None, "intake"
@@ -98,13 +99,15 @@ def intake_receive_appointment(
     reason = f"Appointment moved from {old:%d %b %H:%M} to {new:%d %b %H:%M}" if moved else "Appointment type changed"
     if added:
         reason += f"; {added} checklist item(s) added"
-    common = {"source": EHR, "correlation_id": correlation_id}
     if intake.state == State.COMPLETED_LATE and intake.ready_at and intake.ready_at < intake.due_at:
-        transition_apply(intake, "reschedule", reason=reason, **common)
+        transition_apply(intake, "reschedule", reason=reason, source=EHR, correlation_id=correlation_id)
     else:
         intake.save()
-        transition_record(intake, transition="reschedule", from_state=intake.state, reason=reason, **common)
-        settle(intake, reason=reason, **common)
+        transition_record(
+            intake, transition="reschedule", from_state=intake.state, reason=reason, source=EHR,
+            correlation_id=correlation_id,
+        )  # fmt: skip
+        settle(intake, reason=reason, source=EHR, correlation_id=correlation_id)
     return intake
 
 

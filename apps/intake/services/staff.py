@@ -1,13 +1,11 @@
 """Intake use cases of the staff: lock, check, change, settle the state from the checklist
 (through the workflow engine, which saves and logs), return."""
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
-from apps.core.models import Site
+from apps.core.models import Site, User
 from apps.workflow.permissions import ensure_can
 from apps.workflow.transitions import item_lock, staff_lock, transition_apply
 
@@ -22,7 +20,7 @@ def _working(intake: Intake) -> None:
 
 
 @transaction.atomic
-def intake_check_set(*, intake_id: int, key: str, done: bool, by: Any) -> Intake:
+def intake_check_set(*, intake_id: int, key: str, done: bool, by: User) -> Intake:
     """Tick (or untick) one checklist line; the state follows the checklist (ready, on the day, reopened)."""
     intake = item_lock(Intake.WORKFLOW, intake_id)
     ensure_can(by, intake, "work")
@@ -42,7 +40,7 @@ def intake_check_set(*, intake_id: int, key: str, done: bool, by: Any) -> Intake
 
 
 @transaction.atomic
-def intake_outreach_record(*, intake_id: int, by: Any, channel: str, outcome: str, note: str = "") -> IntakeOutreach:
+def intake_outreach_record(*, intake_id: int, by: User, channel: str, outcome: str, note: str = "") -> IntakeOutreach:
     """Record a contact attempt with the patient; the first one moves a pending intake to outreach."""
     intake = item_lock(Intake.WORKFLOW, intake_id)
     ensure_can(by, intake, "work")
@@ -60,7 +58,7 @@ def intake_outreach_record(*, intake_id: int, by: Any, channel: str, outcome: st
     return attempt
 
 
-def _staff(intake_id: int, by: Any, name: str, *, reason: str = "") -> Intake:
+def _staff(intake_id: int, by: User, name: str, *, reason: str = "") -> Intake:
     intake = staff_lock(Intake.WORKFLOW, intake_id, name, by=by, reason=reason)
     today = timezone.localtime(timezone.now(), intake.site.tzinfo).date()
     if name in ("check_in", "mark_no_show") and intake.visit_date > today:
@@ -72,19 +70,19 @@ def _staff(intake_id: int, by: Any, name: str, *, reason: str = "") -> Intake:
 
 
 @transaction.atomic
-def intake_check_in(*, intake_id: int, by: Any) -> Intake:
+def intake_check_in(*, intake_id: int, by: User) -> Intake:
     """The front desk checks the patient in (when the EHR has not said so)."""
     return _staff(intake_id, by, "check_in", reason="Checked in at the front desk")
 
 
 @transaction.atomic
-def intake_no_show(*, intake_id: int, by: Any, reason: str = "") -> Intake:
+def intake_no_show(*, intake_id: int, by: User, reason: str = "") -> Intake:
     """The patient did not come."""
     return _staff(intake_id, by, "mark_no_show", reason=reason or "Patient did not attend")
 
 
 @transaction.atomic
-def intake_cancel(*, intake_id: int, by: Any, reason: str) -> Intake:
+def intake_cancel(*, intake_id: int, by: User, reason: str) -> Intake:
     """Cancel an intake (the visit will not happen); the reason is required."""
     return _staff(intake_id, by, "cancel", reason=reason.strip())
 
@@ -92,7 +90,7 @@ def intake_cancel(*, intake_id: int, by: Any, reason: str) -> Intake:
 @transaction.atomic
 def checklist_item_save(
     *,
-    by: Any,
+    by: User,
     key: str,
     label: str,
     site: Site | None,

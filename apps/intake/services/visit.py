@@ -2,11 +2,10 @@
 checklist lines it has, and the state its checklist implies (``settle``)."""
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from django.utils import timezone
 
-from apps.core.models import Site
+from apps.core.models import Site, User
 from apps.workflow.models import TransitionSource
 from apps.workflow.transitions import open_settle, transition_apply
 
@@ -43,20 +42,24 @@ def checklist_sync(intake: Intake) -> int:
     return len(new)
 
 
-def settle(intake: Intake, *, by: Any = None, source: str = STAFF, reason: str = "", correlation_id: str = "") -> None:
+def settle(
+    intake: Intake, *, by: User | None = None, source: str = STAFF, reason: str = "", correlation_id: str = ""
+) -> None:
     """Move the state to what the checklist now says: started, ready (before the visit day),
     completed on the day, or back in progress when an item was unticked."""
     now = timezone.now()
     complete = checklist_complete(intake)
-    kwargs = {"by": by, "source": source, "reason": reason, "correlation_id": correlation_id}
+    name = None
     if complete and intake.state in WORKING:
-        transition_apply(intake, "finish" if now < intake.due_at else "finish_late", **kwargs)
+        name = "finish" if now < intake.due_at else "finish_late"
     elif complete and intake.state == State.CHECKED_IN:
-        transition_apply(intake, "finish_late", **kwargs)
+        name = "finish_late"
     elif not complete and intake.state == State.READY:
-        transition_apply(intake, "reopen", **kwargs)
+        name = "reopen"
     elif not complete and intake.state == State.PENDING and intake.checks.filter(done_at__isnull=False).exists():
-        transition_apply(intake, "start", **kwargs)
+        name = "start"
+    if name is not None:
+        transition_apply(intake, name, by=by, source=source, reason=reason, correlation_id=correlation_id)
     else:
         open_settle(intake, now=now)
         intake.save()

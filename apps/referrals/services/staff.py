@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
-from apps.core.models import ServiceLine
+from apps.core.models import ServiceLine, User
 from apps.workflow.permissions import ensure_can
 from apps.workflow.transitions import (
     EXCEPTIONS_QUEUE,
@@ -24,44 +24,44 @@ from ..workflow import QUEUE_FOR_STATE, STAFF_TRANSITIONS
 ABANDON_AFTER_ATTEMPTS = 3
 
 
-def _staff(referral_id: int, by: Any, name: str, *, reason: str = "", **kwargs: Any) -> Referral:
+def _staff(referral_id: int, by: User, name: str, *, reason: str = "", **kwargs: Any) -> Referral:
     referral = staff_lock(Referral.WORKFLOW, referral_id, name, by=by, reason=reason)
     transition_apply(referral, name, by=by, reason=reason, **kwargs)
     return referral
 
 
 @transaction.atomic
-def referral_triage(*, referral_id: int, by: Any) -> Referral:
+def referral_triage(*, referral_id: int, by: User) -> Referral:
     """Start triage of a received referral."""
     return _staff(referral_id, by, "triage")
 
 
 @transaction.atomic
-def referral_accept(*, referral_id: int, by: Any, note: str = "") -> Referral:
+def referral_accept(*, referral_id: int, by: User, note: str = "") -> Referral:
     """Accept a triaged referral; the referrer is told after commit."""
     return _staff(referral_id, by, "accept", reason=note)
 
 
 @transaction.atomic
-def referral_request_auth(*, referral_id: int, by: Any, note: str = "") -> Referral:
+def referral_request_auth(*, referral_id: int, by: User, note: str = "") -> Referral:
     """Hold an accepted referral until the payer authorises it."""
     return _staff(referral_id, by, "request_auth", reason=note)
 
 
 @transaction.atomic
-def referral_authorize(*, referral_id: int, by: Any, note: str = "") -> Referral:
+def referral_authorize(*, referral_id: int, by: User, note: str = "") -> Referral:
     """Authorisation received: on to scheduling."""
     return _staff(referral_id, by, "authorize", reason=note)
 
 
 @transaction.atomic
-def referral_start_scheduling(*, referral_id: int, by: Any) -> Referral:
+def referral_start_scheduling(*, referral_id: int, by: User) -> Referral:
     """An accepted referral needs no authorisation: on to scheduling."""
     return _staff(referral_id, by, "start_scheduling")
 
 
 @transaction.atomic
-def referral_request_info(*, referral_id: int, by: Any, question: str) -> Referral:
+def referral_request_info(*, referral_id: int, by: User, question: str) -> Referral:
     """Send a referral back to the referrer with a question; its SLA clock stops."""
     if not question.strip():
         raise ApplicationError("Say what information is missing; the referrer sees it.", code="question_required")
@@ -69,13 +69,13 @@ def referral_request_info(*, referral_id: int, by: Any, question: str) -> Referr
 
 
 @transaction.atomic
-def referral_receive_info(*, referral_id: int, by: Any, note: str = "") -> Referral:
+def referral_receive_info(*, referral_id: int, by: User, note: str = "") -> Referral:
     """The referrer answered: back to triage; the SLA clock restarts where it stopped."""
     return _staff(referral_id, by, "receive_info", reason=note)
 
 
 @transaction.atomic
-def referral_decline(*, referral_id: int, by: Any, reason_code: str, note: str = "") -> Referral:
+def referral_decline(*, referral_id: int, by: User, reason_code: str, note: str = "") -> Referral:
     """Decline with a coded reason (referral-decline-reason code set)."""
     if not reason_code:
         raise ApplicationError("Choose a decline reason.", code="reason_required")
@@ -83,13 +83,13 @@ def referral_decline(*, referral_id: int, by: Any, reason_code: str, note: str =
 
 
 @transaction.atomic
-def referral_cancel(*, referral_id: int, by: Any, reason: str) -> Referral:
+def referral_cancel(*, referral_id: int, by: User, reason: str) -> Referral:
     """Cancel at the referrer's or patient's request."""
     return _staff(referral_id, by, "cancel", reason=reason.strip())
 
 
 @transaction.atomic
-def referral_abandon(*, referral_id: int, by: Any, reason: str = "") -> Referral:
+def referral_abandon(*, referral_id: int, by: User, reason: str = "") -> Referral:
     """Stop trying: the patient could not be reached or scheduled."""
     referral = item_lock(Referral.WORKFLOW, referral_id)
     failed = referral.outreach.filter(outcome__in=OutreachAttempt.FAILED).count()
@@ -104,7 +104,7 @@ def referral_abandon(*, referral_id: int, by: Any, reason: str = "") -> Referral
 
 @transaction.atomic
 def referral_outreach_record(
-    *, referral_id: int, by: Any, channel: str, outcome: str, note: str = ""
+    *, referral_id: int, by: User, channel: str, outcome: str, note: str = ""
 ) -> OutreachAttempt:
     """Record a contact attempt with the patient; returns it (the Nth failure offers abandonment)."""
     referral = Referral.objects.select_for_update().get(pk=referral_id)
@@ -120,7 +120,7 @@ def referral_outreach_record(
 
 
 @transaction.atomic
-def referral_forward(*, referral_id: int, by: Any, service_line_code: str, reason: str) -> Referral:
+def referral_forward(*, referral_id: int, by: User, service_line_code: str, reason: str) -> Referral:
     """Send a referral to another service line (an explicit, logged action; state unchanged)."""
     referral = item_lock(Referral.WORKFLOW, referral_id)
     ensure_can(by, referral, "work")
@@ -136,7 +136,7 @@ def referral_forward(*, referral_id: int, by: Any, service_line_code: str, reaso
 
 
 @transaction.atomic
-def referral_merge(*, referral_id: int, by: Any, into_id: int, note: str = "") -> Referral:
+def referral_merge(*, referral_id: int, by: User, into_id: int, note: str = "") -> Referral:
     """Fold a duplicate into the referral it duplicates (same site and patient): the duplicate
     is closed as cancelled-duplicate, both timelines say so, the referrer hears 'duplicate'."""
     if referral_id == into_id:

@@ -23,7 +23,7 @@ from apps.workflow.transitions import item_open, transition_apply, transition_re
 from ..clinicians import clinician_resolve, covering_for
 from ..interpretation import Interpretation, criticality_of, observation_values, values_changes
 from ..models import ResultItem
-from ..workflow import EXCEPTIONS_QUEUE, PRIORITY_FOR, QUEUE_FOR_STATE, REVIEW_QUEUE, State
+from ..workflow import EXCEPTIONS_QUEUE, PRIORITY_FOR, QUEUE_FOR_STATE, REVIEW_QUEUE, Criticality, State
 from .staff import criticality_set
 
 EHR = TransitionSource.EHR
@@ -171,7 +171,7 @@ def _create(event: Event, resource: dict[str, Any], record: Any, members: list[O
         ordering_clinician=who.user,
         unassigned_reason="" if who.user else who.how[:300],
     )
-    item.set_priority(PRIORITY_FOR[found.criticality])
+    item.set_priority(PRIORITY_FOR[Criticality(found.criticality)])
     # New items follow the ordering clinician's cover, if someone covers them now.
     item.assignee = covering_for(who.user) or who.user
     _hold_unmapped(item, found, event.message_id)

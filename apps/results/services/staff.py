@@ -3,13 +3,13 @@
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
+from apps.core.models import User
 from apps.core.scoping import site_ids_for
 from apps.workflow.transitions import held_release, item_lock, transition_apply, transition_record
 
@@ -27,7 +27,7 @@ from ..workflow import (
 )
 
 
-def _review(item: ResultItem, by: Any, follow_up: str, note: str) -> None:
+def _review(item: ResultItem, by: User, follow_up: str, note: str) -> None:
     if item.state not in TO_REVIEW:
         raise ConflictError(f"This result is already {item.get_state_display().lower()}.", code="already_reviewed")
     item.reviewed_at, item.reviewed_by = timezone.now(), by
@@ -39,7 +39,7 @@ def _review(item: ResultItem, by: Any, follow_up: str, note: str) -> None:
 
 
 @transaction.atomic
-def result_review(*, item_id: int, by: Any, follow_up: str, note: str = "") -> ResultItem:
+def result_review(*, item_id: int, by: User, follow_up: str, note: str = "") -> ResultItem:
     """A clinician reviews a result and decides the follow-up; "none" closes it at once."""
     if follow_up not in FollowUp.values:
         raise ApplicationError("Choose the follow-up: none, notify only, repeat test or appointment.",
@@ -54,7 +54,7 @@ def result_review(*, item_id: int, by: Any, follow_up: str, note: str = "") -> R
 
 
 @transaction.atomic
-def results_acknowledge(*, item_ids: Iterable[int], by: Any, note: str = "") -> list[ResultItem]:
+def results_acknowledge(*, item_ids: Iterable[int], by: User, note: str = "") -> list[ResultItem]:
     """Acknowledge several normal results at once (reviewed, no follow-up, closed); all or none."""
     ids = sorted({int(i) for i in item_ids})
     if not ids:
@@ -77,7 +77,7 @@ def results_acknowledge(*, item_ids: Iterable[int], by: Any, note: str = "") -> 
 
 
 @transaction.atomic
-def result_notify(*, item_id: int, by: Any, method: str, note: str = "") -> ResultItem:
+def result_notify(*, item_id: int, by: User, method: str, note: str = "") -> ResultItem:
     """Record how the patient was told; closes the item unless a follow-up is still to book."""
     if method not in NotifyMethod.values:
         raise ApplicationError("Say how the patient was told.", code="method_required")
@@ -92,7 +92,7 @@ def result_notify(*, item_id: int, by: Any, method: str, note: str = "") -> Resu
 
 
 @transaction.atomic
-def result_schedule_follow_up(*, item_id: int, by: Any, note: str) -> ResultItem:
+def result_schedule_follow_up(*, item_id: int, by: User, note: str) -> ResultItem:
     """The repeat test or appointment is booked (say what and when)."""
     if not note.strip():
         raise ApplicationError("Say what was booked and when.", code="note_required")
@@ -103,7 +103,7 @@ def result_schedule_follow_up(*, item_id: int, by: Any, note: str) -> ResultItem
 
 
 @transaction.atomic
-def result_close(*, item_id: int, by: Any, note: str = "") -> ResultItem:
+def result_close(*, item_id: int, by: User, note: str = "") -> ResultItem:
     """Close a result whose steps are done."""
     item = item_lock(ResultItem.WORKFLOW, item_id)
     ensure(by, item, WORK)
@@ -112,7 +112,7 @@ def result_close(*, item_id: int, by: Any, note: str = "") -> ResultItem:
 
 
 @transaction.atomic
-def result_take(*, item_id: int, by: Any) -> ResultItem:
+def result_take(*, item_id: int, by: User) -> ResultItem:
     """A clinician takes a result from the unassigned pool (or a colleague's inbox) to review it."""
     item = item_lock(ResultItem.WORKFLOW, item_id)
     ensure(by, item, REVIEW)
@@ -129,7 +129,7 @@ def result_take(*, item_id: int, by: Any) -> ResultItem:
 
 
 @transaction.atomic
-def result_reassign(*, item_id: int, to_id: int, by: Any, reason: str = "") -> ResultItem:
+def result_reassign(*, item_id: int, to_id: int, by: User, reason: str = "") -> ResultItem:
     """A supervisor gives a result waiting for review to a clinician of its site."""
     item = item_lock(ResultItem.WORKFLOW, item_id)
     ensure(by, item, WORK)
@@ -150,7 +150,7 @@ def result_reassign(*, item_id: int, to_id: int, by: Any, reason: str = "") -> R
 
 
 @transaction.atomic
-def coverage_set(*, by: Any, covered_by_id: int, starts_at: datetime, ends_at: datetime, note: str = "") -> Coverage:
+def coverage_set(*, by: User, covered_by_id: int, starts_at: datetime, ends_at: datetime, note: str = "") -> Coverage:
     """A clinician names who covers their inbox from ``starts_at`` to ``ends_at``."""
     if not by.has_perm(REVIEW):
         from django.core.exceptions import PermissionDenied
@@ -171,7 +171,7 @@ def coverage_set(*, by: Any, covered_by_id: int, starts_at: datetime, ends_at: d
 
 
 @transaction.atomic
-def coverage_cancel(*, coverage_id: int, by: Any) -> Coverage:
+def coverage_cancel(*, coverage_id: int, by: User) -> Coverage:
     """End one of the clinician's own coverages now (it is kept, marked cancelled)."""
     coverage = Coverage.objects.select_for_update().filter(pk=coverage_id, clinician=by).first()
     if coverage is None:
@@ -186,7 +186,7 @@ def criticality_set(item: ResultItem, criticality: str) -> bool:
     if item.criticality == criticality:
         return False
     item.criticality = criticality
-    item.set_priority(PRIORITY_FOR[criticality])
+    item.set_priority(PRIORITY_FOR[Criticality(criticality)])
     return True
 
 
