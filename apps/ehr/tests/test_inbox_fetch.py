@@ -238,3 +238,38 @@ def test_a_second_worker_during_a_fetch_leaves_the_message_alone_and_holds_no_lo
     assert (message.status, message.attempts) == (Status.PROCESSED, 1)
     assert len(seen) == 1 and Patient.objects.get(fhir_id="p9").revision == 1
     assert [m.status for m in results[0]] == [Status.PROCESSED]
+
+
+def test_a_smart_source_gets_its_token_and_the_resource_outside_any_transaction(smart_fhir_server):
+    """Against the real secured FHIR server: the token fetch and the read both happen after the
+    processing transaction committed (the guard would fail the test otherwise)."""
+    from apps.ehr.client import FhirClient, client_for, token_cache_clear
+
+    server = smart_fhir_server
+    rs = server.smart_clients["clinops-rs"]
+    seeded = client_for(
+        EhrSource(name="b", base_url=server.base_url, auth_type="bearer", bearer_token=server.bearer_token)
+    ).create({"resourceType": "Patient", "name": [{"family": "Smart"}]})
+    source = EhrSource.objects.create(
+        name="smart-fetch", base_url=server.base_url, auth_type=EhrSource.Auth.SMART, client_id=rs.client_id,
+        key_id=rs.key_id, private_key_pem=rs.private_key_pem, token_url=server.token_url,
+    )  # fmt: skip
+    body = {
+        "resourceType": "Bundle",
+        "type": "subscription-notification",
+        "entry": [{"fullUrl": f"{server.base_url}/Patient/{seeded.body['id']}"}],
+    }
+    receipt = inbox_receive(source=source, body=body, channel=InboxMessage.Channel.WEBHOOK, process=False)
+    token_cache_clear()  # the token is fetched during processing
+    requested = []
+    real_request = FhirClient.request
+
+    def spy(client, method, path, **kwargs):
+        requested.append(path)
+        return real_request(client, method, path, **kwargs)
+
+    with mock.patch.object(FhirClient, "request", spy):
+        [message] = inbox_process(message_ids=receipt.new_ids)
+    assert requested == [f"Patient/{seeded.body['id']}"]
+    assert (message.status, message.operation) == (Status.PROCESSED, "upsert")
+    assert Patient.objects.get(fhir_id=seeded.body["id"]).family == "Smart"
