@@ -24,17 +24,18 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from ..client import FhirHttpError
 from ..handlers import ResourceChange, handlers_for
 from ..models import STORE_MODELS, EhrSource, InboxEnvelope, InboxMessage
 from ..retry import max_attempts, next_attempt_at
 from .envelope import Entry, parse_body, parse_instant, split
+from .inbox_fetch import Fetched, fetch_all, fetch_lease
 from .store import micros, resource_upsert, resources_upsert
 
 logger = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
                 _process_one(message)
         _save_results(ready, RESULT_FIELDS)
         _lease(to_fetch)
-    for message, fetched in _fetch_all(to_fetch):  # no transaction open: the EHR is called here
+    for message, fetched in fetch_all(to_fetch):  # no transaction open: the EHR is called here
         _store_fetched(message, fetched)
     return messages
 
@@ -276,7 +277,7 @@ def _apply_batch(messages: list[InboxMessage]) -> set[int]:
     return done
 
 
-def _process_one(message: InboxMessage, fetched: "Fetched | None" = None) -> None:
+def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
     """Apply one message in a savepoint and record the result on it (not saved). A fetched
     message's attempt was counted when it was leased."""
     if fetched is None:
@@ -395,19 +396,6 @@ def _validate(resource: dict[str, Any]) -> None:
         raise PermanentError("Not valid FHIR R4: " + "; ".join(problems) + more, code="invalid") from exc
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """What the EHR answered to one read: the resource, or the error (404/410: it is gone)."""
-
-    resource: dict[str, Any] | None = None
-    error: Exception | None = None
-
-
-def _fetch_lease() -> timedelta:
-    """Longer than one fetch can take: a token fetch and a read, each timing out."""
-    return timedelta(seconds=max(60.0, 3 * float(getattr(settings, "EHR_HTTP_TIMEOUT_SECONDS", 30))))
-
-
 def _lease(messages: list[InboxMessage]) -> None:
     """Count an attempt on each message to fetch and lease it (in the caller's transaction, which
     holds the row locks). The fetches run one after another, so each lease covers those before it."""
@@ -416,35 +404,8 @@ def _lease(messages: list[InboxMessage]) -> None:
     now = timezone.now()
     for position, message in enumerate(messages, start=1):
         message.attempts += 1
-        message.next_attempt_at = now + _fetch_lease() * position
+        message.next_attempt_at = now + fetch_lease() * position
     _save_results(messages, ["attempts", "next_attempt_at"])
-
-
-def _fetch_all(messages: list[InboxMessage]) -> Iterable[tuple[InboxMessage, Fetched]]:
-    """Read each message's resource from its EHR (one client per source); never raises for a
-    failed read, which is returned to be recorded like any processing failure."""
-    from ..client import client_for
-
-    by_source: dict[int, list[InboxMessage]] = defaultdict(list)
-    for message in messages:
-        by_source[message.source_id].append(message)
-    for group in by_source.values():
-        try:
-            client = client_for(group[0].source)
-        except Exception as exc:  # a source not set up to be called: each message records it
-            for message in group:
-                yield message, Fetched(error=exc)
-            continue
-        with client:
-            for message in group:
-                yield message, _fetch(client, message)
-
-
-def _fetch(client: Any, message: InboxMessage) -> Fetched:
-    try:
-        return Fetched(resource=client.read(message.resource_type, message.resource_id))
-    except Exception as exc:  # recorded with the message (retry, or dead letter)
-        return Fetched(error=exc)
 
 
 def _store_fetched(message: InboxMessage, fetched: Fetched) -> None:
@@ -471,8 +432,6 @@ def _store_fetched(message: InboxMessage, fetched: Fetched) -> None:
 
 def _take_fetched(message: InboxMessage, fetched: Fetched) -> None:
     """Turn an id-only message into the upsert (or delete) the EHR's answer makes of it."""
-    from ..client import FhirHttpError
-
     if isinstance(fetched.error, FhirHttpError):
         if fetched.error.status in (404, 410):
             message.operation = InboxMessage.Operation.DELETE

@@ -132,7 +132,7 @@ def test_a_crash_mid_fetch_leaves_a_lease_that_expires_and_the_message_is_fetche
     with ehr([fhir_json(200, PATIENT)]) as (url, seen), time_machine.travel(timezone.now(), tick=False) as clock:
         [message] = received(url, "p9")
         with (
-            mock.patch("apps.ehr.services.inbox._fetch", side_effect=KeyboardInterrupt),
+            mock.patch("apps.ehr.services.inbox_fetch._fetch", side_effect=KeyboardInterrupt),
             pytest.raises(KeyboardInterrupt),
         ):
             inbox_process(message_ids=[message.pk])  # the worker dies between claim and result
