@@ -16,14 +16,19 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+# The demo's extra requirements (time-machine): make run's path only, never production's.
+$(VENV)/.demo: requirements.txt requirements-demo.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-demo.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-demo.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
-seed: migrate
+seed: migrate $(VENV)/.demo
 	$(BIN)/python manage.py seed_demo
 
 # First start: a simulated EHR history (apps/demo; kept on later starts), then a gentle live feed.
