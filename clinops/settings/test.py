@@ -27,4 +27,4 @@ LOGGING = {
     "root": {"handlers": ["null"], "level": "WARNING"},
 }
 # No collectstatic in tests: WhiteNoise would warn on every request handler that the folder is missing.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]  # base sets a Path; None turns collectstatic output off

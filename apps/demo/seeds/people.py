@@ -24,7 +24,7 @@ DEMO_USERS = [
     ("leader", "Grace", "Adeyemi", Role.LEADER, ["north", "south", "west"]),
 ]
 # Members of a group that is not a role (README "Security"): the audit report's reader.
-DEMO_GROUP_USERS = [("compliance", "Olive", "Grant", COMPLIANCE_GROUP, [])]
+DEMO_GROUP_USERS: list[tuple[str, str, str, str, list[str]]] = [("compliance", "Olive", "Grant", COMPLIANCE_GROUP, [])]
 # Groups added beside a role: the scheduler may break the glass for a patient at another site.
 DEMO_EXTRA_GROUPS = {"scheduler": [EMERGENCY_GROUP]}
 LABELS = {**Role.LABELS, COMPLIANCE_GROUP: "Compliance officer"}

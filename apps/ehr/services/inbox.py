@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -227,10 +227,10 @@ def _save_results(messages: list[InboxMessage], names: list[str]) -> None:
     took more time (in Django and in PostgreSQL) than processing the messages."""
     if not messages:
         return
-    fields = [InboxMessage._meta.get_field(name) for name in names]
+    fields = [cast(Field, InboxMessage._meta.get_field(name)) for name in names]
     q = connection.ops.quote_name
     sql = (
-        f"UPDATE {q(InboxMessage._meta.db_table)} SET {', '.join(f'{q(f.column)} = %s' for f in fields)} "  # noqa: S608
+        f"UPDATE {q(InboxMessage._meta.db_table)} SET {', '.join(f'{q(f.column or f.name)} = %s' for f in fields)} "  # noqa: S608
         f"WHERE {q('id')} = %s"
     )
     rows = [[f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields] + [m.pk] for m in messages]
