@@ -20,6 +20,15 @@ from apps.core.access_log import access_log
 from apps.core.errors import ConflictError
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
+from apps.workflow.serializers import (
+    EmptyInput,
+    NoteAddInput,
+    NoteSerializer,
+    OptionalReasonInput,
+    OutreachInput,
+    OutreachSerializer,
+    ReasonInput,
+)
 
 from . import selectors, services
 from . import serializers as s
@@ -91,7 +100,7 @@ class IntakeDetailApi(APIView):
 
 class _ActionApi(APIView):
     permission_classes = PERMISSIONS
-    input_serializer: type[drf.Serializer] = s.EmptyInput
+    input_serializer: type[drf.Serializer] = EmptyInput
     call: Callable[[int, Any, dict[str, Any]], Any]
     created: type[drf.Serializer] | None = None
 
@@ -112,16 +121,16 @@ class _ActionApi(APIView):
 ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Serializer] | None, str]] = {
     "check": (lambda i, by, d: services.intake_check_set(intake_id=i, key=d["key"], done=d["done"], by=by),
               s.CheckInput, None, services.intake_check_set.__doc__),
-    "check_in": (lambda i, by, d: services.intake_check_in(intake_id=i, by=by), s.EmptyInput, None,
+    "check_in": (lambda i, by, d: services.intake_check_in(intake_id=i, by=by), EmptyInput, None,
                  services.intake_check_in.__doc__),
     "no_show": (lambda i, by, d: services.intake_no_show(intake_id=i, by=by, reason=d["reason"]),
-                s.OptionalReasonInput, None, services.intake_no_show.__doc__),
-    "cancel": (lambda i, by, d: services.intake_cancel(intake_id=i, by=by, reason=d["reason"]), s.ReasonInput,
+                OptionalReasonInput, None, services.intake_no_show.__doc__),
+    "cancel": (lambda i, by, d: services.intake_cancel(intake_id=i, by=by, reason=d["reason"]), ReasonInput,
                None, services.intake_cancel.__doc__),
-    "outreach": (lambda i, by, d: services.intake_outreach_record(intake_id=i, by=by, **d), s.OutreachInput,
-                 s.IntakeOutreachSerializer, services.intake_outreach_record.__doc__),
-    "notes": (lambda i, by, d: work.note_add(workflow="intake", item_id=i, text=d["text"], by=by), s.NoteAddInput,
-              s.NoteSerializer, "Add a note to the intake's timeline."),
+    "outreach": (lambda i, by, d: services.intake_outreach_record(intake_id=i, by=by, **d), OutreachInput,
+                 OutreachSerializer, services.intake_outreach_record.__doc__),
+    "notes": (lambda i, by, d: work.note_add(workflow="intake", item_id=i, text=d["text"], by=by), NoteAddInput,
+              NoteSerializer, "Add a note to the intake's timeline."),
 }  # fmt: skip
 
 

@@ -12,9 +12,11 @@ from apps.core.models import Site
 from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites, sites_for
 from apps.referrals.selectors import patients_for
+from apps.workflow.models import Outreach
+from apps.workflow.outreach import outreach_list
 from apps.workflow.selectors import timeline
 
-from .models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
+from .models import ChecklistItem, Intake, IntakeCheck
 
 SORTS = {"time": ("visit_start", "id"), "-time": ("-visit_start", "-id"), "readiness": ("ready_rank", "visit_start")}
 
@@ -69,7 +71,7 @@ def intake_get(*, user: Any, intake_id: int) -> Intake:
     intake = (
         scope_to_sites(Intake.objects.all(), user)
         .select_related("site", "assignee", "appointment")
-        .prefetch_related("checks", "outreach__by")
+        .prefetch_related("checks")
         .filter(pk=intake_id)
         .first()
     )
@@ -87,13 +89,13 @@ def intake_patient(*, user: Any, intake: Intake) -> Any:
 
 def intake_timeline(*, intake: Intake) -> list[dict[str, Any]]:
     """Transitions, notes and outreach attempts of one intake, oldest first."""
-    extra = [{"at": a.at, "kind": "outreach", "outreach": a} for a in intake.outreach.all()]
+    extra = [{"at": a.at, "kind": "outreach", "outreach": a} for a in intake_outreach(intake=intake)]
     return timeline(item=intake, extra=extra)
 
 
-def intake_outreach(*, intake: Intake) -> QuerySet[IntakeOutreach]:
+def intake_outreach(*, intake: Intake) -> QuerySet[Outreach]:
     """The intake's contact attempts, oldest first, with who made them."""
-    return intake.outreach.select_related("by")
+    return outreach_list(workflow=Intake.WORKFLOW, item_id=intake.pk)
 
 
 def checklist_rows(*, user: Any) -> QuerySet[ChecklistItem]:

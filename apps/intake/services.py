@@ -10,12 +10,13 @@ from django_fsm import can_proceed
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import Site
-from apps.workflow.models import TransitionSource
+from apps.workflow.models import Outreach, TransitionSource
+from apps.workflow.outreach import outreach_record
 from apps.workflow.permissions import ensure_can
 from apps.workflow.services import transition_record
 
 from .checklist import checklist_for
-from .models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
+from .models import ChecklistItem, Intake, IntakeCheck
 from .workflow import STAFF_TRANSITIONS, WORKING, State, is_closed
 
 STAFF = TransitionSource.STAFF
@@ -164,21 +165,15 @@ def intake_check_by_ehr(intake: Intake, *, key: str, evidence: str, correlation_
 
 
 @transaction.atomic
-def intake_outreach_record(*, intake_id: int, by: Any, channel: str, outcome: str, note: str = "") -> IntakeOutreach:
+def intake_outreach_record(*, intake_id: int, by: Any, channel: str, outcome: str, note: str = "") -> Outreach:
     """Record a contact attempt with the patient; the first one moves a pending intake to outreach."""
-    intake = _locked(intake_id)
-    ensure_can(by, intake, "work")
-    if not intake.is_open:
-        raise ConflictError("This intake is closed.", code="closed")
-    if channel not in IntakeOutreach.Channel.values or outcome not in IntakeOutreach.Outcome.values:
-        raise ApplicationError("Choose a channel and an outcome.", code="invalid_outreach")
-    attempt = IntakeOutreach.objects.create(intake=intake, channel=channel, outcome=outcome, by=by, note=note[:500])
-    intake.outreach_attempts += 1
+    attempt = outreach_record(
+        workflow=Intake.WORKFLOW, item_id=intake_id, by=by, channel=channel, outcome=outcome, note=note
+    )
+    intake = _locked(intake_id)  # already locked by outreach_record, in this transaction
     if intake.state == State.PENDING:
         apply_transition(intake, "contact", by=by, reason=f"{attempt.get_channel_display()}: "
                          f"{attempt.get_outcome_display()}")  # fmt: skip
-    else:
-        intake.save(update_fields=["outreach_attempts", "updated_at"])
     return attempt
 
 

@@ -9,12 +9,13 @@ from django_fsm import can_proceed
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import ServiceLine
-from apps.workflow.models import TransitionSource
+from apps.workflow.models import Outreach, TransitionSource
+from apps.workflow.outreach import outreach_failed_count, outreach_record
 from apps.workflow.permissions import ensure_can
 from apps.workflow.services import transition_record
 from apps.workflow.sla import sla_pause, sla_resume, sla_start
 
-from .models import OutreachAttempt, Referral
+from .models import Referral
 from .workflow import CLOSED, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
 
 ABANDON_AFTER_ATTEMPTS = 3
@@ -165,7 +166,7 @@ def referral_cancel(*, referral_id: int, by: Any, reason: str) -> Referral:
 def referral_abandon(*, referral_id: int, by: Any, reason: str = "") -> Referral:
     """Stop trying: the patient could not be reached or scheduled."""
     referral = Referral.objects.select_for_update().get(pk=referral_id)
-    failed = referral.outreach.filter(outcome__in=OutreachAttempt.FAILED).count()
+    failed = outreach_failed_count(workflow=Referral.WORKFLOW, item_id=referral.pk)
     overdue = referral.due_at <= timezone.now()
     if failed < ABANDON_AFTER_ATTEMPTS and not overdue:
         raise ConflictError(
@@ -175,21 +176,11 @@ def referral_abandon(*, referral_id: int, by: Any, reason: str = "") -> Referral
     return _staff(referral_id, by, "abandon", reason=reason or f"{failed} failed outreach attempts")
 
 
-@transaction.atomic
-def referral_outreach_record(
-    *, referral_id: int, by: Any, channel: str, outcome: str, note: str = ""
-) -> OutreachAttempt:
+def referral_outreach_record(*, referral_id: int, by: Any, channel: str, outcome: str, note: str = "") -> Outreach:
     """Record a contact attempt with the patient; returns it (the Nth failure offers abandonment)."""
-    referral = Referral.objects.select_for_update().get(pk=referral_id)
-    ensure_can(by, referral, "work")
-    if not referral.is_open:
-        raise ConflictError("This referral is closed.", code="closed")
-    if channel not in OutreachAttempt.Channel.values or outcome not in OutreachAttempt.Outcome.values:
-        raise ApplicationError("Choose a channel and an outcome.", code="invalid_outreach")
-    attempt = OutreachAttempt.objects.create(referral=referral, channel=channel, outcome=outcome, by=by, note=note)
-    referral.outreach_attempts += 1
-    referral.save(update_fields=["outreach_attempts", "updated_at"])
-    return attempt
+    return outreach_record(
+        workflow=Referral.WORKFLOW, item_id=referral_id, by=by, channel=channel, outcome=outcome, note=note
+    )
 
 
 @transaction.atomic
@@ -253,7 +244,7 @@ def allowed_actions(referral: Referral, user: Any) -> list[str]:
 
 
 def _abandon_offered(referral: Referral) -> bool:
-    failed = sum(1 for a in referral.outreach.all() if a.outcome in OutreachAttempt.FAILED)
+    failed = outreach_failed_count(workflow=Referral.WORKFLOW, item_id=referral.pk)
     return failed >= ABANDON_AFTER_ATTEMPTS or referral.due_at <= timezone.now()
 
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.core.access_log import access_log, access_log_many
 from apps.core.errors import ConflictError
 from apps.core.models import AccessLog
+from apps.workflow.serializers import EmptyInput
 
 from . import selectors, services
 from . import serializers as s
@@ -114,7 +115,7 @@ def _action(name: str, input_serializer: type[drf.Serializer], call: Callable[[i
 ACTIONS = {
     "review": (s.ReviewInput, lambda i, by, d: services.result_review(item_id=i, by=by, **d),
                services.result_review.__doc__),
-    "take": (s.EmptyInput, lambda i, by, d: services.result_take(item_id=i, by=by), services.result_take.__doc__),
+    "take": (EmptyInput, lambda i, by, d: services.result_take(item_id=i, by=by), services.result_take.__doc__),
     "notify": (s.NotifyInput, lambda i, by, d: services.result_notify(item_id=i, by=by, **d),
                services.result_notify.__doc__),
     "schedule_follow_up": (s.RequiredNoteInput, lambda i, by, d: services.result_schedule_follow_up(

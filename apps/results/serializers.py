@@ -1,10 +1,9 @@
 from rest_framework import serializers
 
+from apps.workflow.serializers import MAX_ID
+
 from .models import Coverage, ResultItem
 from .workflow import FollowUp, NotifyMethod
-
-# Ids are BIGINTs: a larger number must be a 400 here, not an overflow in the database.
-MAX_ID = 2**63 - 1
 
 
 class ResultSerializer(serializers.ModelSerializer):
@@ -58,10 +57,6 @@ class RequiredNoteInput(serializers.Serializer):
 
 class ResultNoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-
-
-class EmptyInput(serializers.Serializer):
-    pass
 
 
 class ResultReassignInput(serializers.Serializer):

@@ -18,6 +18,8 @@ from apps.core.access_log import access_log
 from apps.core.errors import ApplicationError
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.models import OUTREACH_FAILED
+from apps.workflow.outreach import outreach_list
 from apps.workflow.permissions import can
 from apps.workflow.sla import sla_status
 from apps.workflow.web import STALE, partial
@@ -34,7 +36,7 @@ from ..forms import (
     ReasonNoteForm,
     RequestInfoForm,
 )
-from ..models import OutreachAttempt, Referral
+from ..models import Referral
 from ..selectors import queue_label
 from ..workflow import State
 from .common import (
@@ -193,8 +195,8 @@ def _item_context(request: HttpRequest, referral_id: int) -> dict[str, Any]:
     if referral.is_open and can(user, referral, "work"):
         names.append("forward")
     names.sort(key=lambda name: ACTION_ORDER.index(name) if name in ACTION_ORDER else len(ACTION_ORDER))
-    outreach = list(referral.outreach.select_related("by"))
-    failed = sum(1 for a in outreach if a.outcome in OutreachAttempt.FAILED)
+    outreach = list(outreach_list(workflow=WORKFLOW, item_id=referral.pk))
+    failed = sum(1 for a in outreach if a.outcome in OUTREACH_FAILED)
     now = timezone.now()
     status = sla_status(referral, now=now)
     if "forward" in names and not referral.site.service_lines.exclude(pk=referral.service_line_id).exists():
