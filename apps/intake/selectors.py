@@ -9,12 +9,10 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.models import Site
-from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites, sites_for
-from apps.referrals.selectors import patients_for
 from apps.workflow.models import Outreach
 from apps.workflow.outreach import outreach_list
-from apps.workflow.selectors import timeline
+from apps.workflow.selectors import patient_get, patients_attach, timeline
 
 from .models import ChecklistItem, Intake, IntakeCheck
 
@@ -49,12 +47,12 @@ def intake_day(*, user: Any, site: Site, day: date, sort: str = "time") -> list[
         .prefetch_related(Prefetch("checks", queryset=IntakeCheck.objects.order_by("position", "key")))
     )
     intakes = list(qs.order_by(*SORTS.get(sort, SORTS["time"])) if sort != "readiness" else qs)
-    patients = patients_for(intakes) if can_see_patient_data(user) else {}
+    patients_attach(intakes, user=user)
     rows = []
     for intake in intakes:
         checks = list(intake.checks.all())
         missing = [c.label for c in checks if not c.done_at]
-        rows.append(DayRow(intake, checks, missing, patients.get((intake.source_id, intake.patient_ref))))
+        rows.append(DayRow(intake, checks, missing, intake.patient))
     if sort == "readiness":  # least ready first, then by time
         rows.sort(key=lambda r: (not r.intake.is_open, -len(r.missing), r.intake.visit_start))
     return rows
@@ -82,9 +80,7 @@ def intake_get(*, user: Any, intake_id: int) -> Intake:
 
 def intake_patient(*, user: Any, intake: Intake) -> Any:
     """The store Patient of an intake (None for roles that may not see patients)."""
-    if not can_see_patient_data(user):
-        return None
-    return patients_for([intake]).get((intake.source_id, intake.patient_ref))
+    return patient_get(intake, user=user)
 
 
 def intake_timeline(*, intake: Intake) -> list[dict[str, Any]]:

@@ -21,11 +21,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
-from apps.workflow.selectors import SORTS
+from apps.workflow.selectors import SORTS, patients_attach
 from apps.workflow.serializers import (
     EmptyInput,
     NoteAddInput,
@@ -41,7 +41,6 @@ from . import selectors, services
 from . import serializers as s
 from .forms import WorklistFilterForm
 from .models import Referral
-from .views import access_log_listed
 
 WORKFLOW = Referral.WORKFLOW
 TAGS = ["referrals"]
@@ -100,7 +99,7 @@ class ReferralDetailApi(APIView):
     @extend_schema(tags=TAGS, operation_id="referrals_detail", responses=s.ReferralDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         referral = selectors.referral_get(user=request.user, referral_id=pk)
-        selectors.attach_patients(request.user, [referral])
+        patients_attach([referral], user=request.user)
         if can_see_patient_data(request.user) and referral.patient_ref:
             access_log(request, patient=referral.patient_ref, what=f"referral:{referral.pk}", site=referral.site)
         return Response(s.ReferralDetailSerializer(referral, context={"request": request}).data)

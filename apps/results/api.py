@@ -15,9 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log, access_log_many
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
-from apps.core.models import AccessLog
 from apps.workflow.serializers import EmptyInput
 
 from . import selectors, services
@@ -35,12 +34,6 @@ class SeesResults(BasePermission):
 
 
 PERMISSIONS = [IsAuthenticated, SeesResults]
-
-
-def _log(request: Request, items: list[Any]) -> None:
-    for item in items:
-        access_log_many(request, entries=[(item.patient_ref, f"result:{item.pk}")], action=AccessLog.Action.LIST,
-                        site=item.site)  # fmt: skip
 
 
 class ResultListApi(APIView):
@@ -68,14 +61,14 @@ class ResultListApi(APIView):
             if not request.user.has_perm(REVIEW):
                 raise PermissionDenied("Only clinicians have a results inbox.")
             items = [i for g in selectors.result_inbox(user=request.user) for i in g.items]
-            _log(request, items)
+            access_log_listed(request, items, only_patients_shown=False)
             return Response({"results": s.ResultSerializer(items, many=True).data, "next": None})
         if view not in selectors.MA_STEPS:
             raise drf.ValidationError({"view": [f"Use inbox or one of {', '.join(selectors.MA_STEPS)}."]})
         if not request.user.has_perm(WORK):
             raise PermissionDenied("Your role does not work result follow-up.")
         page = selectors.result_worklist(user=request.user, step=view, cursor=request.query_params.get("cursor"))
-        _log(request, page.items)
+        access_log_listed(request, page.items, only_patients_shown=False)
         next_url = None
         if page.next_cursor:
             next_url = request.build_absolute_uri(f"{request.path}?view={view}&cursor={page.next_cursor}")

@@ -21,6 +21,7 @@ from apps.workflow import services as work
 from apps.workflow.models import OUTREACH_FAILED
 from apps.workflow.outreach import outreach_list
 from apps.workflow.permissions import can
+from apps.workflow.selectors import patient_get
 from apps.workflow.sla import sla_status
 from apps.workflow.web import STALE, partial
 
@@ -188,7 +189,7 @@ def _item_context(request: HttpRequest, referral_id: int) -> dict[str, Any]:
     user = request.user
     referral = selectors.referral_get(user=user, referral_id=referral_id)
     show_patients = can_see_patient_data(user)
-    patient = selectors.patient_for(referral) if show_patients else None
+    patient = patient_get(referral, user=user)
     if show_patients and referral.patient_ref:
         access_log(request, patient=referral.patient_ref, what=f"referral:{referral.pk}", site=referral.site)
     names = services.allowed_actions(referral, user)
