@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
@@ -32,7 +32,6 @@ from apps.workflow.serializers import (
 
 from . import selectors, services
 from . import serializers as s
-from .views.common import access_log_rows
 
 TAGS = ["intake"]
 
@@ -45,11 +44,6 @@ class WorksIntake(BasePermission):
 
 
 PERMISSIONS = [IsAuthenticated, WorksIntake]
-
-
-def _with_patient(row: selectors.DayRow) -> Any:
-    row.intake.patient = row.patient
-    return row.intake
 
 
 class IntakeDayApi(APIView):
@@ -80,9 +74,9 @@ class IntakeDayApi(APIView):
             raise ValidationError({"day": ["Use today, tomorrow or a date such as 2026-03-01."]}) from None
         if abs((day - today).days) > 31:
             raise ValidationError({"day": ["Choose a day within a month of today."]})
-        rows = selectors.intake_day(user=request.user, site=site, day=day)
-        access_log_rows(request, rows)
-        return Response(s.IntakeSerializer([_with_patient(r) for r in rows], many=True).data)
+        intakes = [row.intake for row in selectors.intake_day(user=request.user, site=site, day=day)]
+        access_log_listed(request, intakes)  # the selector attached each intake's patient
+        return Response(s.IntakeSerializer(intakes, many=True).data)
 
 
 class IntakeDetailApi(APIView):
@@ -95,7 +89,7 @@ class IntakeDetailApi(APIView):
         row = selectors.intake_row(user=request.user, intake_id=pk)
         if row.patient is not None:
             access_log(request, patient=row.intake.patient_ref, what=f"intake:{pk}", site=row.intake.site)
-        return Response(s.IntakeSerializer(_with_patient(row)).data)
+        return Response(s.IntakeSerializer(row.intake).data)
 
 
 class _ActionApi(APIView):
