@@ -112,7 +112,7 @@ class _ActionApi(APIView):
         return Response(s.IntakeSerializer(intake).data)
 
 
-ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Serializer] | None, str]] = {
+ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Serializer] | None, str | None]] = {
     "check": (lambda i, by, d: services.intake_check_set(intake_id=i, key=d["key"], done=d["done"], by=by),
               s.CheckInput, None, services.intake_check_set.__doc__),
     "check_in": (lambda i, by, d: services.intake_check_in(intake_id=i, by=by), EmptyInput, None,

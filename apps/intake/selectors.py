@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.core.models import Site
 from apps.core.scoping import scope_to_sites, sites_for
+from apps.core.sql_relations import sql_relation
 from apps.workflow.models import Outreach
 from apps.workflow.outreach import outreach_list
 from apps.workflow.selectors import patient_get, patients_attach, timeline
@@ -112,3 +113,24 @@ def intake_row(*, user: Any, intake_id: int) -> DayRow:
     checks = sorted(intake.checks.all(), key=lambda c: (c.position, c.key))
     missing = [c.label for c in checks if not c.done_at]
     return DayRow(intake, checks, missing, intake_patient(user=user, intake=intake))
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Intakes as an SQL relation (``FROM {INTAKE_FACTS_SQL} n``; apps.core.sql_relations), one row per
+# booked visit: ``id``, ``site_id``, ``service_line_id`` (NULL: none), ``patient_ref``
+# ("Patient/<id>"), ``state`` (``State`` values), ``visit_start`` (UTC), ``arrived_at`` and
+# ``checked_in_at`` (EHR event times, NULL until they happen) and ``complete_before_visit``
+# (boolean: the checklist was complete before the visit day; NULL until the patient arrives or is a no-show).
+INTAKE_FACTS_SQL = sql_relation(
+    Intake,
+    id="id",
+    site_id="site",
+    service_line_id="service_line",
+    patient_ref="patient_ref",
+    state="state",
+    visit_start="visit_start",
+    arrived_at="arrived_at",
+    checked_in_at="checked_in_at",
+    complete_before_visit="complete_before_visit",
+)

@@ -158,7 +158,7 @@ def _supervisor(call: Callable[[int, Any, dict[str, Any]], Any]) -> Callable[[in
 
 
 # name → (service call, input, output, summary). The path is the name with hyphens.
-ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], Any, str]] = {
+ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], Any, str | None]] = {
     "claim": (lambda i, by, d: work.item_claim(workflow=WORKFLOW, item_id=i, by=by), EmptyInput, _referral_out,
               "Take the referral; 409 names who has it when someone else does."),
     "release": (lambda i, by, d: work.item_release(workflow=WORKFLOW, item_id=i, by=by), EmptyInput, _referral_out,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.core.models import User
 from apps.core.scoping import scope_to_sites, site_ids_for
+from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Practitioner
 from apps.workflow.models import Note, SavedView
 from apps.workflow.selectors import (
@@ -184,3 +185,11 @@ def saved_view_get(*, user: Any, view_id: int) -> SavedView:
     if view is None:
         raise Http404("No such saved view.")
     return view
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Referrals as an SQL relation (``JOIN {REFERRAL_FACTS_SQL} r``; apps.core.sql_relations), one row
+# per referral: ``id`` (the ``item_id`` of its transition-log rows) and ``outreach_attempts``
+# (patient contact attempts recorded so far).
+REFERRAL_FACTS_SQL = sql_relation(Referral, id="id", outreach_attempts="outreach_attempts")

@@ -1,6 +1,8 @@
 """API representations of referrals (read-only: state, queue and assignee change only through
 the action endpoints) and the inputs of each action."""
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -20,7 +22,9 @@ class ReferralSerializer(WorkItemSerializer):
     """A referral as the worklist shows it. ``patient`` is null for roles that may not see
     patients, when the Patient has not arrived from the EHR yet, and in action responses."""
 
-    service_line = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    service_line: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     sla_status = serializers.SerializerMethodField()
 
     class Meta:
@@ -69,7 +73,7 @@ class ReferralDetailSerializer(ReferralSerializer):
         return PatientDetailSerializer(patient).data if patient is not None else None
 
     @extend_schema_field(OutreachSerializer(many=True))
-    def get_outreach(self, obj: Referral) -> list[dict]:
+    def get_outreach(self, obj: Referral) -> Any:
         return OutreachSerializer(outreach_list(workflow=obj.WORKFLOW, item_id=obj.pk), many=True).data
 
     def get_allowed_actions(self, obj: Referral) -> list[str]:

@@ -3,7 +3,7 @@ POST endpoint per action. Errors map through apps.core.api_errors (400 / 403 / 4
 at another site is 404. Listing or reading results is access-logged."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django_fsm import ConcurrentTransition
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
+from apps.core.models import User
 from apps.workflow.serializers import EmptyInput
 
 from . import selectors, services
@@ -133,7 +134,7 @@ class AcknowledgeApi(APIView):
             raise PermissionDenied("Only a clinician can review results.")
         data = s.AcknowledgeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        items = services.results_acknowledge(item_ids=data.validated_data["items"], by=request.user,
+        items = services.results_acknowledge(item_ids=data.validated_data["items"], by=cast(User, request.user),
                                              note=data.validated_data["note"])  # fmt: skip
         return Response(s.ResultSerializer(items, many=True).data)
 
@@ -159,6 +160,8 @@ class CoverageApi(APIView):
         data = s.CoverageSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        coverage = services.coverage_set(by=request.user, covered_by_id=v["covered_by"].pk, starts_at=v["starts_at"],
-                                         ends_at=v["ends_at"], note=v.get("note", ""))  # fmt: skip
+        coverage = services.coverage_set(
+            by=cast(User, request.user), covered_by_id=v["covered_by"].pk, starts_at=v["starts_at"],
+            ends_at=v["ends_at"], note=v.get("note", ""),
+        )  # fmt: skip
         return Response(s.CoverageSerializer(coverage).data, status=201)

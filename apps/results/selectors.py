@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.scoping import scope_to_sites
+from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Observation
 from apps.workflow.selectors import Page, patients_attach, worklist_page
 
@@ -130,3 +131,11 @@ def clinicians_at_sites(*, user: Any, site_ids: Any = None) -> QuerySet:
         .distinct()
         .order_by("last_name", "first_name", "username")
     )  # fmt: skip
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Result items as an SQL relation (``JOIN {RESULT_FACTS_SQL} rc``; apps.core.sql_relations), one
+# row per result item: ``id`` (the ``item_id`` of its transition-log rows) and ``criticality``
+# (its current one: ``Criticality`` values, e.g. "critical", "abnormal").
+RESULT_FACTS_SQL = sql_relation(ResultItem, id="id", criticality="criticality")

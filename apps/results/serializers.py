@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 from apps.workflow.serializers import MAX_ID
@@ -9,10 +11,10 @@ from .workflow import FollowUp, NotifyMethod
 class ResultSerializer(serializers.ModelSerializer):
     """A result item without the patient's identity (that is on the page, access-logged)."""
 
-    assignee = serializers.StringRelatedField()
-    ordering_clinician = serializers.StringRelatedField()
-    reviewed_by = serializers.StringRelatedField()
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    ordering_clinician: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    reviewed_by: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    site: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     # Plain strings in the schema: enum names would collide with the referral's "state".
     state = serializers.CharField(read_only=True, help_text="new, escalated, reviewed, patient_notified, "
                                   "follow_up_scheduled, closed or voided")  # fmt: skip
@@ -65,14 +67,14 @@ class ResultReassignInput(serializers.Serializer):
 
 
 class CoverageSerializer(serializers.ModelSerializer):
-    clinician = serializers.StringRelatedField()
-    covered_by_name = serializers.StringRelatedField(source="covered_by")
+    clinician: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    covered_by_name: serializers.StringRelatedField[Any] = serializers.StringRelatedField(source="covered_by")
 
     class Meta:
         model = Coverage
         fields = ["id", "clinician", "covered_by", "covered_by_name", "starts_at", "ends_at", "note"]
         read_only_fields = ["id", "clinician", "covered_by_name"]
-        extra_kwargs = {"covered_by": {"queryset": None, "required": True}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"covered_by": {"queryset": None, "required": True}}
 
     def __init__(self, *args, **kwargs) -> None:
         from django.contrib.auth import get_user_model

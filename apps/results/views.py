@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ApplicationError
+from apps.core.http import AuthenticatedRequest
 from apps.workflow import services as work
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
@@ -41,14 +42,14 @@ def _age(item: ResultItem) -> str:
 def _decorate(items: list[ResultItem]) -> list[ResultItem]:
     now = timezone.now()
     for item in items:
-        item.sla = sla_status(item, now=now)
-        item.age = _age(item)
+        item.sla = sla_status(item, now=now)  # type: ignore[attr-defined]  # shown by the template
+        item.age = _age(item)  # type: ignore[attr-defined]
     return items
 
 
 @require_GET
 @review_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     groups = selectors.result_inbox(user=request.user)
     items = [item for group in groups for item in group.items]
     _decorate(items)
@@ -58,7 +59,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @work_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthenticatedRequest) -> HttpResponse:
     counts = selectors.result_step_counts(user=request.user)
     step = request.GET.get("step", "")
     if step not in selectors.MA_STEPS:
@@ -73,7 +74,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 
 def _item_page(
-    request: HttpRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
+    request: AuthenticatedRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
 ) -> HttpResponse:
     if not can_view(request.user, item):
         raise PermissionDenied("Your role does not see results.")
@@ -105,11 +106,11 @@ def _item_page(
 
 
 @require_GET
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _item_page(request, selectors.result_get(user=request.user, item_id=pk))
 
 
-def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
+def _act(request: AuthenticatedRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
     item = selectors.result_get(user=request.user, item_id=pk)
     form = form_class(request.POST)
     if not form.is_valid():
@@ -124,49 +125,49 @@ def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: A
         message = getattr(exc, "message", "") or "This result changed while you were looking at it."
         return _item_page(request, item, status=status, error=message, **{form_key: form})
     messages.success(request, done)
-    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("results:inbox") else
+    return redirect(reverse("results:inbox") if request.POST.get("next") == reverse("results:inbox") else
                     reverse("results:detail", args=[pk]))  # fmt: skip
 
 
 @require_POST
-def review(request: HttpRequest, pk: int) -> HttpResponse:
+def review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, ReviewForm, "review_form", lambda item, d: services.result_review(
         item_id=item.pk, by=request.user, follow_up=d["follow_up"], note=d["note"]), "Result reviewed.")  # fmt: skip
 
 
 @require_POST
-def take(request: HttpRequest, pk: int) -> HttpResponse:
+def take(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     taken = "The result is in your inbox."
     return _act(request, pk, CloseForm, "close_form",
                 lambda item, d: services.result_take(item_id=item.pk, by=request.user), taken)  # fmt: skip
 
 
 @require_POST
-def notify(request: HttpRequest, pk: int) -> HttpResponse:
+def notify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, NotifyForm, "notify_form", lambda item, d: services.result_notify(
         item_id=item.pk, by=request.user, method=d["method"], note=d["note"]), "Notification recorded.")  # fmt: skip
 
 
 @require_POST
-def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+def follow_up(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, FollowUpForm, "follow_up_form", lambda item, d: services.result_schedule_follow_up(
         item_id=item.pk, by=request.user, note=d["note"]), "Follow-up recorded.")  # fmt: skip
 
 
 @require_POST
-def close(request: HttpRequest, pk: int) -> HttpResponse:
+def close(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_close(
         item_id=item.pk, by=request.user, note=d["note"]), "Result closed.")  # fmt: skip
 
 
 @require_POST
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, NoteForm, "note_form", lambda item, d: work.note_add(
         workflow=ResultItem.WORKFLOW, item_id=item.pk, text=d["text"], by=request.user), "Note added.")  # fmt: skip
 
 
 @require_POST
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     to = request.POST.get("assignee", "")
     return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_reassign(
         item_id=item.pk, to_id=int(to) if to.isdigit() else 0, by=request.user, reason=d["note"]),
@@ -175,8 +176,8 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @review_required
-def acknowledge(request: HttpRequest) -> HttpResponse:
-    ids = [i for i in request.POST.getlist("items") if i.isdigit()]
+def acknowledge(request: AuthenticatedRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
     try:
         done = services.results_acknowledge(item_ids=ids, by=request.user)
     except ApplicationError as exc:
@@ -188,7 +189,7 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @review_required
-def coverage(request: HttpRequest) -> HttpResponse:
+def coverage(request: AuthenticatedRequest) -> HttpResponse:
     clinicians = selectors.clinicians_at_sites(user=request.user)
     form = CoverageForm(request.POST or None, clinicians=clinicians)
     status = 200
@@ -210,7 +211,7 @@ def coverage(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @review_required
-def coverage_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def coverage_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     try:
         services.coverage_cancel(coverage_id=pk, by=request.user)
     except ApplicationError as exc:

@@ -1,6 +1,9 @@
 """What the three workflows share: the work-item base, the transition log, notes, outreach to
 the patient, SLA policies and business calendars, saved worklist views."""
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -19,7 +22,7 @@ class Priority(models.TextChoices):
     ROUTINE = "routine", "Routine"
 
 
-PRIORITY_RANK = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
+PRIORITY_RANK: dict[str, int] = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
 
 
 class TransitionSource(models.TextChoices):
@@ -34,6 +37,14 @@ class WorkItem(models.Model):
 
     WORKFLOW = ""
     WORK_PERMISSION = ""  # e.g. "core.work_referrals"
+
+    if TYPE_CHECKING:  # what every concrete work item has, for code that takes any of them
+        objects: ClassVar[models.Manager[Any]]
+        state: str
+
+        def get_state_display(self) -> str: ...
+
+        def get_available_state_transitions(self) -> Iterator[Any]: ...
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     service_line = models.ForeignKey(ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

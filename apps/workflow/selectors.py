@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites
+from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Patient
 
 from .models import Note, Transition, WorkItem
@@ -201,3 +202,27 @@ def patients_attach(items: list[Any], *, user: Any) -> list[Any]:
 def patient_get(item: Any, *, user: Any) -> Patient | None:
     """The store Patient of one item (None when it has not arrived or the user may not see patients)."""
     return patients_attach([item], user=user)[0].patient
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# The transition log as an SQL relation (``FROM {TRANSITION_LOG_SQL} t``; apps.core.sql_relations),
+# one row per logged change: ``id``; ``workflow`` ("referral", "intake", "result") and ``item_id``
+# (the work item's id in that workflow); ``site_id`` and ``service_line_id`` (NULL: none) of the
+# item then; ``transition`` (the verb, or claim/release/reassign/escalate), ``to_state``, ``queue``;
+# ``at`` (UTC, the event time); ``actor_role`` (the acting staff role, '' for none) and ``source``
+# (staff, ehr, timer, system). Rows are only ever added.
+TRANSITION_LOG_SQL = sql_relation(
+    Transition,
+    id="id",
+    workflow="workflow",
+    item_id="item_id",
+    site_id="site",
+    service_line_id="service_line",
+    transition="transition",
+    to_state="to_state",
+    queue="queue",
+    at="at",
+    actor_role="actor_role",
+    source="source",
+)

@@ -34,7 +34,7 @@ class WorkItemSerializer(serializers.ModelSerializer):
     (null for roles that may not see patients and when it has not arrived from the EHR yet).
     Subclasses name their model and fields."""
 
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    site: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     state_display = serializers.CharField(source="get_state_display", read_only=True)
     assignee = UserRefSerializer(read_only=True, allow_null=True)
     patient = serializers.SerializerMethodField()

@@ -164,18 +164,3 @@ def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(so
     assert intake.appointment_type == "" and "NEWPT is not mapped" in intake.exception_reason
     assert intake.checks.count() == 5
     assert UnmappedCode.objects.filter(code="NEWPT").exists()
-
-
-def test_the_demo_seed_switches_intake_on_where_the_simulated_feed_books(capture, db):
-    from apps.core.tests.factories import SiteFactory
-    from apps.ehr.services.sources import source_upsert
-    from apps.intake.demo import intake_demo_seed
-
-    south = SiteFactory(code="south", name="South Hospital", timezone="America/Chicago")
-    SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
-    source, _ = source_upsert(name="demo-ehr")
-    assert "switched on at 2 sites (2 new)" in intake_demo_seed()
-    assert "(0 new)" in intake_demo_seed()
-    feed(source, appointment(location="Location/loc-south", kind=None), capture=capture)
-    intake = Intake.objects.get()
-    assert intake.site == south and intake.appointment_type == "ROUTINE" and intake.checks.count() == 5

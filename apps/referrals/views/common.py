@@ -111,5 +111,5 @@ def failure(request: HttpRequest, exc: Exception, referral_id: int | None) -> Ht
 
 
 def form_problem(request: HttpRequest, form: forms.Form, referral_id: int) -> HttpResponse:
-    errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(e)}" for name, e in form.errors.items())
+    errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(map(str, e))}" for name, e in form.errors.items())
     return problem(request, 400, f"Please check the form. {errors}", referral_id)
