@@ -6,11 +6,11 @@ from typing import Any, cast
 from django import forms
 
 from apps.core.scoping import sites_for
-from apps.workflow.models import Priority
+from apps.workflow.models import OutreachChannel, OutreachOutcome, Priority
 from apps.workflow.selectors import SORTS
 
 from . import selectors
-from .models import OutreachAttempt, Referral
+from .models import Referral
 from .selectors import QUEUES
 from .workflow import OPEN, State
 
@@ -94,8 +94,8 @@ class SavedViewForm(forms.Form):
 
 
 class OutreachForm(forms.Form):
-    channel = forms.ChoiceField(choices=OutreachAttempt.Channel.choices, label="Channel")
-    outcome = forms.ChoiceField(choices=[("", "Choose…"), *OutreachAttempt.Outcome.choices], label="Outcome")
+    channel = forms.ChoiceField(choices=OutreachChannel.choices, label="Channel")
+    outcome = forms.ChoiceField(choices=[("", "Choose…"), *OutreachOutcome.choices], label="Outcome")
     note = forms.CharField(max_length=500, required=False, label="Note")
 
 

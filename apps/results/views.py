@@ -15,10 +15,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from apps.core.access_log import access_log, access_log_many
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
-from apps.core.models import AccessLog
 from apps.workflow import services as work
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
@@ -31,14 +30,6 @@ from .workflow import TO_REVIEW, State
 
 review_required = permission_required(REVIEW, raise_exception=True)
 work_required = permission_required(WORK, raise_exception=True)
-
-
-def _log_listed(request: AuthenticatedRequest, items: list[ResultItem]) -> None:
-    by_site: dict[Any, list[tuple[str, str]]] = {}
-    for item in items:
-        by_site.setdefault(item.site, []).append((item.patient_ref, f"result:{item.pk}"))
-    for site, entries in by_site.items():
-        access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
 
 
 def _age(item: ResultItem) -> str:
@@ -62,7 +53,7 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
     groups = selectors.result_inbox(user=request.user)
     items = [item for group in groups for item in group.items]
     _decorate(items)
-    _log_listed(request, items)
+    access_log_listed(request, items, only_patients_shown=False)
     return render(request, "results/inbox.html", {"groups": groups, "total": len(items)})
 
 
@@ -76,7 +67,7 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
         step = next((k for k in ("notify", "follow_up", "to_close", "escalated") if counts[k]), "notify")
     page = selectors.result_worklist(user=request.user, step=step, cursor=request.GET.get("cursor"))
     _decorate(page.items)
-    _log_listed(request, page.items)
+    access_log_listed(request, page.items, only_patients_shown=False)
     steps = [{"key": k, "label": label, "count": counts[k], "current": k == step}
              for k, (_, label) in selectors.MA_STEPS.items()]  # fmt: skip
     return render(request, "results/worklist.html", {"page": page, "steps": steps, "step": step})

@@ -6,10 +6,12 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import Site, User
+from apps.workflow.models import Outreach
+from apps.workflow.outreach import outreach_record
 from apps.workflow.permissions import ensure_can
 from apps.workflow.transitions import item_lock, staff_lock, transition_apply
 
-from ..models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
+from ..models import ChecklistItem, Intake, IntakeCheck
 from ..workflow import State
 from .visit import settle
 
@@ -40,21 +42,15 @@ def intake_check_set(*, intake_id: int, key: str, done: bool, by: User) -> Intak
 
 
 @transaction.atomic
-def intake_outreach_record(*, intake_id: int, by: User, channel: str, outcome: str, note: str = "") -> IntakeOutreach:
+def intake_outreach_record(*, intake_id: int, by: User, channel: str, outcome: str, note: str = "") -> Outreach:
     """Record a contact attempt with the patient; the first one moves a pending intake to outreach."""
-    intake = item_lock(Intake.WORKFLOW, intake_id)
-    ensure_can(by, intake, "work")
-    if not intake.is_open:
-        raise ConflictError("This intake is closed.", code="closed")
-    if channel not in IntakeOutreach.Channel.values or outcome not in IntakeOutreach.Outcome.values:
-        raise ApplicationError("Choose a channel and an outcome.", code="invalid_outreach")
-    attempt = IntakeOutreach.objects.create(intake=intake, channel=channel, outcome=outcome, by=by, note=note[:500])
-    intake.outreach_attempts += 1
+    attempt = outreach_record(
+        workflow=Intake.WORKFLOW, item_id=intake_id, by=by, channel=channel, outcome=outcome, note=note
+    )
+    intake = item_lock(Intake.WORKFLOW, intake_id)  # already locked by outreach_record, in this transaction
     if intake.state == State.PENDING:
         transition_apply(intake, "contact", by=by, reason=f"{attempt.get_channel_display()}: "
                          f"{attempt.get_outcome_display()}")  # fmt: skip
-    else:
-        intake.save(update_fields=["outreach_attempts", "updated_at"])
     return attempt
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.core.scoping import sites_for
@@ -24,7 +24,6 @@ from ..forms import CancelForm, DayForm, NoteForm, OutreachForm
 from ..workflow import BEFORE_ARRIVAL, State
 from .common import (
     HANDLED,
-    access_log_rows,
     failure,
     problem,
     work_required,
@@ -69,7 +68,7 @@ def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
         context["date"] = today if which == "today" else tomorrow
         context["is_today"] = which == "today"
         rows = selectors.intake_day(user=request.user, site=site, day=context["date"], sort=sort)
-        access_log_rows(request, rows)
+        access_log_listed(request, [row.intake for row in rows])
         context["rows"] = rows
         context["ready"] = sum(1 for r in rows if not r.missing)
         context["open"] = sum(1 for r in rows if r.intake.is_open)

@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import ServiceLine, User
+from apps.workflow.models import Outreach
+from apps.workflow.outreach import outreach_failed_count, outreach_record
 from apps.workflow.permissions import ensure_can
 from apps.workflow.transitions import (
     EXCEPTIONS_QUEUE,
@@ -18,7 +20,7 @@ from apps.workflow.transitions import (
     transition_record,
 )
 
-from ..models import OutreachAttempt, Referral
+from ..models import Referral
 from ..workflow import QUEUE_FOR_STATE, STAFF_TRANSITIONS
 
 ABANDON_AFTER_ATTEMPTS = 3
@@ -92,7 +94,7 @@ def referral_cancel(*, referral_id: int, by: User, reason: str) -> Referral:
 def referral_abandon(*, referral_id: int, by: User, reason: str = "") -> Referral:
     """Stop trying: the patient could not be reached or scheduled."""
     referral = item_lock(Referral.WORKFLOW, referral_id)
-    failed = referral.outreach.filter(outcome__in=OutreachAttempt.FAILED).count()
+    failed = outreach_failed_count(workflow=Referral.WORKFLOW, item_id=referral.pk)
     overdue = referral.due_at <= timezone.now()
     if failed < ABANDON_AFTER_ATTEMPTS and not overdue:
         raise ConflictError(
@@ -102,21 +104,11 @@ def referral_abandon(*, referral_id: int, by: User, reason: str = "") -> Referra
     return _staff(referral_id, by, "abandon", reason=reason or f"{failed} failed outreach attempts")
 
 
-@transaction.atomic
-def referral_outreach_record(
-    *, referral_id: int, by: User, channel: str, outcome: str, note: str = ""
-) -> OutreachAttempt:
+def referral_outreach_record(*, referral_id: int, by: User, channel: str, outcome: str, note: str = "") -> Outreach:
     """Record a contact attempt with the patient; returns it (the Nth failure offers abandonment)."""
-    referral = Referral.objects.select_for_update().get(pk=referral_id)
-    ensure_can(by, referral, "work")
-    if not referral.is_open:
-        raise ConflictError("This referral is closed.", code="closed")
-    if channel not in OutreachAttempt.Channel.values or outcome not in OutreachAttempt.Outcome.values:
-        raise ApplicationError("Choose a channel and an outcome.", code="invalid_outreach")
-    attempt = OutreachAttempt.objects.create(referral=referral, channel=channel, outcome=outcome, by=by, note=note)
-    referral.outreach_attempts += 1
-    referral.save(update_fields=["outreach_attempts", "updated_at"])
-    return attempt
+    return outreach_record(
+        workflow=Referral.WORKFLOW, item_id=referral_id, by=by, channel=channel, outcome=outcome, note=note
+    )
 
 
 @transaction.atomic
@@ -180,7 +172,7 @@ def allowed_actions(referral: Referral, user: Any) -> list[str]:
 
 
 def _abandon_offered(referral: Referral) -> bool:
-    failed = sum(1 for a in referral.outreach.all() if a.outcome in OutreachAttempt.FAILED)
+    failed = outreach_failed_count(workflow=Referral.WORKFLOW, item_id=referral.pk)
     return failed >= ABANDON_AFTER_ATTEMPTS or referral.due_at <= timezone.now()
 
 

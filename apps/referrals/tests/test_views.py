@@ -19,9 +19,9 @@ from apps.core.tests.factories import PASSWORD, ServiceLineFactory, SiteFactory
 from apps.ehr.models import InboxMessage
 from apps.ehr.tests.message_factories import inbox_make
 from apps.ehr.tests.store_factories import store_make
-from apps.referrals.models import OutreachAttempt, Referral
+from apps.referrals.models import Referral
 from apps.referrals.workflow import State
-from apps.workflow.models import Note, SavedView, Transition
+from apps.workflow.models import Note, Outreach, SavedView, Transition
 
 from .factories import ReferralFactory
 
@@ -467,7 +467,7 @@ def test_the_third_failed_outreach_offers_abandonment(as_sam, own_site):
         response = as_sam.post(item_url(referral, "outreach"), {"channel": "phone", "outcome": "no_answer"}, **HTMX)
     body = response.content.decode()
     assert "you can abandon this referral now" in body and 'data-transition="abandon"' in body
-    assert OutreachAttempt.objects.filter(referral=referral).count() == 3
+    assert Outreach.objects.filter(workflow="referral", item_id=referral.pk).count() == 3
     as_sam.post(item_url(referral, "act", action="abandon"), {"abandon-note": "No reply"})
     assert Referral.objects.get().state == State.ABANDONED
     assert as_sam.post(item_url(referral, "outreach"), {"channel": "phone"}).status_code == 400

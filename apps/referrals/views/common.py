@@ -1,7 +1,6 @@
-"""What the worklist and item views share: presentation of times, the access log of listed
-patients, htmx helpers, and the one way refused, stale and invalid actions are answered."""
+"""What the worklist and item views share: presentation of times, htmx helpers, and the one way
+refused, stale and invalid actions are answered."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,8 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from apps.core.access_log import access_log_many
-from apps.core.models import AccessLog
 from apps.workflow.sla import sla_status
 from apps.workflow.web import failure_answer, problem_response
 
@@ -70,16 +67,6 @@ def rows_for(referrals: list[Referral]) -> list[Row]:
         due = due_text(referral, status, now)
         rows.append(Row(referral, status, due, span(now - referral.opened_at), queue_label(referral.queue)))
     return rows
-
-
-def access_log_listed(request: HttpRequest, referrals: list[Referral]) -> None:
-    """One ``list`` access-log row per patient shown, in one INSERT per site on the page."""
-    by_site: dict[Any, list[tuple[str, str]]] = defaultdict(list)
-    for referral in referrals:
-        if getattr(referral, "patient", None) is not None:
-            by_site[referral.site].append((referral.patient_ref, f"referral:{referral.pk}"))
-    for site, entries in by_site.items():
-        access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
 
 
 def with_query(url: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:

@@ -19,7 +19,10 @@ from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.models import OUTREACH_FAILED
+from apps.workflow.outreach import outreach_list
 from apps.workflow.permissions import can
+from apps.workflow.selectors import patient_get
 from apps.workflow.sla import sla_status
 from apps.workflow.web import STALE, partial
 
@@ -35,7 +38,7 @@ from ..forms import (
     ReasonNoteForm,
     RequestInfoForm,
 )
-from ..models import OutreachAttempt, Referral
+from ..models import Referral
 from ..selectors import queue_label
 from ..workflow import State
 from .common import (
@@ -187,15 +190,15 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
     user = request.user
     referral = selectors.referral_get(user=user, referral_id=referral_id)
     show_patients = can_see_patient_data(user)
-    patient = selectors.patient_for(referral) if show_patients else None
+    patient = patient_get(referral, user=user)
     if show_patients and referral.patient_ref:
         access_log(request, patient=referral.patient_ref, what=f"referral:{referral.pk}", site=referral.site)
     names = services.allowed_actions(referral, user)
     if referral.is_open and can(user, referral, "work"):
         names.append("forward")
     names.sort(key=lambda name: ACTION_ORDER.index(name) if name in ACTION_ORDER else len(ACTION_ORDER))
-    outreach = list(referral.outreach.select_related("by"))
-    failed = sum(1 for a in outreach if a.outcome in OutreachAttempt.FAILED)
+    outreach = list(outreach_list(workflow=WORKFLOW, item_id=referral.pk))
+    failed = sum(1 for a in outreach if a.outcome in OUTREACH_FAILED)
     now = timezone.now()
     status = sla_status(referral, now=now)
     others = referral.site.service_lines.exclude(pk=referral.service_line_id)  # type: ignore[misc]  # None: all of them

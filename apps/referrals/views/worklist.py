@@ -12,10 +12,12 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.access_log import access_log_listed
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.selectors import patients_attach
 from apps.workflow.web import partial
 
 from .. import selectors
@@ -24,7 +26,6 @@ from ..selectors import queue_label
 from .common import (
     COUNTS_CHANGED,
     WORKFLOW,
-    access_log_listed,
     back_url,
     failure,
     plural,
@@ -109,7 +110,7 @@ def counts(request: AuthenticatedRequest) -> HttpResponse:
 def _row_response(request: AuthenticatedRequest, referral_id: int) -> HttpResponse:
     """One worklist row, as it is now (its patient shown, so access-logged)."""
     referral = selectors.referral_get(user=request.user, referral_id=referral_id)
-    selectors.attach_patients(request.user, [referral])
+    patients_attach([referral], user=request.user)
     access_log_listed(request, [referral])
     context = {
         "row": rows_for([referral])[0],
