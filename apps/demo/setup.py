@@ -23,7 +23,7 @@ def demo_clinicians_link(*, source_name: str = SOURCE, username: str = "clinicia
     """Link the simulated GPs who order lab tests to the demo clinician; a line for seed_demo."""
     if not django_apps.is_installed("apps.results"):
         return "Demo EHR: results follow-up not installed; no clinician links."
-    from apps.results.models import ClinicianLink
+    from apps.results.services import clinician_link_upsert
 
     source = EhrSource.objects.filter(name=source_name).first()
     user = get_user_model().objects.filter(username=username).first()
@@ -31,9 +31,9 @@ def demo_clinicians_link(*, source_name: str = SOURCE, username: str = "clinicia
     if source is None or user is None or site is None:
         return "Demo EHR: no demo source, clinician or site yet; no clinician links."
     made = 0
-    for reference in LINKED_REFERRERS:
-        _, created = ClinicianLink.objects.get_or_create(
-            source=source, practitioner_ref=reference, defaults={"user": user, "site": site}
+    for reference in LINKED_REFERRERS:  # keep_existing: a re-run never undoes an admin's change
+        _, created = clinician_link_upsert(
+            source=source, practitioner_ref=reference, user=user, site=site, keep_existing=True, by=None
         )
         made += created
     return f"Demo EHR: {len(LINKED_REFERRERS)} ordering GPs linked to {username} at {site} ({made} new)."
@@ -45,15 +45,16 @@ def demo_ehr_connect(*, base_url: str, source_name: str = SOURCE, admin_username
     console's own retry (as the demo integration admin). Returns how many were put back."""
     from apps.ehr.models import OutboxMessage
     from apps.ehr.services.outbox import outbox_retry
+    from apps.ehr.services.sources import source_upsert
 
     source = EhrSource.objects.filter(name=source_name).first()
     admin = get_user_model().objects.filter(username=admin_username, is_active=True).first()
     if source is None:
         return 0
-    source.base_url = base_url
-    if source.auth_type != EhrSource.Auth.BEARER or not source.bearer_token:
-        source.auth_type, source.bearer_token = EhrSource.Auth.BEARER, secrets.token_urlsafe(32)
-    source.save(update_fields=["base_url", "auth_type", "bearer_token", "updated_at"])
+    has_token = source.auth_type == EhrSource.Auth.BEARER and source.bearer_token
+    source, _ = source_upsert(
+        name=source_name, base_url=base_url, bearer_token=None if has_token else secrets.token_urlsafe(32)
+    )
     undelivered = OutboxMessage.objects.filter(
         source=source, status__in=[OutboxMessage.Status.FAILED, OutboxMessage.Status.DEAD]
     ).values_list("pk", flat=True)

@@ -7,6 +7,7 @@ from apps.core.models import Site
 from apps.ehr.models import EhrSource
 from apps.intake.checklist import checklist_defaults_ensure
 from apps.intake.models import IntakeSite
+from apps.intake.services import intake_site_upsert
 
 DEMO_SOURCE = "demo-ehr"
 
@@ -19,10 +20,10 @@ def demo_intake_seed() -> str:
         return "Intake: no demo source yet; nothing switched on."
     checklist_defaults_ensure()
     made = 0
-    # Intake configuration, which has no service of its own: the admin edits these rows.
-    for site in Site.objects.filter(is_active=True):
-        _, created = IntakeSite.objects.get_or_create(
-            site=site, defaults={"source": source, "enabled": True, "location_refs": [f"Location/loc-{site.code}"]}
+    for site in Site.objects.filter(is_active=True):  # keep_existing: a re-run keeps an admin's change
+        locations = [f"Location/loc-{site.code}"]
+        _, created = intake_site_upsert(
+            site=site, source=source, enabled=True, location_refs=locations, keep_existing=True, by=None
         )
         made += created
     return f"Intake: switched on at {IntakeSite.objects.filter(enabled=True).count()} sites ({made} new)."

@@ -8,6 +8,7 @@ from apps.ehr.models import EhrSource
 from apps.ehr.services.sources import source_upsert
 from apps.referrals.models import ReferralRoute
 from apps.referrals.routing import SPECIALTY_SYSTEM
+from apps.referrals.services import referral_route_upsert
 from apps.terminology.models import CodeSystem, ConceptMap, ConceptMapElement
 from apps.terminology.rows import Row
 from apps.terminology.services import code_system_create
@@ -51,15 +52,13 @@ def demo_referrals_seed() -> str:
 
 @transaction.atomic
 def _routes(source: EhrSource) -> None:
-    # Routing configuration, which has no service of its own: the admin edits these rows.
+    # keep_existing: a re-run never undoes a route an admin has changed.
     north = Site.objects.get(code="north")
-    ReferralRoute.objects.get_or_create(source=source, performer_ref="", specialty="", defaults={"site": north})
+    referral_route_upsert(source=source, site=north, keep_existing=True, by=None)
     for specialty, site_code in SPECIALTY_SITES.items():
-        site = Site.objects.filter(code=site_code).first()
+        site = Site.objects.filter(code=site_code, is_active=True).first()
         if site:
-            ReferralRoute.objects.get_or_create(
-                source=source, performer_ref="", specialty=specialty, defaults={"site": site}
-            )
+            referral_route_upsert(source=source, site=site, specialty=specialty, keep_existing=True, by=None)
 
 
 def _snomed_map() -> bool:

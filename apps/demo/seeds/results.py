@@ -9,7 +9,7 @@ from apps.core.models import Site
 from apps.ehr.models import EhrSource, InboxMessage
 from apps.ehr.services.inbox import inbox_process, inbox_receive
 from apps.results.interpretation import INTERPRETATION_SYSTEM
-from apps.results.models import ClinicianLink, ResultSite
+from apps.results.services import clinician_link_upsert, result_site_upsert
 from apps.terminology.models import CodeSystem, ConceptMap, ConceptMapElement
 from apps.terminology.rows import Row
 from apps.terminology.services import code_system_create
@@ -35,13 +35,12 @@ def demo_results_seed(*, source_name: str = "demo-ehr") -> str:
     north = Site.objects.filter(code="north").first()
     if source is None or north is None:
         return "Results: no demo source or North Clinic; skipped."
-    with transaction.atomic():
-        # Results configuration, which has no service of its own: the admin edits these rows.
-        ResultSite.objects.get_or_create(source=source, defaults={"site": north})
+    with transaction.atomic():  # keep_existing: a re-run never undoes an admin's change
+        result_site_upsert(source=source, site=north, keep_existing=True, by=None)
         clinician = get_user_model().objects.filter(username="clinician").first()
         if clinician is not None:
-            ClinicianLink.objects.get_or_create(source=source, practitioner_ref="Practitioner/demo-clinician",
-                                                defaults={"user": clinician, "site": north})  # fmt: skip
+            clinician_link_upsert(source=source, practitioner_ref="Practitioner/demo-clinician", user=clinician,
+                                  site=north, keep_existing=True, by=None)  # fmt: skip
     made_map = _interpretation_map()
     return f"Results: clinician link and pool at {north}; interpretation map {'created' if made_map else 'kept'}."
 

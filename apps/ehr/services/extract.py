@@ -283,3 +283,10 @@ EXTRACTORS: dict[str, Callable[[Resource], dict]] = {
     "DiagnosticReport": _diagnostic_report,
     "DocumentReference": _document_reference,
 }
+
+
+def is_ref(value: str, *types: str) -> bool:
+    """Whether ``value`` is a reference as the store keeps them (``Type/id``), of one of ``types`` if given."""
+    if not value or value.startswith("#") or ref({"reference": value}) != value:
+        return False
+    return not types or value.partition("/")[0] in types

@@ -7,14 +7,21 @@ from ..models import EhrSource
 
 @transaction.atomic
 def source_upsert(
-    *, name: str, base_url: str | None = None, rotate_token: bool = False
+    *,
+    name: str,
+    base_url: str | None = None,
+    bearer_token: str | None = None,
+    rotate_token: bool = False,
 ) -> tuple[EhrSource, str | None]:
-    """Create a source or update its base URL. Returns the webhook token in full when one was
-    made (a new source, or ``rotate_token``); it is stored only as a hash and never shown again."""
+    """Create a source or update its base URL, or have it call the EHR with ``bearer_token`` (None
+    keeps what is stored). Returns the webhook token in full when one was made (a new source, or
+    ``rotate_token``); it is stored only as a hash and never shown again."""
     source, created = EhrSource.objects.select_for_update().get_or_create(name=name)
     token = source.new_webhook_token() if created or rotate_token else _token_if_missing(source)
     if base_url is not None:
         source.base_url = base_url.rstrip("/")
+    if bearer_token is not None:
+        source.auth_type, source.bearer_token = EhrSource.Auth.BEARER, bearer_token
     source.full_clean()
     source.save()
     return source, token

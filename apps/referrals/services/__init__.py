@@ -12,6 +12,7 @@ from .ehr import (
     referral_receive_from_ehr,
     referral_update_from_ehr,
 )
+from .routes import referral_route_upsert
 from .staff import (
     ABANDON_AFTER_ATTEMPTS,
     allowed_actions,
@@ -52,6 +53,7 @@ __all__ = [
     "referral_receive_info",
     "referral_request_auth",
     "referral_request_info",
+    "referral_route_upsert",
     "referral_start_scheduling",
     "referral_triage",
     "referral_update_from_ehr",

@@ -1,6 +1,7 @@
 """Results follow-up use cases: the staff's (``staff.py``) and the EHR events' (``ehr.py``), all
 through the workflow transition engine (``apps.workflow.transitions``)."""
 
+from .config import clinician_link_upsert, result_site_upsert
 from .ehr import Event, interpretation_for, result_receive_from_ehr, result_void_from_ehr
 from .staff import (
     coverage_cancel,
@@ -18,6 +19,7 @@ from .staff import (
 
 __all__ = [
     "Event",
+    "clinician_link_upsert",
     "coverage_cancel",
     "coverage_set",
     "criticality_set",
@@ -28,6 +30,7 @@ __all__ = [
     "result_receive_from_ehr",
     "result_review",
     "result_schedule_follow_up",
+    "result_site_upsert",
     "result_take",
     "result_void_from_ehr",
     "results_acknowledge",
