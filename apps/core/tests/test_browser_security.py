@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from apps.core.access_log import access_log_record
 from apps.core.roles import COMPLIANCE_GROUP, Role, roles_sync
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
+from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -101,7 +101,7 @@ def test_the_worklist_runs_under_the_csp(page: Page, live_server):
 
 def test_a_scheduler_breaks_the_glass_with_a_reason(page: Page, live_server, shots):
     from apps.core.roles import EMERGENCY_GROUP
-    from apps.referrals.tests.factories import ReferralFactory
+    from tests.plugins.referrals import ReferralFactory
 
     north = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
     south = SiteFactory(code="south", name="South Hospital", timezone="America/Chicago")

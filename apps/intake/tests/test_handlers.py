@@ -145,7 +145,7 @@ def test_noshow_marks_the_intake(source, capture):
 
 def test_a_referral_appointment_feeds_both_workflows(capture, db):
     """Referrals also handle Appointment: one booking schedules the referral and creates the intake."""
-    from apps.referrals.tests import ehr_feed as referral_feed
+    from tests.plugins import referral_feed
 
     source, site = referral_feed.make_source()
     make_source(site=site, name=source.name)
@@ -167,9 +167,9 @@ def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(so
 
 
 def test_the_demo_seed_switches_intake_on_where_the_simulated_feed_books(capture, db):
-    from apps.core.tests.factories import SiteFactory
     from apps.ehr.services.sources import source_upsert
     from apps.intake.demo import intake_demo_seed
+    from tests.plugins.core import SiteFactory
 
     south = SiteFactory(code="south", name="South Hospital", timezone="America/Chicago")
     SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
