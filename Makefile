@@ -16,14 +16,19 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	@touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+# The demo's extra requirements (time-machine): make run's path only, never production's.
+$(VENV)/.demo: requirements.txt requirements-demo.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-demo.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-demo.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@
 
 migrate: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 
-seed: migrate
+seed: migrate $(VENV)/.demo
 	$(BIN)/python manage.py seed_demo
 
 # First start: a simulated EHR history (apps/demo; kept on later starts), then a gentle live feed.
@@ -34,9 +39,13 @@ run: seed
 	@echo "clinops is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
 	$(BIN)/python manage.py serve_demo 127.0.0.1:$(PORT) --feed-rate $(DEMO_FEED)
 
+# Style, then DESIGN.md's one-direction rule between apps (import-linter, pyproject.toml
+# [tool.importlinter]), then types (mypy with django-stubs; cache in .mypy_cache).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
@@ -58,4 +67,4 @@ browser-test: $(VENV)/.dev
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

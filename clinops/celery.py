@@ -9,7 +9,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinops.settings.base")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinops.settings.embedded")
 
 app = Celery("clinops")
 app.config_from_object("django.conf:settings", namespace="CELERY")

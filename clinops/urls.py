@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -11,7 +12,7 @@ from apps.terminology import api as terminology_api
 admin.site.site_header = "clinops administration"
 admin.site.site_title = "clinops admin"
 # The admin signs in through the app's own login page (django-axes lockout, idle timeout).
-admin.site.login = core_views.admin_login_redirect
+admin.site.login = core_views.admin_login_redirect  # type: ignore[method-assign]
 
 login_view = auth_views.LoginView.as_view(
     redirect_authenticated_user=True,
@@ -30,7 +31,6 @@ urlpatterns = [
     # Other fhir/… routes go above this include: it ends in a catch-all (404 OperationOutcome).
     path("fhir/", include("apps.ehr.fhir_api.urls")),
     path("integrations/", include("apps.ehr.urls")),
-    path("demo-ehr/", include("apps.demo.urls")),  # the simulated EHR's FHIR Task endpoint (DEBUG only)
     path("referrals/", include("apps.referrals.urls")),
     path("api/referrals/", include("apps.referrals.api_urls")),
     path("scorecard/", include("apps.kpis.urls")),
@@ -40,3 +40,6 @@ urlpatterns = [
     path("api/intake/", include("apps.intake.api_urls")),
     path("", include("apps.core.urls")),
 ]
+if apps.is_installed("apps.demo"):  # the embedded/demo settings only, never production
+    # The simulated EHR's FHIR Task endpoint (DEBUG only: 404 otherwise).
+    urlpatterns.append(path("demo-ehr/", include("apps.demo.urls")))

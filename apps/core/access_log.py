@@ -1,5 +1,6 @@
 """Access logging: every page and API that shows patient data records who saw what."""
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -83,3 +84,24 @@ def access_log_many(
     # bulk_create sends no post_save: seal here (ids are set on PostgreSQL and SQLite).
     seal_now_or_later(AuditSeal.Kind.ACCESS, [row.pk for row in created])
     return created
+
+
+def access_log_listed(
+    request: HttpRequest,
+    items: Iterable[Any],
+    *,
+    action: str = AccessLog.Action.LIST,
+    only_patients_shown: bool = True,
+) -> list[AccessLog]:
+    """Record that ``request.user`` saw these work items: one row per item (``<workflow>:<id>`` about
+    its ``patient_ref``), one INSERT per site. With ``only_patients_shown``, items whose ``patient``
+    was not shown (None: not arrived, or a role that sees no patients) are not logged."""
+    by_site: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+    for item in items:
+        if only_patients_shown and getattr(item, "patient", None) is None:
+            continue
+        by_site[item.site].append((item.patient_ref, f"{item.WORKFLOW}:{item.pk}"))
+    logged: list[AccessLog] = []
+    for site, entries in by_site.items():
+        logged.extend(access_log_many(request, entries=entries, action=action, site=site))
+    return logged

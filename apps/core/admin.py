@@ -21,7 +21,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Sites", {"fields": ("sites",)}))
+    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Sites", {"fields": ("sites",)}))
     filter_horizontal = ("groups", "user_permissions", "sites")
     list_filter = ("is_active", "is_staff", "groups", "sites")
 

@@ -58,7 +58,7 @@ def chain_hash(prev_hash: str, this_row_hash: str) -> str:
 
 
 def _row_values(kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    return {row["id"]: row for row in MODELS[kind].objects.filter(pk__in=list(ids)).order_by().values()}
+    return {row["id"]: row for row in MODELS[kind]._default_manager.filter(pk__in=list(ids)).order_by().values()}
 
 
 UNSEALED_GRACE = timedelta(minutes=10)
@@ -109,7 +109,7 @@ def audit_seal_pending(*, batch: int = 5000) -> int:
     done = 0
     for kind, model in MODELS.items():
         sealed = AuditSeal.objects.filter(kind=kind, row_id=OuterRef("pk"))
-        ids = list(model.objects.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
+        ids = list(model._default_manager.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
         seal_rows(kind, ids)
         done += len(ids)
     return done
@@ -166,6 +166,11 @@ def audit_verify(*, batch: int = 2000) -> Iterator[Problem]:
     cutoff = timezone.now() - UNSEALED_GRACE
     for kind, model in MODELS.items():
         at = "timestamp" if model is LogEntry else "at"
-        for pk in model.objects.filter(**{f"{at}__lt": cutoff}).order_by("pk").values_list("pk", flat=True).iterator():
+        for pk in (
+            model._default_manager.filter(**{f"{at}__lt": cutoff})
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .iterator()
+        ):
             if pk not in sealed[kind]:
                 yield Problem(kind, pk, None, "the row has no seal (written past the application)")

@@ -50,7 +50,8 @@ class AuditReportForm(forms.Form):
     sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             raise forms.ValidationError("“From” is after “To”.")

@@ -40,7 +40,7 @@ def tasks_load() -> list[str]:
     from clinops.celery import app
 
     app.loader.import_default_modules()
-    return [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
+    return [str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] not in app.tasks]
 
 
 def start(*, interval: float = 1.0) -> threading.Thread | None:

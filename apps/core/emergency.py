@@ -3,21 +3,37 @@ outside their sites after giving a reason. The grant is read-only (nothing may b
 outside one's sites), ends after ``CLINOPS_EMERGENCY_GRANT_MINUTES`` and every view under it
 is access-logged with ``emergency=True``. ``scope_to_sites`` honours grants, so every
 workflow app gets this without code of its own.
+
+Core keeps no patients: the app that does (ehr) registers how to find one from what the user
+typed (``emergency_patient_finder_register``, in its ``AppConfig.ready()``), so core never
+imports it (DESIGN.md: one direction).
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from .models import EmergencyGrant
+from .models import EmergencyGrant, User
 
 EMERGENCY_PERMISSION = "core.use_emergency_access"
 MIN_REASON_LENGTH = 15
+
+# What the user typed (an MRN or ``Patient/<id>``) -> the references of the patients it matches
+# (two are enough to tell it is not one).
+PatientFinder = Callable[[str], list[str]]
+_patient_finder: PatientFinder | None = None
+
+
+def emergency_patient_finder_register(finder: PatientFinder | None) -> None:
+    """Set how a grant's patient is found (the ehr app does, when apps load); None unsets it."""
+    global _patient_finder
+    _patient_finder = finder
 
 
 def emergency_patients_for(user: Any) -> set[str]:
@@ -34,7 +50,7 @@ def emergency_patients_for(user: Any) -> set[str]:
 
 
 @transaction.atomic
-def emergency_grant_open(*, user: Any, patient: str, reason: str) -> EmergencyGrant:
+def emergency_grant_open(*, user: User, patient: str, reason: str) -> EmergencyGrant:
     """Open a break-glass grant for one patient; the reason is required and the grant expires."""
     if not user.has_perm(EMERGENCY_PERMISSION):
         raise PermissionDenied("Only the emergency access group may break the glass.")
@@ -83,12 +99,10 @@ def is_emergency_view(user: Any, patient: str, site_id: int | None) -> bool:
 
 def _patient_ref(text: str) -> str:
     """``Patient/<id>`` of a patient in the local store, found by that reference or by MRN."""
-    from apps.ehr.models import Patient
-
+    if _patient_finder is None:
+        raise ImproperlyConfigured("No patient finder registered (apps.ehr registers one when it is installed).")
     text = text.strip()
-    kind, _, fhir_id = text.partition("/")
-    found = Patient.objects.filter(fhir_id=fhir_id) if kind == "Patient" else Patient.objects.filter(mrn=text)
-    fhir_ids = set(found.values_list("fhir_id", flat=True)[:2]) if text else set()
-    if len(fhir_ids) != 1:
+    refs = set(_patient_finder(text)) if text else set()
+    if len(refs) != 1:
         raise ValidationError("No single patient matches; give the MRN or the reference Patient/<id> from the EHR.")
-    return f"Patient/{fhir_ids.pop()}"
+    return refs.pop()

@@ -77,7 +77,8 @@ class LoginRequiredMiddleware(DjangoLoginRequiredMiddleware):
             return None
         return super().process_view(request, view_func, view_args, view_kwargs)
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Any) -> HttpResponse:
+    # htmx gets a client-side redirect (HX-Redirect), not a 302; the stubs allow only a redirect.
+    def handle_no_permission(self, request: HttpRequest, view_func: Any) -> HttpResponse:  # type: ignore[override]
         if request.headers.get("HX-Request") == "true":
             return _to_login(request, "login")
         return super().handle_no_permission(request, view_func)

@@ -1,6 +1,7 @@
 """Break-glass emergency access and the audit report."""
 
 import io
+from typing import cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import audit_report
 from .access_log import access_log, access_log_many
 from .emergency import EMERGENCY_PERMISSION, emergency_grant_list, emergency_grant_open
-from .models import AccessLog, EmergencyGrant
+from .models import AccessLog, EmergencyGrant, User
 
 
 @require_http_methods(["GET", "POST"])
@@ -27,7 +28,9 @@ def emergency_request(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             grant = emergency_grant_open(
-                user=request.user, patient=request.POST.get("patient", ""), reason=request.POST.get("reason", "")
+                user=cast(User, request.user),
+                patient=request.POST.get("patient", ""),
+                reason=request.POST.get("reason", ""),
             )
         except ValidationError as error:
             errors = error.messages
@@ -39,7 +42,7 @@ def emergency_request(request: HttpRequest) -> HttpResponse:
                 "every view is logged as emergency access and reviewed by supervisors.",
             )
             return HttpResponseRedirect(reverse("core:emergency_request"))
-    active = EmergencyGrant.objects.filter(user=request.user, expires_at__gt=timezone.now())
+    active = EmergencyGrant.objects.filter(user=cast(User, request.user), expires_at__gt=timezone.now())
     context = {
         "errors": errors,
         "patient": request.POST.get("patient", ""),

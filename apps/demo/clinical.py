@@ -139,7 +139,7 @@ def before_visit(sim: "_Sim", booked_at: datetime, start: datetime, pat: dict, a
     rates = sim.rates
     if sim.chance(rates.questionnaire):
         at = (booked_at + (start - booked_at) * sim.rng.uniform(0.2, 0.95)).replace(microsecond=0)
-        answers = [(link, text, sim.chance(0.2)) for link, text in QUESTIONS]
+        answers: list[tuple[str, str, bool | str]] = [(link, text, sim.chance(0.2)) for link, text in QUESTIONS]
         concern = sim.rng.choice(CONCERNS)
         if concern:
             answers.append(("concern", "Anything you want to talk about?", concern))

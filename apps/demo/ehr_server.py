@@ -46,7 +46,9 @@ def _current(fhir_id: str) -> dict | None:
 def _authorised(request: HttpRequest) -> bool:
     source = EhrSource.objects.filter(name=SOURCE).first()
     token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    return bool(source and source.bearer_token and token) and secrets.compare_digest(token, source.bearer_token)
+    if not (source and source.bearer_token and token):
+        return False
+    return secrets.compare_digest(token, source.bearer_token)
 
 
 def _answer(task: dict, status: int = 200) -> JsonResponse:

@@ -34,7 +34,7 @@ def _meta(version: int, at: datetime) -> dict:
 class Specialty:
     code: str  # SNOMED CT
     display: str
-    mapped: bool  # whether the demo map in apps/referrals/demo.py routes it
+    mapped: bool  # whether the demo map in apps/demo/seeds/referrals.py routes it
 
     def concept(self) -> dict:
         return {"coding": [{"system": SNOMED, "code": self.code, "display": self.display}], "text": self.display}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from apps.referrals.demo import SNOMED_ROWS
+from apps.demo.seeds.referrals import SNOMED_ROWS
 
 from . import clinical, fhir
 from .fhir import Specialty
@@ -33,7 +33,7 @@ SITES = [
     ("south", "South Hospital", "America/Chicago"),
     ("west", "West Clinic", "America/Los_Angeles"),
 ]
-# Where each specialty's clinicians work (mirrors apps/referrals/demo.py SPECIALTY_SITES; north otherwise).
+# Where each specialty's clinicians work (mirrors seeds/referrals.py SPECIALTY_SITES; north otherwise).
 SPECIALTY_SITE = {"neurology": "south", "gastroenterology": "south", "pulmonology": "south", "endocrinology": "west"}
 # Dermatology is deliberately not in the demo map: its referrals wait in the exceptions queue.
 UNMAPPED = [Specialty("394582007", "Dermatology", mapped=False)]

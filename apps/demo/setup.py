@@ -4,7 +4,7 @@ The generator (generator.py) orders its lab tests as the referring GPs ``Practit
 Results follow-up routes a result to the clinops clinician linked to its ordering practitioner
 (``ClinicianLink``), else to the source's results-site pool. The demo clinician is linked to the
 first five; the sixth stays unlinked on purpose, so the North Clinic's unassigned pool has work too.
-Intake needs nothing more: ``intake_demo_seed`` maps each site to the generator's ``Location/loc-<code>``.
+Intake needs nothing more: ``seeds.intake.demo_intake_seed`` maps each site to the generator's ``Location/loc-<code>``.
 """
 
 import secrets

@@ -5,10 +5,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import EhrSource, PollCursor
+from .services.sources import source_save, source_upsert
 
 SECRETS = ("bearer_token", "private_key_pem")
 
@@ -77,14 +79,16 @@ class EhrSourceAdmin(admin.ModelAdmin):
         return ", ".join(stored) or "none"
 
     def save_model(self, request: HttpRequest, obj: EhrSource, form: Any, change: bool) -> None:
-        token = None if obj.webhook_token_hash else obj.new_webhook_token()
-        super().save_model(request, obj, form, change)
+        token = source_save(source=obj)
         if token:
             messages.warning(request, f"Webhook token for {obj.name} (shown once, store it in the EHR): {token}")
 
     @admin.action(description="Rotate the webhook token (the old one stops working)")
     def rotate_webhook_token(self, request: HttpRequest, queryset: QuerySet[EhrSource]) -> None:
-        for source in queryset:
-            token = source.new_webhook_token()
-            source.save(update_fields=["webhook_token_hash", "webhook_token_hint", "updated_at"])
+        for name in queryset.order_by("name").values_list("name", flat=True):
+            try:
+                source, token = source_upsert(name=name, rotate_token=True)
+            except ValidationError as exc:
+                messages.error(request, f"The webhook token for {name} was not rotated: {'; '.join(exc.messages)}")
+                continue
             messages.warning(request, f"New webhook token for {source.name} (shown once): {token}")

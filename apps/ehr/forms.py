@@ -1,6 +1,6 @@
 """Forms of the integration console: the message filters (GET, and POSTed back for a replay)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -47,12 +47,13 @@ class _MessageFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [("", "Any status"), *self.status_choices]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [("", "Any status"), *self.status_choices]
         self.fields["since"].label = f"{self.time_label} from"
         self.fields["until"].label = f"{self.time_label} to"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", "Must not be before the start.")

@@ -17,7 +17,9 @@ from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import Left
 from django.http import Http404
 
-from .models import EhrSource, InboxMessage, OutboxMessage
+from apps.core.sql_relations import sql_relation
+
+from .models import EhrSource, InboxMessage, OutboxMessage, Patient
 
 PAGE_SIZE = 50
 SHORT_ERROR = 120
@@ -27,6 +29,16 @@ LATENCY_SAMPLE = 50_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Secrets and large columns a list never shows.
 _SOURCE_SECRETS = ("source__bearer_token", "source__private_key_pem", "source__webhook_token_hash")
+
+
+# --- patients ------------------------------------------------------------------------
+
+
+def patient_refs_find(text: str) -> list[str]:
+    """``Patient/<id>`` of at most two local patients matching ``text`` (that reference, or an MRN)."""
+    kind, _, fhir_id = text.strip().partition("/")
+    found = Patient.objects.filter(fhir_id=fhir_id) if kind == "Patient" else Patient.objects.filter(mrn=text.strip())
+    return [f"Patient/{pk}" for pk in found.values_list("fhir_id", flat=True)[:2]]
 
 
 # --- lists and details ---------------------------------------------------------------
@@ -267,6 +279,8 @@ def _latencies(since: datetime, until: datetime, source_id: int | None) -> dict[
     by_source: dict[int, list[float]] = {}
     recent = qs.order_by("-processed_at").values_list("source_id", "ehr_last_updated", "processed_at")
     for sid, event_at, processed_at in recent[:LATENCY_SAMPLE]:
+        if event_at is None or processed_at is None:  # not there: the query asks for both
+            continue
         by_source.setdefault(sid, []).append((processed_at - event_at).total_seconds())
     out = {}
     for sid, values in by_source.items():
@@ -306,7 +320,7 @@ def integration_stats(*, since: datetime, until: datetime, source_id: int | None
     latency = _latencies(since, until, source_id)
     stats = []
     for source in sources:
-        counts = flow.get(source.pk, {})
+        counts: Mapping[str, Any] = flow.get(source.pk, {})
         samples, p50, p95 = latency.get(source.pk, (0, None, None))
         stats.append(
             SourceStats(
@@ -323,3 +337,26 @@ def integration_stats(*, since: datetime, until: datetime, source_id: int | None
             )
         )
     return stats
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# The inbox as an SQL relation (``FROM {INBOX_MESSAGES_SQL} m``; apps.core.sql_relations), one row
+# per inbound message: ``id``, ``resource_type``, ``status`` (``InboxMessage.Status`` values, e.g.
+# "processed", "dead"), ``received_at``, ``processed_at`` (NULL until processed),
+# ``ehr_last_updated`` (the resource's meta.lastUpdated, NULL if absent) and ``error_code`` ('' if none).
+INBOX_MESSAGES_SQL = sql_relation(
+    InboxMessage,
+    id="id",
+    resource_type="resource_type",
+    status="status",
+    received_at="received_at",
+    processed_at="processed_at",
+    ehr_last_updated="ehr_last_updated",
+    error_code="error_code",
+)
+# The outbox likewise (``FROM {OUTBOX_MESSAGES_SQL} m``): ``id``, ``resource_type``, ``status``
+# (``OutboxMessage.Status`` values, e.g. "sent", "dead") and ``created_at``.
+OUTBOX_MESSAGES_SQL = sql_relation(
+    OutboxMessage, id="id", resource_type="resource_type", status="status", created_at="created_at"
+)

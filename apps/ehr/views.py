@@ -7,7 +7,7 @@ Only integration admins (``core.administer_integrations``) and superusers get in
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access_log import access_log
+from apps.core.models import User
 
 from . import selectors
 from .forms import InboxFilterForm, OutboxFilterForm
@@ -41,7 +42,7 @@ OUTBOX_RETRYABLE = {OutboxMessage.Status.FAILED, OutboxMessage.Status.DEAD}
 def _partial(request: HttpRequest) -> bool:
     """An htmx swap of the results (not a history restore, which needs the whole page)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def _render(request: HttpRequest, full: str, part: str, context: dict[str, Any]) -> HttpResponse:
@@ -170,7 +171,7 @@ def inbox_retry(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.warning(request, "Select at least one message to retry.")
         return HttpResponseRedirect(back)
-    count = replay.inbox_retry(message_ids=ids, by=request.user)
+    count = replay.inbox_retry(message_ids=ids, by=cast(User, request.user))
     text = f"Queued {_plural(count, 'message')} for retry."
     if count < len(ids):
         text += f" {_plural(len(ids) - count, 'other message')} left alone: already processed or gone."
@@ -200,7 +201,7 @@ def inbox_replay(request: HttpRequest) -> HttpResponse:
             "status_filter": filters.get("status", ""),
         }
         return _render(request, "ehr/inbox_replay.html", "ehr/_inbox_replay_confirm.html", context)
-    count = replay.inbox_replay(filters=filters, by=request.user)
+    count = replay.inbox_replay(filters=filters, by=cast(User, request.user))
     if count:
         messages.success(request, f"Queued {_plural(count, 'dead letter')} for replay.")
     else:
@@ -245,7 +246,7 @@ def outbox_retry(request: HttpRequest) -> HttpResponse:
     if not ids:
         messages.warning(request, "Select at least one message to retry.")
         return HttpResponseRedirect(back)
-    count = replay.outbox_retry(message_ids=ids, by=request.user)
+    count = replay.outbox_retry(message_ids=ids, by=cast(User, request.user))
     text = f"Queued {_plural(count, 'message')} for retry."
     if count < len(ids):
         text += f" {_plural(len(ids) - count, 'other message')} left alone: already sent or gone."

@@ -16,14 +16,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
+from apps.workflow.serializers import (
+    EmptyInput,
+    NoteAddInput,
+    NoteSerializer,
+    OptionalReasonInput,
+    OutreachInput,
+    OutreachSerializer,
+    ReasonInput,
+)
 
 from . import selectors, services
 from . import serializers as s
-from .views.common import access_log_rows
 
 TAGS = ["intake"]
 
@@ -36,11 +44,6 @@ class WorksIntake(BasePermission):
 
 
 PERMISSIONS = [IsAuthenticated, WorksIntake]
-
-
-def _with_patient(row: selectors.DayRow) -> Any:
-    row.intake.patient = row.patient
-    return row.intake
 
 
 class IntakeDayApi(APIView):
@@ -71,9 +74,9 @@ class IntakeDayApi(APIView):
             raise ValidationError({"day": ["Use today, tomorrow or a date such as 2026-03-01."]}) from None
         if abs((day - today).days) > 31:
             raise ValidationError({"day": ["Choose a day within a month of today."]})
-        rows = selectors.intake_day(user=request.user, site=site, day=day)
-        access_log_rows(request, rows)
-        return Response(s.IntakeSerializer([_with_patient(r) for r in rows], many=True).data)
+        intakes = [row.intake for row in selectors.intake_day(user=request.user, site=site, day=day)]
+        access_log_listed(request, intakes)  # the selector attached each intake's patient
+        return Response(s.IntakeSerializer(intakes, many=True).data)
 
 
 class IntakeDetailApi(APIView):
@@ -86,12 +89,12 @@ class IntakeDetailApi(APIView):
         row = selectors.intake_row(user=request.user, intake_id=pk)
         if row.patient is not None:
             access_log(request, patient=row.intake.patient_ref, what=f"intake:{pk}", site=row.intake.site)
-        return Response(s.IntakeSerializer(_with_patient(row)).data)
+        return Response(s.IntakeSerializer(row.intake).data)
 
 
 class _ActionApi(APIView):
     permission_classes = PERMISSIONS
-    input_serializer: type[drf.Serializer] = s.EmptyInput
+    input_serializer: type[drf.Serializer] = EmptyInput
     call: Callable[[int, Any, dict[str, Any]], Any]
     created: type[drf.Serializer] | None = None
 
@@ -109,19 +112,19 @@ class _ActionApi(APIView):
         return Response(s.IntakeSerializer(intake).data)
 
 
-ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Serializer] | None, str]] = {
+ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], type[drf.Serializer] | None, str | None]] = {
     "check": (lambda i, by, d: services.intake_check_set(intake_id=i, key=d["key"], done=d["done"], by=by),
               s.CheckInput, None, services.intake_check_set.__doc__),
-    "check_in": (lambda i, by, d: services.intake_check_in(intake_id=i, by=by), s.EmptyInput, None,
+    "check_in": (lambda i, by, d: services.intake_check_in(intake_id=i, by=by), EmptyInput, None,
                  services.intake_check_in.__doc__),
     "no_show": (lambda i, by, d: services.intake_no_show(intake_id=i, by=by, reason=d["reason"]),
-                s.OptionalReasonInput, None, services.intake_no_show.__doc__),
-    "cancel": (lambda i, by, d: services.intake_cancel(intake_id=i, by=by, reason=d["reason"]), s.ReasonInput,
+                OptionalReasonInput, None, services.intake_no_show.__doc__),
+    "cancel": (lambda i, by, d: services.intake_cancel(intake_id=i, by=by, reason=d["reason"]), ReasonInput,
                None, services.intake_cancel.__doc__),
-    "outreach": (lambda i, by, d: services.intake_outreach_record(intake_id=i, by=by, **d), s.OutreachInput,
-                 s.IntakeOutreachSerializer, services.intake_outreach_record.__doc__),
-    "notes": (lambda i, by, d: work.note_add(workflow="intake", item_id=i, text=d["text"], by=by), s.NoteAddInput,
-              s.NoteSerializer, "Add a note to the intake's timeline."),
+    "outreach": (lambda i, by, d: services.intake_outreach_record(intake_id=i, by=by, **d), OutreachInput,
+                 OutreachSerializer, services.intake_outreach_record.__doc__),
+    "notes": (lambda i, by, d: work.note_add(workflow="intake", item_id=i, text=d["text"], by=by), NoteAddInput,
+              NoteSerializer, "Add a note to the intake's timeline."),
 }  # fmt: skip
 
 

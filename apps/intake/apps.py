@@ -13,8 +13,9 @@ class IntakeConfig(AppConfig):
 
         from . import handlers
         from .models import Intake
+        from .policy import IntakePolicy
 
-        workflow_register(Intake)
+        workflow_register(Intake, policy=IntakePolicy())
         handler_register("Appointment", handlers.on_appointment)
         handler_register("Encounter", handlers.on_encounter)
         handler_register("QuestionnaireResponse", handlers.on_questionnaire_response)

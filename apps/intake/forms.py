@@ -2,7 +2,7 @@
 
 from django import forms
 
-from .models import IntakeOutreach
+from apps.workflow.models import OutreachChannel, OutreachOutcome
 
 SORT_CHOICES = [("time", "Time (earliest first)"), ("-time", "Time (latest first)"), ("readiness", "Least ready first")]
 
@@ -18,8 +18,8 @@ class DayForm(forms.Form):
 
 
 class OutreachForm(forms.Form):
-    channel = forms.ChoiceField(choices=IntakeOutreach.Channel.choices)
-    outcome = forms.ChoiceField(choices=IntakeOutreach.Outcome.choices)
+    channel = forms.ChoiceField(choices=OutreachChannel.choices)
+    outcome = forms.ChoiceField(choices=OutreachOutcome.choices)
     note = forms.CharField(required=False, max_length=500)
 
 

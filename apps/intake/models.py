@@ -1,16 +1,14 @@
-"""Pre-visit intake: one item per booked appointment, its checklist, outreach attempts, and the
+"""Pre-visit intake: one item per booked appointment, its checklist, and the
 per-site switch and checklist configuration supervisors keep."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import Site
 from apps.ehr.models import Appointment, EhrSource
-from apps.referrals.models import OutreachAttempt
 from apps.workflow.models import WorkItem
 
 from .workflow import IntakeTransitions
@@ -136,24 +134,3 @@ class IntakeCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label}: {'done' if self.done_at else 'open'}"
-
-
-class IntakeOutreach(models.Model):
-    """A contact attempt with the patient before the visit (like a referral's outreach)."""
-
-    # The referral workflow's vocabulary: one set of channels and outcomes for every workflow's KPIs.
-    Channel = OutreachAttempt.Channel
-    Outcome = OutreachAttempt.Outcome
-
-    intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="outreach")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    at = models.DateTimeField(default=timezone.now)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    note = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_channel_display()}: {self.get_outcome_display()}"

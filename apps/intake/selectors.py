@@ -9,12 +9,13 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.models import Site
-from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites, sites_for
-from apps.referrals.selectors import patients_for
-from apps.workflow.selectors import timeline
+from apps.core.sql_relations import sql_relation
+from apps.workflow.models import Outreach
+from apps.workflow.outreach import outreach_list
+from apps.workflow.selectors import patient_get, patients_attach, timeline
 
-from .models import ChecklistItem, Intake, IntakeCheck, IntakeOutreach
+from .models import ChecklistItem, Intake, IntakeCheck
 
 SORTS = {"time": ("visit_start", "id"), "-time": ("-visit_start", "-id"), "readiness": ("ready_rank", "visit_start")}
 
@@ -47,12 +48,12 @@ def intake_day(*, user: Any, site: Site, day: date, sort: str = "time") -> list[
         .prefetch_related(Prefetch("checks", queryset=IntakeCheck.objects.order_by("position", "key")))
     )
     intakes = list(qs.order_by(*SORTS.get(sort, SORTS["time"])) if sort != "readiness" else qs)
-    patients = patients_for(intakes) if can_see_patient_data(user) else {}
+    patients_attach(intakes, user=user)
     rows = []
     for intake in intakes:
         checks = list(intake.checks.all())
         missing = [c.label for c in checks if not c.done_at]
-        rows.append(DayRow(intake, checks, missing, patients.get((intake.source_id, intake.patient_ref))))
+        rows.append(DayRow(intake, checks, missing, intake.patient))
     if sort == "readiness":  # least ready first, then by time
         rows.sort(key=lambda r: (not r.intake.is_open, -len(r.missing), r.intake.visit_start))
     return rows
@@ -69,7 +70,7 @@ def intake_get(*, user: Any, intake_id: int) -> Intake:
     intake = (
         scope_to_sites(Intake.objects.all(), user)
         .select_related("site", "assignee", "appointment")
-        .prefetch_related("checks", "outreach__by")
+        .prefetch_related("checks")
         .filter(pk=intake_id)
         .first()
     )
@@ -80,20 +81,18 @@ def intake_get(*, user: Any, intake_id: int) -> Intake:
 
 def intake_patient(*, user: Any, intake: Intake) -> Any:
     """The store Patient of an intake (None for roles that may not see patients)."""
-    if not can_see_patient_data(user):
-        return None
-    return patients_for([intake]).get((intake.source_id, intake.patient_ref))
+    return patient_get(intake, user=user)
 
 
 def intake_timeline(*, intake: Intake) -> list[dict[str, Any]]:
     """Transitions, notes and outreach attempts of one intake, oldest first."""
-    extra = [{"at": a.at, "kind": "outreach", "outreach": a} for a in intake.outreach.all()]
+    extra = [{"at": a.at, "kind": "outreach", "outreach": a} for a in intake_outreach(intake=intake)]
     return timeline(item=intake, extra=extra)
 
 
-def intake_outreach(*, intake: Intake) -> QuerySet[IntakeOutreach]:
+def intake_outreach(*, intake: Intake) -> QuerySet[Outreach]:
     """The intake's contact attempts, oldest first, with who made them."""
-    return intake.outreach.select_related("by")
+    return outreach_list(workflow=Intake.WORKFLOW, item_id=intake.pk)
 
 
 def checklist_rows(*, user: Any) -> QuerySet[ChecklistItem]:
@@ -114,3 +113,24 @@ def intake_row(*, user: Any, intake_id: int) -> DayRow:
     checks = sorted(intake.checks.all(), key=lambda c: (c.position, c.key))
     missing = [c.label for c in checks if not c.done_at]
     return DayRow(intake, checks, missing, intake_patient(user=user, intake=intake))
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Intakes as an SQL relation (``FROM {INTAKE_FACTS_SQL} n``; apps.core.sql_relations), one row per
+# booked visit: ``id``, ``site_id``, ``service_line_id`` (NULL: none), ``patient_ref``
+# ("Patient/<id>"), ``state`` (``State`` values), ``visit_start`` (UTC), ``arrived_at`` and
+# ``checked_in_at`` (EHR event times, NULL until they happen) and ``complete_before_visit``
+# (boolean: the checklist was complete before the visit day; NULL until the patient arrives or is a no-show).
+INTAKE_FACTS_SQL = sql_relation(
+    Intake,
+    id="id",
+    site_id="site",
+    service_line_id="service_line",
+    patient_ref="patient_ref",
+    state="state",
+    visit_start="visit_start",
+    arrived_at="arrived_at",
+    checked_in_at="checked_in_at",
+    complete_before_visit="complete_before_visit",
+)

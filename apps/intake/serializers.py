@@ -1,23 +1,10 @@
 """What the intake API reads and writes."""
 
-from typing import Any
-
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# One vocabulary for every workflow's API: the inputs and the note, patient and user shapes are shared.
-from apps.referrals.serializers import (  # noqa: F401 - re-exported for api.py
-    EmptyInput,
-    NoteAddInput,
-    NoteSerializer,
-    OptionalReasonInput,
-    OutreachInput,
-    PatientSerializer,
-    ReasonInput,
-    UserRefSerializer,
-)
+from apps.workflow.serializers import WorkItemSerializer
 
-from .models import Intake, IntakeCheck, IntakeOutreach
+from .models import Intake, IntakeCheck
 
 
 class CheckSerializer(serializers.ModelSerializer):
@@ -32,16 +19,12 @@ class CheckSerializer(serializers.ModelSerializer):
         return obj.done_at is not None
 
 
-class IntakeSerializer(serializers.ModelSerializer):
+class IntakeSerializer(WorkItemSerializer):
     """An intake with its checklist. ``patient`` is null for roles that may not see patients."""
 
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    state_display = serializers.CharField(source="get_state_display", read_only=True)
-    assignee = UserRefSerializer(read_only=True, allow_null=True)
     checklist = CheckSerializer(source="checks", many=True, read_only=True)
     missing = serializers.SerializerMethodField()
     check_in_minutes = serializers.FloatField(read_only=True, allow_null=True)
-    patient = serializers.SerializerMethodField()
 
     class Meta:
         model = Intake
@@ -55,20 +38,6 @@ class IntakeSerializer(serializers.ModelSerializer):
 
     def get_missing(self, obj: Intake) -> list[str]:
         return [c.label for c in obj.checks.all() if not c.done_at]
-
-    @extend_schema_field(PatientSerializer(allow_null=True))
-    def get_patient(self, obj: Intake) -> dict[str, Any] | None:
-        patient = getattr(obj, "patient", None)
-        return PatientSerializer(patient).data if patient is not None else None
-
-
-class IntakeOutreachSerializer(serializers.ModelSerializer):
-    by = UserRefSerializer(read_only=True)
-
-    class Meta:
-        model = IntakeOutreach
-        fields = ["id", "channel", "outcome", "at", "by", "note"]
-        read_only_fields = fields
 
 
 class CheckInput(serializers.Serializer):

@@ -8,7 +8,7 @@ from .definitions import Kpi
 from .engine import Result
 
 INK, ACCENT, TARGET = "#1f2937", "#1d4ed8", "#b45309"
-LAYOUT = {
+LAYOUT: dict[str, Any] = {
     "margin": {"l": 56, "r": 16, "t": 40, "b": 48},
     "font": {"family": "system-ui, sans-serif", "size": 13, "color": INK},
     "paper_bgcolor": "#ffffff",

@@ -225,7 +225,9 @@ def _sqlite_part(kpi: Kpi) -> str:
 
 def open_counts(groups: list[tuple[int, float | None, int]], weeks: int) -> tuple[float, list[float | None]]:
     """Open at the period end and at each week's end, from (week opened, week closed, n) groups."""
-    by_week = [float(sum(n for ow, cw, n in groups if ow <= w and (cw is None or cw > w))) for w in range(weeks)]
+    by_week: list[float | None] = [
+        float(sum(n for ow, cw, n in groups if ow <= w and (cw is None or cw > w))) for w in range(weeks)
+    ]
     return float(sum(n for _, cw, n in groups if cw is None)), by_week
 
 
@@ -355,5 +357,5 @@ def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str,
     for row in rows:
         row["value"] = round(row["value"] / scale, 2)
         if isinstance(row["event_at"], str):  # SQLite returns text from raw SQL
-            row["event_at"] = field_.convert_datetimefield_value(row["event_at"], None, connection)
+            row["event_at"] = field_.convert_datetimefield_value(row["event_at"], None, connection)  # type: ignore[attr-defined]  # SQLite ops
     return rows

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.staticfiles.finders import BaseFinder
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage
 
 PLOTLY_JS = "plotly/plotly.min.js"
@@ -13,6 +14,8 @@ PLOTLY_JS = "plotly/plotly.min.js"
 
 def _package_data() -> Path:
     spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise ImproperlyConfigured("plotly is not installed (requirements.txt).")
     return Path(spec.origin).parent / "package_data"
 
 
@@ -28,5 +31,5 @@ class PlotlyFinder(BaseFinder):
 
     def list(self, ignore_patterns: Any) -> Any:
         storage = FileSystemStorage(location=str(_package_data()))
-        storage.prefix = "plotly"
+        storage.prefix = "plotly"  # type: ignore[attr-defined]  # collectstatic reads it (as for STATICFILES_DIRS)
         yield "plotly.min.js", storage

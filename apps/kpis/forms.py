@@ -1,7 +1,7 @@
 """The scorecard's filters: period, site, service line, and an optional baseline to compare."""
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -34,10 +34,11 @@ class ScorecardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user_sites = list(sites_for(user))
         choices = [(s.code, s.name) for s in self.user_sites]
-        self.fields["site"].choices = [("", "All my sites"), *choices]
-        self.fields["base_site"].choices = [("", "—"), *choices]
-        self.fields["service_line"].queryset = ServiceLine.objects.filter(sites__in=self.user_sites).distinct()
-        self.fields["service_line"].to_field_name = "code"
+        cast(forms.ChoiceField, self.fields["site"]).choices = [("", "All my sites"), *choices]
+        cast(forms.ChoiceField, self.fields["base_site"]).choices = [("", "—"), *choices]
+        service_line = cast(forms.ModelChoiceField, self.fields["service_line"])
+        service_line.queryset = ServiceLine.objects.filter(sites__in=self.user_sites).distinct()
+        service_line.to_field_name = "code"
 
     def _period(self, start: date | None, end: date | None, which: str) -> None:
         if start and end:
@@ -47,7 +48,8 @@ class ScorecardForm(forms.Form):
                 self.add_error(f"{which}end" if which else "end", f"Choose at most {MAX_DAYS} days.")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         self._period(data.get("start"), data.get("end"), "")
         compare = data.get("compare")
         if compare == "period":

@@ -82,7 +82,7 @@ def kpi_items_list(kpi: Kpi, scope: Scope) -> list[dict[str, Any]]:
     found: dict[tuple[str, int], str] = {}
     for workflow, ids in wanted.items():
         if workflow in models:
-            for pk, ref in models[workflow].objects.filter(pk__in=ids).values_list("pk", "patient_ref"):
+            for pk, ref in models[workflow]._default_manager.filter(pk__in=ids).values_list("pk", "patient_ref"):
                 found[(workflow, pk)] = ref
     sites = {site.id: site for site in scope.sites}
     out = []

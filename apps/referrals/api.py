@@ -21,17 +21,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
-from apps.workflow.selectors import SORTS
+from apps.workflow.selectors import SORTS, patients_attach
+from apps.workflow.serializers import (
+    EmptyInput,
+    NoteAddInput,
+    NoteInput,
+    NoteSerializer,
+    OptionalReasonInput,
+    OutreachInput,
+    OutreachSerializer,
+    ReasonInput,
+)
 
 from . import selectors, services
 from . import serializers as s
 from .forms import WorklistFilterForm
 from .models import Referral
-from .views import access_log_listed
 
 WORKFLOW = Referral.WORKFLOW
 TAGS = ["referrals"]
@@ -90,7 +99,7 @@ class ReferralDetailApi(APIView):
     @extend_schema(tags=TAGS, operation_id="referrals_detail", responses=s.ReferralDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         referral = selectors.referral_get(user=request.user, referral_id=pk)
-        selectors.attach_patients(request.user, [referral])
+        patients_attach([referral], user=request.user)
         if can_see_patient_data(request.user) and referral.patient_ref:
             access_log(request, patient=referral.patient_ref, what=f"referral:{referral.pk}", site=referral.site)
         return Response(s.ReferralDetailSerializer(referral, context={"request": request}).data)
@@ -100,7 +109,7 @@ class _ActionApi(APIView):
     """POST one action on one referral (of your sites): validate, call one service, answer."""
 
     permission_classes = PERMISSIONS
-    input_serializer: type[drf.Serializer] = s.EmptyInput
+    input_serializer: type[drf.Serializer] = EmptyInput
     output: Callable[[Any, Request, Referral], tuple[Any, int]]
     call: Callable[[int, Any, dict[str, Any]], Any]
 
@@ -149,39 +158,39 @@ def _supervisor(call: Callable[[int, Any, dict[str, Any]], Any]) -> Callable[[in
 
 
 # name → (service call, input, output, summary). The path is the name with hyphens.
-ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], Any, str]] = {
-    "claim": (lambda i, by, d: work.item_claim(workflow=WORKFLOW, item_id=i, by=by), s.EmptyInput, _referral_out,
+ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], Any, str | None]] = {
+    "claim": (lambda i, by, d: work.item_claim(workflow=WORKFLOW, item_id=i, by=by), EmptyInput, _referral_out,
               "Take the referral; 409 names who has it when someone else does."),
-    "release": (lambda i, by, d: work.item_release(workflow=WORKFLOW, item_id=i, by=by), s.EmptyInput, _referral_out,
+    "release": (lambda i, by, d: work.item_release(workflow=WORKFLOW, item_id=i, by=by), EmptyInput, _referral_out,
                 "Give the referral back to its queue (its holder, or a supervisor)."),
-    "triage": (lambda i, by, d: services.referral_triage(referral_id=i, by=by), s.EmptyInput, _referral_out,
+    "triage": (lambda i, by, d: services.referral_triage(referral_id=i, by=by), EmptyInput, _referral_out,
                services.referral_triage.__doc__),
-    "accept": (lambda i, by, d: services.referral_accept(referral_id=i, by=by, note=d["note"]), s.NoteInput,
+    "accept": (lambda i, by, d: services.referral_accept(referral_id=i, by=by, note=d["note"]), NoteInput,
                _referral_out, services.referral_accept.__doc__),
     "request_auth": (lambda i, by, d: services.referral_request_auth(referral_id=i, by=by, note=d["note"]),
-                     s.NoteInput, _referral_out, services.referral_request_auth.__doc__),
-    "authorize": (lambda i, by, d: services.referral_authorize(referral_id=i, by=by, note=d["note"]), s.NoteInput,
+                     NoteInput, _referral_out, services.referral_request_auth.__doc__),
+    "authorize": (lambda i, by, d: services.referral_authorize(referral_id=i, by=by, note=d["note"]), NoteInput,
                   _referral_out, services.referral_authorize.__doc__),
-    "start_scheduling": (lambda i, by, d: services.referral_start_scheduling(referral_id=i, by=by), s.EmptyInput,
+    "start_scheduling": (lambda i, by, d: services.referral_start_scheduling(referral_id=i, by=by), EmptyInput,
                          _referral_out, services.referral_start_scheduling.__doc__),
     "request_info": (lambda i, by, d: services.referral_request_info(referral_id=i, by=by, question=d["question"]),
                      s.RequestInfoInput, _referral_out, services.referral_request_info.__doc__),
     "receive_info": (lambda i, by, d: services.referral_receive_info(referral_id=i, by=by, note=d["note"]),
-                     s.NoteInput, _referral_out, services.referral_receive_info.__doc__),
+                     NoteInput, _referral_out, services.referral_receive_info.__doc__),
     "decline": (lambda i, by, d: services.referral_decline(referral_id=i, by=by, reason_code=d["reason_code"],
                                                            note=d["note"]),
                 s.DeclineInput, _referral_out, services.referral_decline.__doc__),
-    "cancel": (lambda i, by, d: services.referral_cancel(referral_id=i, by=by, reason=d["reason"]), s.ReasonInput,
+    "cancel": (lambda i, by, d: services.referral_cancel(referral_id=i, by=by, reason=d["reason"]), ReasonInput,
                _referral_out, services.referral_cancel.__doc__),
     "abandon": (lambda i, by, d: services.referral_abandon(referral_id=i, by=by, reason=d["reason"]),
-                s.OptionalReasonInput, _referral_out, services.referral_abandon.__doc__),
+                OptionalReasonInput, _referral_out, services.referral_abandon.__doc__),
     "forward": (lambda i, by, d: services.referral_forward(referral_id=i, by=by, service_line_code=d["service_line"],
                                                            reason=d["reason"]),
                 s.ForwardInput, _referral_out, services.referral_forward.__doc__),
-    "outreach": (lambda i, by, d: services.referral_outreach_record(referral_id=i, by=by, **d), s.OutreachInput,
-                 _created(s.OutreachSerializer), services.referral_outreach_record.__doc__),
-    "notes": (lambda i, by, d: work.note_add(workflow=WORKFLOW, item_id=i, text=d["text"], by=by), s.NoteAddInput,
-              _created(s.NoteSerializer), "Add a note to the referral's timeline."),
+    "outreach": (lambda i, by, d: services.referral_outreach_record(referral_id=i, by=by, **d), OutreachInput,
+                 _created(OutreachSerializer), services.referral_outreach_record.__doc__),
+    "notes": (lambda i, by, d: work.note_add(workflow=WORKFLOW, item_id=i, text=d["text"], by=by), NoteAddInput,
+              _created(NoteSerializer), "Add a note to the referral's timeline."),
     "reassign": (_supervisor(_reassign), s.ReassignInput, _referral_out,
                  "Supervisors: give the referral to someone who works referrals at its site (or nobody)."),
     "move": (_supervisor(lambda i, by, d: work.item_move(workflow=WORKFLOW, item_id=i, queue=d["queue"], by=by,
@@ -190,8 +199,8 @@ ACTIONS: dict[str, tuple[Callable[..., Any], type[drf.Serializer], Any, str]] = 
 }  # fmt: skip
 
 RESPONSES = {
-    "outreach": s.OutreachSerializer,
-    "notes": s.NoteSerializer,
+    "outreach": OutreachSerializer,
+    "notes": NoteSerializer,
 }
 
 

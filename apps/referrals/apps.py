@@ -15,9 +15,10 @@ class ReferralsConfig(AppConfig):
         from . import handlers
         from .impact import referral_impact
         from .models import Referral
+        from .policy import ReferralPolicy
         from .services import referrals_reroute_held
 
-        workflow_register(Referral)
+        workflow_register(Referral, policy=ReferralPolicy())
         on_mapping_activated(referrals_reroute_held)
         impact_provider_register(referral_impact)
         handler_register("ServiceRequest", handlers.on_service_request)

@@ -1,16 +1,16 @@
 """Forms of the referral worklist and item page. The worklist filters validate GET parameters
 for the page and the API alike; a value that is not understood is shown, never guessed."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
 from apps.core.scoping import sites_for
-from apps.workflow.models import Priority
+from apps.workflow.models import OutreachChannel, OutreachOutcome, Priority
 from apps.workflow.selectors import SORTS
 
 from . import selectors
-from .models import OutreachAttempt, Referral
+from .models import Referral
 from .selectors import QUEUES
 from .workflow import OPEN, State
 
@@ -52,13 +52,16 @@ class WorklistFilterForm(forms.Form):
     def __init__(self, *args: Any, user: Any, workers: list[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         sites = sites_for(user).prefetch_related(None).order_by("name")
-        self.fields["site"].choices = [("", "All my sites"), *((site.code, site.name) for site in sites)]
-        workers = selectors.referral_workers(user=user) if workers is None else workers
-        self.fields["assignee"].choices = [
+        cast(forms.ChoiceField, self.fields["site"]).choices = [
+            ("", "All my sites"),
+            *((site.code, site.name) for site in sites),
+        ]
+        people = selectors.referral_workers(user=user) if workers is None else workers
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", "Anyone"),
             ("me", "Me"),
             ("unassigned", "Unassigned"),
-            *((str(u.pk), str(u)) for u in workers),
+            *((str(u.pk), str(u)) for u in people),
         ]
 
     def _clean(self) -> dict[str, Any]:
@@ -83,7 +86,7 @@ class WorklistFilterForm(forms.Form):
         return params
 
     def error_summary(self) -> list[str]:
-        return [f"{self.fields[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()]
+        return [f"{self.fields[name].label}: {' '.join(map(str, errors))}" for name, errors in self.errors.items()]
 
 
 class SavedViewForm(forms.Form):
@@ -91,8 +94,8 @@ class SavedViewForm(forms.Form):
 
 
 class OutreachForm(forms.Form):
-    channel = forms.ChoiceField(choices=OutreachAttempt.Channel.choices, label="Channel")
-    outcome = forms.ChoiceField(choices=[("", "Choose…"), *OutreachAttempt.Outcome.choices], label="Outcome")
+    channel = forms.ChoiceField(choices=OutreachChannel.choices, label="Channel")
+    outcome = forms.ChoiceField(choices=[("", "Choose…"), *OutreachOutcome.choices], label="Outcome")
     note = forms.CharField(max_length=500, required=False, label="Note")
 
 
@@ -138,8 +141,12 @@ class ForwardForm(forms.Form):
 
     def __init__(self, *args: Any, referral: Referral, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        lines = referral.site.service_lines.exclude(pk=referral.service_line_id).order_by("name")
-        self.fields["service_line"].choices = [("", "Choose…"), *((line.code, line.name) for line in lines)]
+        # exclude(pk=None) excludes nothing, as meant; the plugin wants a non-None pk.
+        lines = referral.site.service_lines.exclude(pk=referral.service_line_id).order_by("name")  # type: ignore[misc]
+        cast(forms.ChoiceField, self.fields["service_line"]).choices = [
+            ("", "Choose…"),
+            *((line.code, line.name) for line in lines),
+        ]
 
 
 class BulkForm(forms.Form):
@@ -157,15 +164,16 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any id is a valid choice here: the bulk view reports ids out of scope as not found.
         raw = self.data.getlist("ids") if hasattr(self.data, "getlist") else self.data.get("ids", [])
-        self.fields["ids"].choices = [(v, v) for v in raw if str(v).isdigit()]
-        self.fields["assignee"].choices = [
+        cast(forms.ChoiceField, self.fields["ids"]).choices = [(v, v) for v in raw if str(v).isdigit()]
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [
             ("", "Choose a person…"),
             ("none", "Nobody (unassign)"),
             *((str(u.pk), str(u)) for u in (selectors.referral_workers(user=user) if workers is None else workers)),
         ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("action") == "assign" and not data.get("assignee"):
             self.add_error("assignee", "Choose who gets them.")
         if data.get("action") == "move" and not data.get("queue"):

@@ -1,6 +1,4 @@
-from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import ServiceLine, Site
@@ -63,37 +61,6 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
 
     def __str__(self) -> str:
         return f"Referral {self.pk} ({self.get_state_display()})"
-
-
-class OutreachAttempt(models.Model):
-    class Channel(models.TextChoices):
-        PHONE = "phone", "Phone"
-        SMS = "sms", "Text message"
-        LETTER = "letter", "Letter"
-        PORTAL = "portal", "Patient portal"
-        EMAIL = "email", "Email"
-
-    class Outcome(models.TextChoices):
-        REACHED = "reached", "Reached the patient"
-        LEFT_MESSAGE = "left_message", "Left a message"
-        NO_ANSWER = "no_answer", "No answer"
-        WRONG_NUMBER = "wrong_number", "Wrong number"
-        DECLINED = "declined", "Patient declined"
-
-    FAILED = frozenset({Outcome.LEFT_MESSAGE, Outcome.NO_ANSWER, Outcome.WRONG_NUMBER})
-
-    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="outreach")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    at = models.DateTimeField(default=timezone.now)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    note = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_channel_display()}: {self.get_outcome_display()}"
 
 
 class ReferralRoute(models.Model):

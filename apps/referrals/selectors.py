@@ -1,7 +1,6 @@
 """Referral reads for the worklist, the item page and the API: always scoped to the user's
 sites, with a fixed number of queries per page whatever its size."""
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -11,11 +10,19 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.models import User
-from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites, site_ids_for
-from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Patient, Practitioner
+from apps.core.sql_relations import sql_relation
+from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Practitioner
 from apps.workflow.models import Note, SavedView
-from apps.workflow.selectors import Page, queue_counts, timeline, worklist_page
+from apps.workflow.selectors import (
+    Page,
+    patient_reference,
+    patients_attach,
+    queue_counts,
+    store_id,
+    timeline,
+    worklist_page,
+)
 from apps.workflow.sla import SUPERVISOR_QUEUE
 
 from .models import Referral
@@ -39,47 +46,6 @@ def queue_label(queue: str) -> str:
     return QUEUE_LABELS.get(queue, queue.replace("_", " ").capitalize())
 
 
-def _store_id(reference: str, resource_type: str) -> str:
-    """``Patient/123`` (or an absolute URL ending in it) → ``123``; anything else → ``""``."""
-    head, _, tail = reference.rpartition("/")
-    return tail if head.rsplit("/", 1)[-1] == resource_type and tail else ""
-
-
-def patients_for(referrals: Iterable[Referral]) -> dict[tuple[int, str], Patient]:
-    """The store's Patient of each referral, keyed by (source id, patient_ref): one query in all."""
-    wanted: dict[int, set[str]] = defaultdict(set)
-    for referral in referrals:
-        if fhir_id := _store_id(referral.patient_ref, "Patient"):
-            wanted[referral.source_id].add(fhir_id)
-    if not wanted:
-        return {}
-    condition = Q()
-    for source_id, ids in wanted.items():
-        condition |= Q(source_id=source_id, fhir_id__in=sorted(ids))
-    rows = Patient.objects.filter(condition, deleted=False).only(
-        "id", "source_id", "fhir_id", "family", "given", "birth_date", "gender", "mrn"
-    )
-    return {(p.source_id, f"Patient/{p.fhir_id}"): p for p in rows}
-
-
-def patient_for(referral: Referral) -> Patient | None:
-    """The store's Patient of one referral (or None when it has not arrived yet)."""
-    return patients_for([referral]).get((referral.source_id, _canonical(referral.patient_ref)))
-
-
-def _canonical(reference: str) -> str:
-    fhir_id = _store_id(reference, "Patient")
-    return f"Patient/{fhir_id}" if fhir_id else ""
-
-
-def attach_patients(user: Any, referrals: list[Referral]) -> list[Referral]:
-    """Set ``referral.patient`` (a store Patient or None) — None for users who may not see patients."""
-    found = patients_for(referrals) if can_see_patient_data(user) else {}
-    for referral in referrals:
-        referral.patient = found.get((referral.source_id, _canonical(referral.patient_ref)))
-    return referrals
-
-
 def referral_worklist(
     *, user: Any, filters: dict[str, Any], sort: str = "priority", cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> Page:
@@ -93,7 +59,7 @@ def referral_worklist(
         limit=limit,
         select_related=("site", "assignee", "service_line"),
     )
-    attach_patients(user, page.items)
+    patients_attach(page.items, user=user)
     return page
 
 
@@ -134,7 +100,9 @@ def referral_documents(*, referral: Referral) -> QuerySet[DocumentReference]:
     if not referral.patient_ref:
         return DocumentReference.objects.none()
     return (
-        DocumentReference.objects.filter(source_id=referral.source_id, subject_ref=_canonical(referral.patient_ref))
+        DocumentReference.objects.filter(
+            source_id=referral.source_id, subject_ref=patient_reference(referral.patient_ref)
+        )
         .exclude(deleted=True)
         .only("id", "fhir_id", "status", "doc_status", "type_display", "type", "date", "description", "author_ref")
         .order_by("-date", "-id")
@@ -143,7 +111,7 @@ def referral_documents(*, referral: Referral) -> QuerySet[DocumentReference]:
 
 def referral_requester_name(*, referral: Referral) -> str:
     """The requesting practitioner's name from the store, or ``""`` when not there."""
-    fhir_id = _store_id(referral.requester_ref, "Practitioner")
+    fhir_id = store_id(referral.requester_ref, "Practitioner")
     if not fhir_id:
         return ""
     practitioner = Practitioner.objects.filter(source_id=referral.source_id, fhir_id=fhir_id).first()
@@ -160,10 +128,10 @@ def referral_ehr_events(*, referral: Referral) -> list[dict[str, Any]]:
             "fhir_id", flat=True
         )
     )
-    if appointment_id := _store_id(referral.appointment_ref, "Appointment"):
+    if appointment_id := store_id(referral.appointment_ref, "Appointment"):
         appointment_ids.add(appointment_id)
     condition = Q(resource_type="ServiceRequest", resource_id=sr_id)
-    if task_id := _store_id(referral.task_ref, "Task"):
+    if task_id := store_id(referral.task_ref, "Task"):
         condition |= Q(resource_type="Task", resource_id=task_id)
     if appointment_ids:
         condition |= Q(resource_type="Appointment", resource_id__in=sorted(appointment_ids))
@@ -217,3 +185,11 @@ def saved_view_get(*, user: Any, view_id: int) -> SavedView:
     if view is None:
         raise Http404("No such saved view.")
     return view
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Referrals as an SQL relation (``JOIN {REFERRAL_FACTS_SQL} r``; apps.core.sql_relations), one row
+# per referral: ``id`` (the ``item_id`` of its transition-log rows) and ``outreach_attempts``
+# (patient contact attempts recorded so far).
+REFERRAL_FACTS_SQL = sql_relation(Referral, id="id", outreach_attempts="outreach_attempts")

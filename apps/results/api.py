@@ -3,7 +3,7 @@ POST endpoint per action. Errors map through apps.core.api_errors (400 / 403 / 4
 at another site is 404. Listing or reading results is access-logged."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django_fsm import ConcurrentTransition
@@ -15,9 +15,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.access_log import access_log, access_log_many
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ConflictError
-from apps.core.models import AccessLog
+from apps.core.models import User
+from apps.workflow.serializers import EmptyInput
 
 from . import selectors, services
 from . import serializers as s
@@ -34,12 +35,6 @@ class SeesResults(BasePermission):
 
 
 PERMISSIONS = [IsAuthenticated, SeesResults]
-
-
-def _log(request: Request, items: list[Any]) -> None:
-    for item in items:
-        access_log_many(request, entries=[(item.patient_ref, f"result:{item.pk}")], action=AccessLog.Action.LIST,
-                        site=item.site)  # fmt: skip
 
 
 class ResultListApi(APIView):
@@ -67,14 +62,14 @@ class ResultListApi(APIView):
             if not request.user.has_perm(REVIEW):
                 raise PermissionDenied("Only clinicians have a results inbox.")
             items = [i for g in selectors.result_inbox(user=request.user) for i in g.items]
-            _log(request, items)
+            access_log_listed(request, items, only_patients_shown=False)
             return Response({"results": s.ResultSerializer(items, many=True).data, "next": None})
         if view not in selectors.MA_STEPS:
             raise drf.ValidationError({"view": [f"Use inbox or one of {', '.join(selectors.MA_STEPS)}."]})
         if not request.user.has_perm(WORK):
             raise PermissionDenied("Your role does not work result follow-up.")
         page = selectors.result_worklist(user=request.user, step=view, cursor=request.query_params.get("cursor"))
-        _log(request, page.items)
+        access_log_listed(request, page.items, only_patients_shown=False)
         next_url = None
         if page.next_cursor:
             next_url = request.build_absolute_uri(f"{request.path}?view={view}&cursor={page.next_cursor}")
@@ -114,7 +109,7 @@ def _action(name: str, input_serializer: type[drf.Serializer], call: Callable[[i
 ACTIONS = {
     "review": (s.ReviewInput, lambda i, by, d: services.result_review(item_id=i, by=by, **d),
                services.result_review.__doc__),
-    "take": (s.EmptyInput, lambda i, by, d: services.result_take(item_id=i, by=by), services.result_take.__doc__),
+    "take": (EmptyInput, lambda i, by, d: services.result_take(item_id=i, by=by), services.result_take.__doc__),
     "notify": (s.NotifyInput, lambda i, by, d: services.result_notify(item_id=i, by=by, **d),
                services.result_notify.__doc__),
     "schedule_follow_up": (s.RequiredNoteInput, lambda i, by, d: services.result_schedule_follow_up(
@@ -139,7 +134,7 @@ class AcknowledgeApi(APIView):
             raise PermissionDenied("Only a clinician can review results.")
         data = s.AcknowledgeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        items = services.results_acknowledge(item_ids=data.validated_data["items"], by=request.user,
+        items = services.results_acknowledge(item_ids=data.validated_data["items"], by=cast(User, request.user),
                                              note=data.validated_data["note"])  # fmt: skip
         return Response(s.ResultSerializer(items, many=True).data)
 
@@ -165,6 +160,8 @@ class CoverageApi(APIView):
         data = s.CoverageSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        coverage = services.coverage_set(by=request.user, covered_by_id=v["covered_by"].pk, starts_at=v["starts_at"],
-                                         ends_at=v["ends_at"], note=v.get("note", ""))  # fmt: skip
+        coverage = services.coverage_set(
+            by=cast(User, request.user), covered_by_id=v["covered_by"].pk, starts_at=v["starts_at"],
+            ends_at=v["ends_at"], note=v.get("note", ""),
+        )  # fmt: skip
         return Response(s.CoverageSerializer(coverage).data, status=201)

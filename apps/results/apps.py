@@ -13,11 +13,11 @@ class ResultsConfig(AppConfig):
         from apps.workflow.registry import workflow_register
 
         from . import handlers
-        from .escalation import result_escalate
         from .models import ResultItem
+        from .policy import ResultPolicy
         from .services import results_reinterpret_held
 
-        workflow_register(ResultItem, escalate=result_escalate)
+        workflow_register(ResultItem, policy=ResultPolicy())
         on_mapping_activated(results_reinterpret_held)
         handler_register("DiagnosticReport", handlers.on_diagnostic_report)
         handler_register("Observation", handlers.on_observation)

@@ -5,8 +5,8 @@ queue; the timeline says which. Later steps (notification, follow-up) escalate t
 from datetime import datetime
 
 from apps.workflow.models import TransitionSource
-from apps.workflow.services import escalate_to_supervisor, transition_record
 from apps.workflow.sla import SUPERVISOR_QUEUE
+from apps.workflow.transitions import escalate_to_supervisor, transition_record
 
 from .clinicians import covering_for
 from .models import ResultItem

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 
 from .workflow import FollowUp, NotifyMethod
@@ -26,11 +28,13 @@ class NoteForm(forms.Form):
 
 
 class CoverageForm(forms.Form):
-    covered_by = forms.ModelChoiceField(label="Covered by", queryset=None, empty_label="Choose a colleague…")
+    covered_by: forms.ModelChoiceField = forms.ModelChoiceField(
+        label="Covered by", queryset=None, empty_label="Choose a colleague…"
+    )
     starts_at = forms.DateTimeField(label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     ends_at = forms.DateTimeField(label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     note = forms.CharField(label="Note", required=False, max_length=300)
 
     def __init__(self, *args, clinicians=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["covered_by"].queryset = clinicians
+        cast(forms.ModelChoiceField, self.fields["covered_by"]).queryset = clinicians

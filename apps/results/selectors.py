@@ -2,7 +2,6 @@
 the MAs' worklist (keyset pages through the shared worklist query), one result with its values
 beside the patient's previous results of the same tests, and coverage."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +10,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from apps.core.scoping import scope_to_sites
-from apps.ehr.models import Observation, Patient
-from apps.workflow.selectors import Page, worklist_page
+from apps.core.sql_relations import sql_relation
+from apps.ehr.models import Observation
+from apps.workflow.selectors import Page, patients_attach, worklist_page
 
 from .models import Coverage, ResultItem
 from .workflow import TO_REVIEW, Criticality, State
@@ -34,25 +34,6 @@ class InboxGroup:
     items: list[ResultItem]
 
 
-def attach_patients(items: list[ResultItem]) -> list[ResultItem]:
-    """Set ``item.patient`` (the store Patient or None) on each item: one query in all."""
-    wanted: dict[int, set[str]] = defaultdict(set)
-    for item in items:
-        if item.patient_ref.startswith("Patient/"):
-            wanted[item.source_id].add(item.patient_ref.split("/", 1)[1])
-    condition = Q()
-    for source_id, ids in wanted.items():
-        condition |= Q(source_id=source_id, fhir_id__in=sorted(ids))
-    found = {}
-    if wanted:
-        for p in Patient.objects.filter(condition, deleted=False).only("source_id", "fhir_id", "family", "given",
-                                                                        "birth_date", "mrn"):  # fmt: skip
-            found[(p.source_id, f"Patient/{p.fhir_id}")] = p
-    for item in items:
-        item.patient = found.get((item.source_id, item.patient_ref))
-    return items
-
-
 def result_inbox(*, user: Any) -> list[InboxGroup]:
     """Results waiting for this clinician's review, plus the unassigned pool of their sites,
     grouped critical → abnormal → normal, oldest first within a group."""
@@ -62,7 +43,7 @@ def result_inbox(*, user: Any) -> list[InboxGroup]:
         .select_related("site", "assignee", "ordering_clinician")
         .order_by("priority_rank", "opened_at", "id")
     )
-    items = attach_patients(list(qs[:INBOX_LIMIT]))
+    items = patients_attach(list(qs[:INBOX_LIMIT]), user=user)
     groups = {c: InboxGroup(c, label, []) for c, label in Criticality.choices}
     for item in items:
         groups[item.criticality].items.append(item)
@@ -74,7 +55,7 @@ def result_worklist(*, user: Any, step: str, cursor: str | None = None, limit: i
     state = MA_STEPS.get(step, MA_STEPS["notify"])[0]
     page = worklist_page(model=ResultItem, user=user, filters={"state": state}, sort="priority", cursor=cursor,
                          limit=limit, select_related=("site", "assignee", "reviewed_by"))  # fmt: skip
-    attach_patients(page.items)
+    patients_attach(page.items, user=user)
     return page
 
 
@@ -94,7 +75,7 @@ def result_get(*, user: Any, item_id: int) -> ResultItem:
     )
     if item is None:
         raise Http404("No such result at your sites.")
-    attach_patients([item])
+    patients_attach([item], user=user)
     return item
 
 
@@ -150,3 +131,11 @@ def clinicians_at_sites(*, user: Any, site_ids: Any = None) -> QuerySet:
         .distinct()
         .order_by("last_name", "first_name", "username")
     )  # fmt: skip
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# Result items as an SQL relation (``JOIN {RESULT_FACTS_SQL} rc``; apps.core.sql_relations), one
+# row per result item: ``id`` (the ``item_id`` of its transition-log rows) and ``criticality``
+# (its current one: ``Criticality`` values, e.g. "critical", "abnormal").
+RESULT_FACTS_SQL = sql_relation(ResultItem, id="id", criticality="criticality")

@@ -1,19 +1,20 @@
+from typing import Any
+
 from rest_framework import serializers
+
+from apps.workflow.serializers import MAX_ID
 
 from .models import Coverage, ResultItem
 from .workflow import FollowUp, NotifyMethod
-
-# Ids are BIGINTs: a larger number must be a 400 here, not an overflow in the database.
-MAX_ID = 2**63 - 1
 
 
 class ResultSerializer(serializers.ModelSerializer):
     """A result item without the patient's identity (that is on the page, access-logged)."""
 
-    assignee = serializers.StringRelatedField()
-    ordering_clinician = serializers.StringRelatedField()
-    reviewed_by = serializers.StringRelatedField()
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    assignee: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    ordering_clinician: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    reviewed_by: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    site: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="code", read_only=True)
     # Plain strings in the schema: enum names would collide with the referral's "state".
     state = serializers.CharField(read_only=True, help_text="new, escalated, reviewed, patient_notified, "
                                   "follow_up_scheduled, closed or voided")  # fmt: skip
@@ -60,24 +61,20 @@ class ResultNoteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class EmptyInput(serializers.Serializer):
-    pass
-
-
 class ResultReassignInput(serializers.Serializer):
     assignee = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class CoverageSerializer(serializers.ModelSerializer):
-    clinician = serializers.StringRelatedField()
-    covered_by_name = serializers.StringRelatedField(source="covered_by")
+    clinician: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    covered_by_name: serializers.StringRelatedField[Any] = serializers.StringRelatedField(source="covered_by")
 
     class Meta:
         model = Coverage
         fields = ["id", "clinician", "covered_by", "covered_by_name", "starts_at", "ends_at", "note"]
         read_only_fields = ["id", "clinician", "covered_by_name"]
-        extra_kwargs = {"covered_by": {"queryset": None, "required": True}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"covered_by": {"queryset": None, "required": True}}
 
     def __init__(self, *args, **kwargs) -> None:
         from django.contrib.auth import get_user_model

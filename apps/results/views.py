@@ -8,16 +8,16 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from apps.core.access_log import access_log, access_log_many
+from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ApplicationError
-from apps.core.models import AccessLog
+from apps.core.http import AuthenticatedRequest
 from apps.workflow import services as work
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
@@ -32,14 +32,6 @@ review_required = permission_required(REVIEW, raise_exception=True)
 work_required = permission_required(WORK, raise_exception=True)
 
 
-def _log_listed(request: HttpRequest, items: list[ResultItem]) -> None:
-    by_site: dict[Any, list[tuple[str, str]]] = {}
-    for item in items:
-        by_site.setdefault(item.site, []).append((item.patient_ref, f"result:{item.pk}"))
-    for site, entries in by_site.items():
-        access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
-
-
 def _age(item: ResultItem) -> str:
     minutes = int((timezone.now() - item.opened_at).total_seconds() // 60)
     return (
@@ -50,24 +42,24 @@ def _age(item: ResultItem) -> str:
 def _decorate(items: list[ResultItem]) -> list[ResultItem]:
     now = timezone.now()
     for item in items:
-        item.sla = sla_status(item, now=now)
-        item.age = _age(item)
+        item.sla = sla_status(item, now=now)  # type: ignore[attr-defined]  # shown by the template
+        item.age = _age(item)  # type: ignore[attr-defined]
     return items
 
 
 @require_GET
 @review_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     groups = selectors.result_inbox(user=request.user)
     items = [item for group in groups for item in group.items]
     _decorate(items)
-    _log_listed(request, items)
+    access_log_listed(request, items, only_patients_shown=False)
     return render(request, "results/inbox.html", {"groups": groups, "total": len(items)})
 
 
 @require_GET
 @work_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthenticatedRequest) -> HttpResponse:
     counts = selectors.result_step_counts(user=request.user)
     step = request.GET.get("step", "")
     if step not in selectors.MA_STEPS:
@@ -75,14 +67,14 @@ def worklist(request: HttpRequest) -> HttpResponse:
         step = next((k for k in ("notify", "follow_up", "to_close", "escalated") if counts[k]), "notify")
     page = selectors.result_worklist(user=request.user, step=step, cursor=request.GET.get("cursor"))
     _decorate(page.items)
-    _log_listed(request, page.items)
+    access_log_listed(request, page.items, only_patients_shown=False)
     steps = [{"key": k, "label": label, "count": counts[k], "current": k == step}
              for k, (_, label) in selectors.MA_STEPS.items()]  # fmt: skip
     return render(request, "results/worklist.html", {"page": page, "steps": steps, "step": step})
 
 
 def _item_page(
-    request: HttpRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
+    request: AuthenticatedRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
 ) -> HttpResponse:
     if not can_view(request.user, item):
         raise PermissionDenied("Your role does not see results.")
@@ -114,11 +106,11 @@ def _item_page(
 
 
 @require_GET
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _item_page(request, selectors.result_get(user=request.user, item_id=pk))
 
 
-def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
+def _act(request: AuthenticatedRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
     item = selectors.result_get(user=request.user, item_id=pk)
     form = form_class(request.POST)
     if not form.is_valid():
@@ -133,49 +125,49 @@ def _act(request: HttpRequest, pk: int, form_class: type, form_key: str, call: A
         message = getattr(exc, "message", "") or "This result changed while you were looking at it."
         return _item_page(request, item, status=status, error=message, **{form_key: form})
     messages.success(request, done)
-    return redirect(request.POST.get("next") if request.POST.get("next") == reverse("results:inbox") else
+    return redirect(reverse("results:inbox") if request.POST.get("next") == reverse("results:inbox") else
                     reverse("results:detail", args=[pk]))  # fmt: skip
 
 
 @require_POST
-def review(request: HttpRequest, pk: int) -> HttpResponse:
+def review(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, ReviewForm, "review_form", lambda item, d: services.result_review(
         item_id=item.pk, by=request.user, follow_up=d["follow_up"], note=d["note"]), "Result reviewed.")  # fmt: skip
 
 
 @require_POST
-def take(request: HttpRequest, pk: int) -> HttpResponse:
+def take(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     taken = "The result is in your inbox."
     return _act(request, pk, CloseForm, "close_form",
                 lambda item, d: services.result_take(item_id=item.pk, by=request.user), taken)  # fmt: skip
 
 
 @require_POST
-def notify(request: HttpRequest, pk: int) -> HttpResponse:
+def notify(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, NotifyForm, "notify_form", lambda item, d: services.result_notify(
         item_id=item.pk, by=request.user, method=d["method"], note=d["note"]), "Notification recorded.")  # fmt: skip
 
 
 @require_POST
-def follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+def follow_up(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, FollowUpForm, "follow_up_form", lambda item, d: services.result_schedule_follow_up(
         item_id=item.pk, by=request.user, note=d["note"]), "Follow-up recorded.")  # fmt: skip
 
 
 @require_POST
-def close(request: HttpRequest, pk: int) -> HttpResponse:
+def close(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_close(
         item_id=item.pk, by=request.user, note=d["note"]), "Result closed.")  # fmt: skip
 
 
 @require_POST
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _act(request, pk, NoteForm, "note_form", lambda item, d: work.note_add(
         workflow=ResultItem.WORKFLOW, item_id=item.pk, text=d["text"], by=request.user), "Note added.")  # fmt: skip
 
 
 @require_POST
-def reassign(request: HttpRequest, pk: int) -> HttpResponse:
+def reassign(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     to = request.POST.get("assignee", "")
     return _act(request, pk, CloseForm, "close_form", lambda item, d: services.result_reassign(
         item_id=item.pk, to_id=int(to) if to.isdigit() else 0, by=request.user, reason=d["note"]),
@@ -184,8 +176,8 @@ def reassign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @review_required
-def acknowledge(request: HttpRequest) -> HttpResponse:
-    ids = [i for i in request.POST.getlist("items") if i.isdigit()]
+def acknowledge(request: AuthenticatedRequest) -> HttpResponse:
+    ids = [int(i) for i in request.POST.getlist("items") if i.isdigit()]
     try:
         done = services.results_acknowledge(item_ids=ids, by=request.user)
     except ApplicationError as exc:
@@ -197,7 +189,7 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @review_required
-def coverage(request: HttpRequest) -> HttpResponse:
+def coverage(request: AuthenticatedRequest) -> HttpResponse:
     clinicians = selectors.clinicians_at_sites(user=request.user)
     form = CoverageForm(request.POST or None, clinicians=clinicians)
     status = 200
@@ -219,7 +211,7 @@ def coverage(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @review_required
-def coverage_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def coverage_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     try:
         services.coverage_cancel(coverage_id=pk, by=request.user)
     except ApplicationError as exc:

@@ -47,7 +47,7 @@ class NotifyMethod(models.TextChoices):
 
 # Criticality → the shared priority scale, so SLA policies and the worklist sort can use it.
 PRIORITY_FOR = {Criticality.CRITICAL: "stat", Criticality.ABNORMAL: "urgent", Criticality.NORMAL: "routine"}
-CRITICALITY_RANK = {Criticality.CRITICAL: 0, Criticality.ABNORMAL: 1, Criticality.NORMAL: 2}
+CRITICALITY_RANK: dict[str, int] = {Criticality.CRITICAL: 0, Criticality.ABNORMAL: 1, Criticality.NORMAL: 2}
 CLOSED_STATES = frozenset({State.CLOSED, State.VOIDED})
 TO_REVIEW = (State.NEW, State.ESCALATED)
 NEEDS_SCHEDULING = frozenset({FollowUp.REPEAT_TEST, FollowUp.APPOINTMENT})
@@ -89,7 +89,7 @@ class ResultTransitions(models.Model):
     def escalate(self) -> None:
         pass
 
-    @transition(field=state, source=State.REVIEWED, target=State.PATIENT_NOTIFIED, conditions=[notify_allowed])
+    @transition(field=state, source=State.REVIEWED, target=State.PATIENT_NOTIFIED, conditions=[notify_allowed])  # type: ignore[list-item]  # a mixin of the model
     def notify(self, how: str = "") -> None:
         self.notification_method = how
 
@@ -97,7 +97,7 @@ class ResultTransitions(models.Model):
         field=state,
         source=State.PATIENT_NOTIFIED,
         target=State.FOLLOW_UP_SCHEDULED,
-        conditions=[lambda item: item.follow_up in NEEDS_SCHEDULING],
+        conditions=[lambda item: item.follow_up in NEEDS_SCHEDULING],  # type: ignore[attr-defined]
     )
     def schedule_follow_up(self) -> None:
         pass
@@ -106,7 +106,7 @@ class ResultTransitions(models.Model):
         field=state,
         source=[State.REVIEWED, State.PATIENT_NOTIFIED, State.FOLLOW_UP_SCHEDULED],
         target=State.CLOSED,
-        conditions=[close_allowed],
+        conditions=[close_allowed],  # type: ignore[list-item]
     )
     def close(self) -> None:
         pass

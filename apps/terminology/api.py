@@ -27,13 +27,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.core.fhir_outcome import FHIR_JSON, operation_outcome
+
 from .exchange import TO_FHIR
 from .models import CodeSystem, ConceptMap
 from .translation import Outcome, Translation, targets_from, translate, translate_version
 
 logger = logging.getLogger(__name__)
 
-FHIR_JSON = "application/fhir+json"
 JSON_TYPES = {FHIR_JSON, "application/json", "application/json+fhir"}
 SUPPORTED = ("url", "conceptMapVersion", "system", "version", "code", "coding", "target", "targetsystem", "reverse")
 NOT_SUPPORTED = {
@@ -58,9 +59,6 @@ class BearerTokenAuthentication(TokenAuthentication):
 
 
 def _outcome(status: int, diagnostics: str, *, code: str, expression: str = "") -> JsonResponse:
-    # Imported here: terminology never imports an ehr module while apps load (ehr imports terminology).
-    from apps.ehr.outcome import operation_outcome
-
     body = operation_outcome(diagnostics, code=code, expression=[expression] if expression else None)
     return JsonResponse(body, status=status, content_type=FHIR_JSON)
 
@@ -213,8 +211,8 @@ def translation_answer(params: dict[str, Any]) -> tuple[Translation | None, str]
                 raise TranslateError(
                     404, f"{url} has no version {number}.", code="not-found", expression="conceptMapVersion"
                 )
-            translation = translate_version(version, code)
-            return translation, f"{translation.message} Version {number} is {version.get_state_display().lower()}."
+            versioned = translate_version(version, code)
+            return versioned, f"{versioned.message} Version {number} is {version.get_state_display().lower()}."
     elif number:
         raise TranslateError(400, "conceptMapVersion needs url (which map).", expression="conceptMapVersion")
     if not target:

@@ -32,7 +32,7 @@ Relationship = ConceptMapElement.Relationship
 CSV_COLUMNS = ["source_code", "source_display", "relationship", "target_code", "target_display", "comment"]
 CSV_REQUIRED = {"source_code", "relationship"}
 
-TO_FHIR = {
+TO_FHIR: dict[str, str] = {
     Relationship.EQUIVALENT: "equivalent",
     Relationship.WIDER: "wider",
     Relationship.NARROWER: "narrower",

@@ -15,7 +15,7 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-MappingActivated = Callable[[str, frozenset[str]], None]
+MappingActivated = Callable[[str, frozenset[str]], object]  # what it returns is ignored
 
 _callbacks: list[MappingActivated] = []
 

@@ -77,6 +77,17 @@ class FourEyesError(ApplicationError):
 
 class VersionTransitions(models.Model):
     state = FSMField(default=State.DRAFT, choices=State.choices, protected=True)
+    # Fields of the concrete model (ConceptMapVersion) the transitions set, for the type checker.
+    submitted_by: Any
+    submitted_at: datetime | None
+    approver: Any
+    approved_at: datetime | None
+    activate_at: datetime | None
+    activation_scheduled_by: Any
+    activated_at: datetime | None
+    activated_by: Any
+    retired_at: datetime | None
+    retired_by: Any
 
     class Meta:
         abstract = True

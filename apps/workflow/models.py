@@ -1,5 +1,8 @@
-"""What the three workflows share: the work-item base, the transition log, notes, SLA
-policies and business calendars, saved worklist views."""
+"""What the three workflows share: the work-item base, the transition log, notes, outreach to
+the patient, SLA policies and business calendars, saved worklist views."""
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -19,7 +22,7 @@ class Priority(models.TextChoices):
     ROUTINE = "routine", "Routine"
 
 
-PRIORITY_RANK = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
+PRIORITY_RANK: dict[str, int] = {Priority.STAT: 0, Priority.ASAP: 1, Priority.URGENT: 2, Priority.ROUTINE: 3}
 
 
 class TransitionSource(models.TextChoices):
@@ -34,6 +37,14 @@ class WorkItem(models.Model):
 
     WORKFLOW = ""
     WORK_PERMISSION = ""  # e.g. "core.work_referrals"
+
+    if TYPE_CHECKING:  # what every concrete work item has, for code that takes any of them
+        objects: ClassVar[models.Manager[Any]]
+        state: str
+
+        def get_state_display(self) -> str: ...
+
+        def get_available_state_transitions(self) -> Iterator[Any]: ...
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     service_line = models.ForeignKey(ServiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -114,6 +125,50 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"note on {self.workflow}:{self.item_id} by {self.author_id}"
+
+
+class OutreachChannel(models.TextChoices):
+    PHONE = "phone", "Phone"
+    SMS = "sms", "Text message"
+    LETTER = "letter", "Letter"
+    PORTAL = "portal", "Patient portal"
+    EMAIL = "email", "Email"
+
+
+class OutreachOutcome(models.TextChoices):
+    REACHED = "reached", "Reached the patient"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    NO_ANSWER = "no_answer", "No answer"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    DECLINED = "declined", "Patient declined"
+
+
+# The outcomes that count as "not reached" (a referral may be abandoned after enough of them).
+OUTREACH_FAILED = frozenset({OutreachOutcome.LEFT_MESSAGE, OutreachOutcome.NO_ANSWER, OutreachOutcome.WRONG_NUMBER})
+
+
+class Outreach(models.Model):
+    """A contact attempt with the patient about one work item of any workflow (keyed like a note)."""
+
+    Channel = OutreachChannel
+    Outcome = OutreachOutcome
+    FAILED = OUTREACH_FAILED
+
+    workflow = models.CharField(max_length=16)
+    item_id = models.BigIntegerField()
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=16, choices=OutreachChannel.choices)
+    outcome = models.CharField(max_length=16, choices=OutreachOutcome.choices)
+    note = models.CharField(max_length=500, blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["workflow", "item_id", "at"], name="wf_outreach_item")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.get_outcome_display()}"
 
 
 def default_hours() -> dict:

@@ -1,27 +1,30 @@
-"""Workflow apps register their work-item model here (in ``AppConfig.ready()``), so the shared
-machinery — claims, SLA sweeps, the timeline — can find items by workflow name."""
+"""Workflow apps register their work-item model and its policy here (in ``AppConfig.ready()``), so
+the shared machinery — the transition engine, claims, SLA sweeps, the timeline — can find items
+by workflow name and treat each workflow its own way."""
 
-from collections.abc import Callable
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .models import WorkItem
 
-# An escalator takes a locked, overdue item and the time, and escalates it its own way
-# (saving it and logging the transition); without one the item goes to the supervisor queue.
-Escalator = Callable[[WorkItem, datetime], None]
+if TYPE_CHECKING:
+    from .transitions import Policy
 
 _models: dict[str, type[WorkItem]] = {}
-_escalators: dict[str, Escalator] = {}
+_policies: dict[str, "Policy"] = {}
 
 
-def workflow_register(model: type[WorkItem], *, escalate: Escalator | None = None) -> None:
+def workflow_register(model: type[WorkItem], *, policy: "Policy | None" = None) -> None:
+    """Make a workflow known by its model's ``WORKFLOW`` name, with how its items behave."""
     _models[model.WORKFLOW] = model
-    if escalate is not None:
-        _escalators[model.WORKFLOW] = escalate
+    if policy is not None:
+        _policies[model.WORKFLOW] = policy
 
 
-def escalator_for(workflow: str) -> Escalator | None:
-    return _escalators.get(workflow)
+def workflow_policy(workflow: str) -> "Policy":
+    """The workflow's registered policy (the default ``Policy`` when it registered none)."""
+    from .transitions import Policy
+
+    return _policies.get(workflow) or Policy()
 
 
 def workflow_model(workflow: str) -> type[WorkItem]:

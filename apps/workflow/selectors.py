@@ -1,7 +1,10 @@
-"""Worklist reads: filtered, site-scoped, keyset-paginated; queue counts; an item's timeline."""
+"""Worklist reads: filtered, site-scoped, keyset-paginated; queue counts; an item's timeline;
+the store Patient of each listed item."""
 
 import base64
 import json
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +14,10 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.roles import can_see_patient_data
 from apps.core.scoping import scope_to_sites
+from apps.core.sql_relations import sql_relation
+from apps.ehr.models import Patient
 
 from .models import Note, Transition, WorkItem
 
@@ -149,3 +155,74 @@ def timeline(*, item: WorkItem, extra: list[dict[str, Any]] | None = None) -> li
         events.append({"at": n.at, "kind": "note", "note": n})
     events.extend(extra or [])
     return sorted(events, key=lambda e: e["at"])
+
+
+# --- the patient of each item -----------------------------------------------------------
+
+PATIENT_FIELDS = ("id", "source_id", "fhir_id", "family", "given", "birth_date", "gender", "mrn")
+
+
+def store_id(reference: str, resource_type: str) -> str:
+    """``Patient/123`` (or an absolute URL ending in it) → ``123``; anything else → ``""``."""
+    head, _, tail = reference.rpartition("/")
+    return tail if head.rsplit("/", 1)[-1] == resource_type and tail else ""
+
+
+def patient_reference(reference: str) -> str:
+    """An item's ``patient_ref`` as the store keys it (``Patient/<id>``), or ``""``."""
+    fhir_id = store_id(reference, "Patient")
+    return f"Patient/{fhir_id}" if fhir_id else ""
+
+
+def patients_for(items: Iterable[Any]) -> dict[tuple[int, str], Patient]:
+    """The store's Patient of each item (``source_id`` + ``patient_ref``), keyed by (source id,
+    ``Patient/<id>``): one query in all, none when no item names a patient."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for item in items:
+        if fhir_id := store_id(item.patient_ref, "Patient"):
+            wanted[item.source_id].add(fhir_id)
+    if not wanted:
+        return {}
+    condition = Q()
+    for source_id, ids in wanted.items():
+        condition |= Q(source_id=source_id, fhir_id__in=sorted(ids))
+    rows = Patient.objects.filter(condition, deleted=False).only(*PATIENT_FIELDS)
+    return {(p.source_id, f"Patient/{p.fhir_id}"): p for p in rows}
+
+
+def patients_attach(items: list[Any], *, user: Any) -> list[Any]:
+    """Set ``item.patient`` (the store Patient, or None when it has not arrived) on each item, in one
+    query; None on every item for users who may not see patients. Returns the items."""
+    found = patients_for(items) if can_see_patient_data(user) else {}
+    for item in items:
+        item.patient = found.get((item.source_id, patient_reference(item.patient_ref)))
+    return items
+
+
+def patient_get(item: Any, *, user: Any) -> Patient | None:
+    """The store Patient of one item (None when it has not arrived or the user may not see patients)."""
+    return patients_attach([item], user=user)[0].patient
+
+
+# --- for SQL readers (kpis) -----------------------------------------------------------
+
+# The transition log as an SQL relation (``FROM {TRANSITION_LOG_SQL} t``; apps.core.sql_relations),
+# one row per logged change: ``id``; ``workflow`` ("referral", "intake", "result") and ``item_id``
+# (the work item's id in that workflow); ``site_id`` and ``service_line_id`` (NULL: none) of the
+# item then; ``transition`` (the verb, or claim/release/reassign/escalate), ``to_state``, ``queue``;
+# ``at`` (UTC, the event time); ``actor_role`` (the acting staff role, '' for none) and ``source``
+# (staff, ehr, timer, system). Rows are only ever added.
+TRANSITION_LOG_SQL = sql_relation(
+    Transition,
+    id="id",
+    workflow="workflow",
+    item_id="item_id",
+    site_id="site",
+    service_line_id="service_line",
+    transition="transition",
+    to_state="to_state",
+    queue="queue",
+    at="at",
+    actor_role="actor_role",
+    source="source",
+)

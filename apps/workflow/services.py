@@ -1,5 +1,6 @@
-"""Writes shared by every workflow: the transition log, claims, reassignment, queue moves,
-notes and SLA escalation. Each use case locks the item row first."""
+"""Writes shared by every workflow: claims, reassignment, queue moves, notes and the SLA sweep
+(each workflow escalates its own way, through its policy). Each use case locks the item row
+first. State changes and the transition log are ``transitions.py``'s."""
 
 import logging
 from datetime import datetime
@@ -9,57 +10,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
-from apps.core.roles import roles_of
+from apps.core.models import User
 
-from .models import Note, SavedView, Transition, TransitionSource, WorkItem
+from .models import Note, SavedView, WorkItem
 from .permissions import ensure_can
-from .registry import escalator_for, workflow_model, workflow_models
-from .sla import SUPERVISOR_QUEUE, sla_start
+from .registry import workflow_models, workflow_policy
+from .transitions import item_lock, item_requeue, transition_record
 
 logger = logging.getLogger(__name__)
 
 
-def transition_record(
-    item: WorkItem,
-    *,
-    transition: str,
-    from_state: str,
-    by: Any = None,
-    source: str = TransitionSource.STAFF,
-    reason: str = "",
-    correlation_id: str = "",
-    at: datetime | None = None,
-) -> Transition:
-    """Append one row to the transition log (the source of every KPI)."""
-    roles = roles_of(by) if by is not None else []
-    return Transition.objects.create(
-        workflow=item.WORKFLOW,
-        item_id=item.pk,
-        site_id=item.site_id,
-        service_line_id=item.service_line_id,
-        transition=transition,
-        from_state=from_state,
-        to_state=item.state,
-        queue=item.queue,
-        priority=item.priority,
-        actor=by,
-        actor_role=roles[0] if roles else "",
-        source=source,
-        at=at or timezone.now(),
-        reason=reason,
-        correlation_id=correlation_id,
-    )
-
-
-def _locked(workflow: str, item_id: int) -> WorkItem:
-    model = workflow_model(workflow)
-    return model.objects.select_for_update(of=("self",)).select_related("site", "assignee").get(pk=item_id)
-
-
 @transaction.atomic
-def item_claim(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+def item_claim(*, workflow: str, item_id: int, by: User) -> WorkItem:
     """Take an item. When someone else has it, say who (exactly one of two claimers wins)."""
-    item = _locked(workflow, item_id)
+    item = item_lock(workflow, item_id)
     ensure_can(by, item, "claim")
     if item.assignee_id == by.pk:
         return item
@@ -76,9 +40,9 @@ def item_claim(*, workflow: str, item_id: int, by: Any) -> WorkItem:
 
 
 @transaction.atomic
-def item_release(*, workflow: str, item_id: int, by: Any) -> WorkItem:
+def item_release(*, workflow: str, item_id: int, by: User) -> WorkItem:
     """Give an item back to its queue (its holder, or a supervisor)."""
-    item = _locked(workflow, item_id)
+    item = item_lock(workflow, item_id)
     ensure_can(by, item, "claim" if item.assignee_id == by.pk else "reassign")
     if item.assignee_id is None:
         return item
@@ -89,9 +53,9 @@ def item_release(*, workflow: str, item_id: int, by: Any) -> WorkItem:
 
 
 @transaction.atomic
-def item_reassign(*, workflow: str, item_id: int, to: Any, by: Any, reason: str = "") -> WorkItem:
+def item_reassign(*, workflow: str, item_id: int, to: User | None, by: User, reason: str = "") -> WorkItem:
     """A supervisor gives an item to someone who works that queue at that site."""
-    item = _locked(workflow, item_id)
+    item = item_lock(workflow, item_id)
     ensure_can(by, item, "reassign")
     if to is not None:
         ensure_can(to, item, "claim")
@@ -102,25 +66,22 @@ def item_reassign(*, workflow: str, item_id: int, to: Any, by: Any, reason: str 
 
 
 @transaction.atomic
-def item_move(*, workflow: str, item_id: int, queue: str, by: Any, reason: str = "") -> WorkItem:
+def item_move(*, workflow: str, item_id: int, queue: str, by: User, reason: str = "") -> WorkItem:
     """A supervisor moves an item to another queue; its SLA clock restarts for that queue."""
-    item = _locked(workflow, item_id)
+    item = item_lock(workflow, item_id)
     ensure_can(by, item, "move")
     if item.queue == queue:
         return item
-    item.queue = queue
-    sla_start(item)
-    item.save()
-    transition_record(item, transition="move", from_state=item.state, by=by, reason=reason)
+    item_requeue(item, queue=queue, transition="move", by=by, reason=reason)
     return item
 
 
 @transaction.atomic
-def note_add(*, workflow: str, item_id: int, text: str, by: Any) -> Note:
+def note_add(*, workflow: str, item_id: int, text: str, by: User) -> Note:
     """Add a note to an item's timeline."""
     from apps.core.errors import ApplicationError
 
-    item = _locked(workflow, item_id)
+    item = item_lock(workflow, item_id)
     ensure_can(by, item, "note")
     if not text.strip():
         raise ApplicationError("A note needs some text.", code="empty_note")
@@ -140,31 +101,15 @@ def sla_sweep(*, now: datetime | None = None) -> int:
                 item = model.objects.select_for_update(skip_locked=True).filter(pk=item_id).first()
                 if item is None or item.escalated_at or not item.is_open or item.due_at > now:
                     continue
-                (escalator_for(model.WORKFLOW) or escalate_to_supervisor)(item, now)
+                workflow_policy(model.WORKFLOW).escalate(item, now)
                 escalated += 1
     if escalated:
         logger.info("sla: escalated %d item(s)", escalated)
     return escalated
 
 
-def escalate_to_supervisor(item: WorkItem, now: datetime) -> None:
-    """The default escalation of a locked, overdue item: to the supervisor queue, logged."""
-    item.escalated_at = now
-    previous_queue = item.queue
-    item.queue = SUPERVISOR_QUEUE
-    item.save(update_fields=["escalated_at", "queue", "updated_at"])
-    transition_record(
-        item,
-        transition="escalate",
-        from_state=item.state,
-        source=TransitionSource.TIMER,
-        reason=f"SLA breached in {previous_queue}",
-        at=now,
-    )
-
-
 @transaction.atomic
-def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any) -> SavedView:
+def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: User) -> SavedView:
     """Save the user's worklist filters under a name (the same name again overwrites them)."""
     from apps.core.errors import ApplicationError
 
@@ -176,7 +121,7 @@ def saved_view_save(*, workflow: str, name: str, params: dict[str, Any], by: Any
 
 
 @transaction.atomic
-def saved_view_delete(*, view_id: int, by: Any) -> None:
+def saved_view_delete(*, view_id: int, by: User) -> None:
     """Delete one of the user's own saved views; someone else's is left alone."""
     SavedView.objects.filter(pk=view_id, user=by).delete()
 

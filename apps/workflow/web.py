@@ -14,7 +14,7 @@ STALE = (ConflictError, TransitionNotAllowed, ConcurrentTransition)
 def partial(request: HttpRequest) -> bool:
     """An htmx swap (not a history restore, which needs the whole page)."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def problem_response(

@@ -1,9 +1,11 @@
-"""Settings shared by every environment; on their own they are the embedded default.
+"""Settings shared by every environment: the product, without the demo.
 
-The embedded default (``make run``) needs nothing installed: SQLite in ``db.sqlite3`` and
-Celery tasks run in-process. Production (``clinops.settings.production``) reads the same
-variables and refuses to start without the ones it requires. Every variable is listed in
-README.md, "Configuration".
+Their defaults are the embedded ones (``make run`` needs nothing installed: SQLite in
+``db.sqlite3`` and Celery tasks run in-process); ``clinops.settings.embedded`` adds the demo
+(``apps.demo``) and is what ``manage.py``, WSGI, ASGI and Celery use when
+``DJANGO_SETTINGS_MODULE`` is unset. Production (``clinops.settings.production``) builds on
+this module, never on ``embedded``, reads the same variables and refuses to start without the
+ones it requires. Every variable is listed in README.md, "Configuration".
 """
 
 from datetime import timedelta
@@ -48,7 +50,6 @@ INSTALLED_APPS = [
     "apps.kpis",
     "apps.results",
     "apps.intake",
-    "apps.demo",
 ]
 
 MIDDLEWARE = [

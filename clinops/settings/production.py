@@ -36,4 +36,4 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
-LOGGING["formatters"]["plain"]["format"] = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"
+LOGGING["formatters"]["plain"]["format"]  # type: ignore[index]  # base declares LOGGING as a plain dict = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"

@@ -1,12 +1,12 @@
-"""Settings for the test suite: the embedded default, made fast and deterministic.
+"""Settings for the test suite: the embedded default (with the demo), made fast and deterministic.
 
 ``DATABASE_URL`` still selects the database, so CI runs the same suite on PostgreSQL.
 Celery always runs eagerly here; the tests that start a real worker configure their own
 broker connection (apps/core/tests/test_celery_worker.py).
 """
 
-from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .embedded import *  # noqa: F403
+from .embedded import DATABASES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -27,4 +27,4 @@ LOGGING = {
     "root": {"handlers": ["null"], "level": "WARNING"},
 }
 # No collectstatic in tests: WhiteNoise would warn on every request handler that the folder is missing.
-STATIC_ROOT = None
+STATIC_ROOT = None  # type: ignore[assignment]  # base sets a Path; None turns collectstatic output off

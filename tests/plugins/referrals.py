@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from apps.core.roles import Role
 from apps.ehr.models import Patient
-from apps.referrals.models import OutreachAttempt, Referral
+from apps.referrals.models import Referral
 from apps.referrals.workflow import CLOSED, QUEUE_FOR_STATE, State
-from apps.workflow.models import PRIORITY_RANK, Priority, SavedView
+from apps.workflow.models import PRIORITY_RANK, Outreach, OutreachOutcome, Priority, SavedView
 from tests.plugins.core import ServiceLineFactory, SiteFactory, UserFactory
 from tests.plugins.ehr_store import source_make, store_make
 
@@ -99,9 +99,12 @@ class ReferralFactory(factory.django.DjangoModelFactory):
         patient_make(self.patient_ref.split("/", 1)[1], source=self.source, **fields)
 
 
-def outreach_make(referral: Referral, by: Any, *, outcome: str = OutreachAttempt.Outcome.NO_ANSWER) -> OutreachAttempt:
+def outreach_make(referral: Referral, by: Any, *, outcome: str = OutreachOutcome.NO_ANSWER) -> Outreach:
     """A recorded outreach attempt (directly, not through the service)."""
-    attempt = OutreachAttempt.objects.create(referral=referral, by=by, channel="phone", outcome=outcome)
+    attempt = Outreach.objects.create(
+        workflow=Referral.WORKFLOW, item_id=referral.pk, site_id=referral.site_id, by=by, channel="phone",
+        outcome=outcome,
+    )  # fmt: skip
     Referral.objects.filter(pk=referral.pk).update(outreach_attempts=referral.outreach_attempts + 1)
     return attempt
 

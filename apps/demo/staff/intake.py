@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from apps.intake import services
 from apps.intake.checklist import DEMOGRAPHICS, INSURANCE, MEDICATIONS
-from apps.intake.models import Intake, IntakeOutreach
+from apps.intake.models import Intake
 from apps.intake.workflow import BEFORE_ARRIVAL, WORKING
 from apps.intake.workflow import State as S
+from apps.workflow.models import OutreachChannel
 
 from . import StaffContext, staff_register
 
@@ -68,7 +69,7 @@ def _before_visit(ctx: StaffContext, key: str, intake: Intake, done: Counter) ->
             return
         failed = rng.random() < OUTREACH_FAILS
         outcome = rng.choice(["no_answer", "left_message"]) if failed else "reached"
-        channel = rng.choice([IntakeOutreach.Channel.PHONE, IntakeOutreach.Channel.PHONE, IntakeOutreach.Channel.SMS])
+        channel = rng.choice([OutreachChannel.PHONE, OutreachChannel.PHONE, OutreachChannel.SMS])
         services.intake_outreach_record(intake_id=intake.pk, by=by, channel=channel, outcome=outcome)
         done["outreach"] += 1
     for check in intake.checks.all():

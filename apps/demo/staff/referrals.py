@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.referrals import services
-from apps.referrals.models import OutreachAttempt, Referral
-from apps.workflow.models import Transition, TransitionSource
+from apps.referrals.models import Referral
+from apps.workflow.models import OUTREACH_FAILED, Transition, TransitionSource
 
 from . import StaffContext, staff_register
 
@@ -116,7 +116,7 @@ def _outreach(rng: random.Random, rates: StaffRates, rid: int, by: Any, done: Co
             referral_id=rid, by=by, channel=rng.choice(["phone", "phone", "sms", "portal"]), outcome=outcome
         )
         done["outreach"] += 1
-        if outcome not in OutreachAttempt.FAILED:
+        if outcome not in OUTREACH_FAILED:
             return
         failed += 1
     if failed >= services.ABANDON_AFTER_ATTEMPTS and rng.random() < rates.abandon:

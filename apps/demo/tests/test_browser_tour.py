@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from apps.core.management.commands.seed_demo import DEMO_PASSWORD
+from apps.demo.seeds.people import DEMO_PASSWORD
 from apps.referrals.models import Referral
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

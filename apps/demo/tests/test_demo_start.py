@@ -24,10 +24,10 @@ from apps.ehr.models import (
     OutboxMessage,
     ServiceRequest,
 )
-from apps.intake.models import Intake, IntakeCheck, IntakeOutreach
+from apps.intake.models import Intake, IntakeCheck
 from apps.referrals.models import Referral
 from apps.results.models import ResultItem
-from apps.workflow.models import Transition
+from apps.workflow.models import Outreach, Transition
 
 
 def snapshot() -> tuple:
@@ -96,7 +96,9 @@ def test_first_start_loads_a_dated_history_into_every_workflow_and_a_second_star
     # Intake: every booked visit at a demo site has an intake; staff called patients and ticked lines.
     intakes = Intake.objects.filter(source__name="demo-ehr")
     assert intakes.count() >= 10 and set(intakes.values_list("site__code", flat=True)) >= {"north", "south"}
-    assert IntakeOutreach.objects.filter(intake__in=intakes, by__username__in=["ma", "supervisor"]).exists()
+    assert Outreach.objects.filter(
+        workflow="intake", item_id__in=intakes.values("pk"), by__username__in=["ma", "supervisor"]
+    ).exists()
     ticked = IntakeCheck.objects.filter(intake__in=intakes, done_source="staff")
     assert ticked.exists() and set(ticked.values_list("key", flat=True)) <= {"demographics", "insurance", "medications"}
     assert IntakeCheck.objects.filter(intake__in=intakes, done_source="ehr").exists()  # questionnaires, consents

@@ -44,7 +44,9 @@ def retry_after(response: requests.Response, default: float) -> float:
 
 def version_of(resource: Mapping[str, Any], etag: str | None = None) -> str | None:
     """``meta.versionId``, else the version in a weak ETag (``W/"3"`` → ``3``)."""
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    meta: Any = resource.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     if meta.get("versionId"):
         return str(meta["versionId"])
     if etag:

@@ -19,6 +19,6 @@ Choices, also stated in the CapabilityStatement:
 - Several sources: the store is keyed by (source, fhir_id). When two sources hold the same
   id, the most recently updated row (then the highest row id) is the resource, for read
   and search alike; if that row is a delete, read answers 410 and search leaves it out.
-- Errors: always an OperationOutcome (``apps.ehr.outcome``), never an HTML page or a login
+- Errors: always an OperationOutcome (``apps.core.fhir_outcome``), never an HTML page or a login
   redirect.
 """

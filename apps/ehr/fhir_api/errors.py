@@ -77,8 +77,8 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> JsonRespo
         response = outcome_json(status, text)
         if auth_header := getattr(exc, "auth_header", None):
             response["WWW-Authenticate"] = auth_header
-        if isinstance(exc, exceptions.Throttled) and exc.wait:
-            response["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, exceptions.Throttled) and (wait := getattr(exc, "wait", None)):
+            response["Retry-After"] = str(int(wait))
         return response
     view = type(context.get("view")).__name__
     if isinstance(exc, DatabaseError):

@@ -39,7 +39,7 @@ def store_model(resource_type: str) -> type[FhirResource]:
 def has_status(model: type[FhirResource]) -> bool:
     """Whether the model keeps the resource's ``status`` (and so supports the ``status`` search)."""
     try:
-        model._meta.get_field("status")
+        model._meta.get_field("status")  # type: ignore[misc]  # the plugin checks the abstract base only
     except FieldDoesNotExist:
         return False
     return True
@@ -190,10 +190,10 @@ def search_parse(model: type[FhirResource], params: QueryDict, *, strict: bool =
 
 def _visible(model: type[FhirResource], source_ids: list[int]) -> QuerySet[FhirResource]:
     """What read would answer with, per id: the newest row over all sources, and not a delete."""
-    rows = model.objects.all()
+    rows = model._default_manager.all()
     if len(source_ids) > 1:
         # source_id IN (...) lets the (source, fhir_id) unique index serve the lookup.
-        newer = model.objects.filter(source_id__in=source_ids, fhir_id=OuterRef("fhir_id")).filter(
+        newer = model._default_manager.filter(source_id__in=source_ids, fhir_id=OuterRef("fhir_id")).filter(
             Q(last_updated__gt=OuterRef("last_updated"))
             | Q(last_updated=OuterRef("last_updated"), pk__gt=OuterRef("pk"))
         )
@@ -209,7 +209,7 @@ def store_read(model: type[FhirResource], fhir_id: str) -> FhirResource | None:
     if not ID_PATTERN.match(fhir_id):
         return None
     source_ids = list(EhrSource.objects.values_list("id", flat=True))
-    rows = model.objects.filter(source_id__in=source_ids, fhir_id=fhir_id)
+    rows = model._default_manager.filter(source_id__in=source_ids, fhir_id=fhir_id)
     return rows.order_by("-last_updated", "-pk").first()
 
 

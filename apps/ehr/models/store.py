@@ -6,6 +6,8 @@ upsert in SQL); references are kept as ``Type/id`` strings, so a reference to a 
 yet received is kept and resolves when that resource arrives.
 """
 
+from typing import TYPE_CHECKING, Any, ClassVar
+
 from django.db import models
 
 from .sources import EhrSource
@@ -22,6 +24,8 @@ def code_field(index: bool = False) -> models.CharField:
 
 class FhirResource(models.Model):
     RESOURCE_TYPE = ""
+    if TYPE_CHECKING:  # every concrete store model has one, for code that takes any of them
+        objects: ClassVar[models.Manager[Any]]
     # The field holding the patient reference, for ``patient``/``subject`` search and access logs.
     PATIENT_FIELD: str | None = None
 

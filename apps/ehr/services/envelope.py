@@ -117,7 +117,9 @@ def _resolve_local(value: Any, local: dict[str, str]) -> Any:
 
 def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool, local: dict[str, str]) -> Entry | None:
     resource = entry.get("resource")
-    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    request: Any = entry.get("request")
+    if not isinstance(request, dict):
+        request = {}
     method = str(request.get("method", "")).upper()
     if method == "DELETE":
         match = REFERENCE_RE.search(str(request.get("url", "")).split("?")[0])
@@ -126,10 +128,14 @@ def _bundle_entry(entry: dict, index: int, bundle_type: str, *, first: bool, loc
                 f"Bundle.entry[{index}].request.url must name the deleted resource as Type/id.",
                 expression=f"Bundle.entry[{index}].request.url",
             )
-        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+        response: Any = entry.get("response")
+        if not isinstance(response, dict):
+            response = {}
         version = match["vid"] or _etag_version(response.get("etag"))
         return Entry("delete", match["type"], match["id"], version, str(response.get("lastModified") or ""), "")
-    search = entry.get("search") if isinstance(entry.get("search"), dict) else {}
+    search: Any = entry.get("search")
+    if not isinstance(search, dict):
+        search = {}
     if method == "GET" or search.get("mode") == "outcome":
         return None  # a read request or a search's own OperationOutcome carries no data
     if resource is None:
@@ -164,7 +170,9 @@ def _etag_version(etag: Any) -> str:
 
 
 def _resource_entry(resource: dict, *, fallback_id: str) -> Entry:
-    meta = resource.get("meta") if isinstance(resource.get("meta"), dict) else {}
+    meta: Any = resource.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     payload = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
     resource_id = str(resource.get("id") or fallback_id or "")
     if not resource_id:

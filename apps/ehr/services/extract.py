@@ -208,7 +208,9 @@ def _task(r: Resource) -> dict:
 
 
 def _observation(r: Resource) -> dict:
-    quantity = r.get("valueQuantity") if isinstance(r.get("valueQuantity"), dict) else {}
+    quantity: Any = r.get("valueQuantity")
+    if not isinstance(quantity, dict):
+        quantity = {}
     value_text = r.get("valueString") or display(r.get("valueCodeableConcept"))
     ref_range = first(r.get("referenceRange")) or {}
     number = quantity.get("value")
@@ -250,7 +252,9 @@ def _diagnostic_report(r: Resource) -> dict:
 
 
 def _document_reference(r: Resource) -> dict:
-    context = r.get("context") if isinstance(r.get("context"), dict) else {}
+    context: Any = r.get("context")
+    if not isinstance(context, dict):
+        context = {}
     return {
         "status": text(r.get("status"), 32),
         "doc_status": text(r.get("docStatus"), 32),

@@ -4,6 +4,13 @@ to the local store and handed to the workflows, with retries and dead letters.
     inbox_receive  — split a delivery into messages, store them (deduplicated), queue processing after commit
     inbox_process  — apply messages: validate (FHIR R4), upsert (version-guarded), call handlers
     inbox_sweep    — re-queue what was left in ``received`` (broker down at commit) and failures now due
+
+An id-only message (a notification that names a resource without its content) is fetched from
+the EHR with no transaction open, the way the outbox sends: the processing transaction leases it
+(counts the attempt and pushes ``next_attempt_at`` past the longest the fetch can take) and
+commits; the EHR is read; then one short transaction stores what it answered and applies it, only
+if the message still carries this lease (``attempts`` and ``next_attempt_at``). A worker that dies
+mid-fetch leaves the lease to run out, and the sweeper queues the message again.
 """
 
 import hashlib
@@ -13,20 +20,22 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from ..client import FhirHttpError
 from ..handlers import ResourceChange, handlers_for
 from ..models import STORE_MODELS, EhrSource, InboxEnvelope, InboxMessage
 from ..retry import max_attempts, next_attempt_at
 from .envelope import Entry, parse_body, parse_instant, split
+from .inbox_fetch import Fetched, fetch_all, fetch_lease
 from .store import micros, resource_upsert, resources_upsert
 
 logger = logging.getLogger(__name__)
@@ -171,36 +180,44 @@ def _queue(ids: list[int]) -> None:
         logger.warning("inbox: could not queue %d message(s); the sweeper will pick them up", len(ids))
 
 
+def _due(now: datetime) -> Q:
+    """Received or failed, and not waiting: a retry time or a fetch's lease still ahead."""
+    not_waiting = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    return Q(status__in=(Status.RECEIVED, Status.FAILED)) & not_waiting
+
+
 def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
     """Apply due messages among ``message_ids``; each fails or succeeds on its own.
 
     Rows are locked (SKIP LOCKED), so two workers never apply one message; one that is already
-    processed, dead or not yet due is left alone, which makes a second run a no-op.
+    processed, dead, not yet due or being fetched is left alone, which makes a second run a no-op.
+    Call it outside a transaction (the task does): id-only messages are fetched from the EHR
+    between two short ones.
     """
-    now = timezone.now()
-    retry_due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    due = Q(status=Status.RECEIVED) | (Q(status=Status.FAILED) & retry_due)
     with transaction.atomic():
         messages = list(
             # OF self: without it the join locks the source row too, and SKIP LOCKED then skips
             # every message of that source while another worker holds one.
             InboxMessage.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("source")
-            .filter(due, id__in=message_ids)
+            .filter(_due(timezone.now()), id__in=message_ids)
             .order_by("id")
         )
-        fetched = {m.pk for m in messages if m.operation == InboxMessage.Operation.FETCH}
-        done = _apply_batch(messages)
-        for message in messages:
+        to_fetch = [m for m in messages if m.operation == InboxMessage.Operation.FETCH]
+        ready = [m for m in messages if m.operation != InboxMessage.Operation.FETCH]
+        done = _apply_batch(ready)
+        for message in ready:
             if message.pk not in done:
                 _process_one(message)
-        _save_results([m for m in messages if m.pk not in fetched], RESULT_FIELDS)
-        _save_results([m for m in messages if m.pk in fetched], RESULT_FIELDS + FETCHED_FIELDS)
+        _save_results(ready, RESULT_FIELDS)
+        _lease(to_fetch)
+    for message, fetched in fetch_all(to_fetch):  # no transaction open: the EHR is called here
+        _store_fetched(message, fetched)
     return messages
 
 
 RESULT_FIELDS = ["status", "attempts", "next_attempt_at", "error_code", "last_error", "outcome", "processed_at"]
-FETCHED_FIELDS = ["payload", "sha256", "operation", "version_id", "ehr_last_updated"]  # set by _fetch
+FETCHED_FIELDS = ["payload", "sha256", "operation", "version_id", "ehr_last_updated"]  # set by _take_fetched
 
 
 def _save_results(messages: list[InboxMessage], names: list[str]) -> None:
@@ -210,10 +227,10 @@ def _save_results(messages: list[InboxMessage], names: list[str]) -> None:
     took more time (in Django and in PostgreSQL) than processing the messages."""
     if not messages:
         return
-    fields = [InboxMessage._meta.get_field(name) for name in names]
+    fields = [cast(Field, InboxMessage._meta.get_field(name)) for name in names]
     q = connection.ops.quote_name
     sql = (
-        f"UPDATE {q(InboxMessage._meta.db_table)} SET {', '.join(f'{q(f.column)} = %s' for f in fields)} "  # noqa: S608
+        f"UPDATE {q(InboxMessage._meta.db_table)} SET {', '.join(f'{q(f.column or f.name)} = %s' for f in fields)} "  # noqa: S608
         f"WHERE {q('id')} = %s"
     )
     rows = [[f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields] + [m.pk] for m in messages]
@@ -260,10 +277,15 @@ def _apply_batch(messages: list[InboxMessage]) -> set[int]:
     return done
 
 
-def _process_one(message: InboxMessage) -> None:
-    message.attempts += 1
+def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
+    """Apply one message in a savepoint and record the result on it (not saved). A fetched
+    message's attempt was counted when it was leased."""
+    if fetched is None:
+        message.attempts += 1
     try:
         with transaction.atomic():  # a savepoint: a failure undoes this message only
+            if fetched is not None:
+                _take_fetched(message, fetched)
             message.outcome = _apply(message)
     except PermanentError as exc:
         message.status, message.error_code, message.last_error = Status.DEAD, exc.code, str(exc)
@@ -284,8 +306,6 @@ def _process_one(message: InboxMessage) -> None:
 
 
 def _apply(message: InboxMessage) -> str:
-    if message.operation == InboxMessage.Operation.FETCH:
-        _fetch(message)
     if message.operation == InboxMessage.Operation.DELETE:
         return _apply_delete(message)
     try:
@@ -376,17 +396,52 @@ def _validate(resource: dict[str, Any]) -> None:
         raise PermanentError("Not valid FHIR R4: " + "; ".join(problems) + more, code="invalid") from exc
 
 
-def _fetch(message: InboxMessage) -> None:
-    """An id-only notification: read the resource from the EHR, then apply it like any other."""
-    from ..client import FhirHttpError, client_for
+def _lease(messages: list[InboxMessage]) -> None:
+    """Count an attempt on each message to fetch and lease it (in the caller's transaction, which
+    holds the row locks). The fetches run one after another, so each lease covers those before it."""
+    if not messages:
+        return
+    now = timezone.now()
+    for position, message in enumerate(messages, start=1):
+        message.attempts += 1
+        message.next_attempt_at = now + fetch_lease() * position
+    _save_results(messages, ["attempts", "next_attempt_at"])
 
-    try:
-        resource = client_for(message.source).read(message.resource_type, message.resource_id)
-    except FhirHttpError as exc:
-        if exc.status in (404, 410):
+
+def _store_fetched(message: InboxMessage, fetched: Fetched) -> None:
+    """Store what the EHR answered and apply it, in one short transaction, if the message still
+    carries this worker's lease (it may have been retried from the console meanwhile)."""
+    with transaction.atomic():
+        leased = list(
+            InboxMessage.objects.select_for_update(of=("self",))
+            .filter(
+                pk=message.pk,
+                operation=InboxMessage.Operation.FETCH,
+                status__in=(Status.RECEIVED, Status.FAILED),
+                attempts=message.attempts,
+                next_attempt_at=message.next_attempt_at,
+            )
+            .values_list("pk", flat=True)
+        )
+        if not leased:
+            logger.warning("inbox: message %s changed while it was being fetched; result not recorded", message.pk)
+            return
+        _process_one(message, fetched)
+        _save_results([message], RESULT_FIELDS + FETCHED_FIELDS)
+
+
+def _take_fetched(message: InboxMessage, fetched: Fetched) -> None:
+    """Turn an id-only message into the upsert (or delete) the EHR's answer makes of it."""
+    if isinstance(fetched.error, FhirHttpError):
+        if fetched.error.status in (404, 410):
             message.operation = InboxMessage.Operation.DELETE
             return
-        raise PermanentError(f"The EHR refused the read: HTTP {exc.status}", code="fetch_refused") from exc
+        raise PermanentError(
+            f"The EHR refused the read: HTTP {fetched.error.status}", code="fetch_refused"
+        ) from fetched.error
+    if fetched.error is not None:
+        raise fetched.error
+    resource = fetched.resource or {}
     message.payload = json.dumps(resource, separators=(",", ":"), ensure_ascii=False)
     message.sha256 = hashlib.sha256(message.payload.encode()).hexdigest()
     meta = resource.get("meta") or {}
@@ -400,7 +455,9 @@ def inbox_sweep(*, now=None) -> int:
     now = now or timezone.now()
     ids = list(
         InboxMessage.objects.filter(
+            # A received message with a time ahead is being fetched: its lease must run out first.
             Q(status=Status.RECEIVED, received_at__lte=now - STRANDED_AFTER)
+            & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             | Q(status=Status.FAILED, next_attempt_at__lte=now)
         )
         .order_by("id")

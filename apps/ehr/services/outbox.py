@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
+from apps.core.models import User
 
 from ..client import FhirClient, FhirClientError, FhirHttpError, WriteResult, client_for
 from ..models import EhrSource, OutboxMessage
@@ -254,7 +255,7 @@ def _record(message: OutboxMessage, **fields: Any) -> None:
         logger.warning("outbox: message %s changed while it was being sent; result not recorded", message.pk)
 
 
-def outbox_retry(*, message_ids: list[int], by: Any) -> int:
+def outbox_retry(*, message_ids: list[int], by: User) -> int:
     """Put failed or dead messages back to pending with a fresh set of attempts and queue them
     after commit; the last error stays until the next attempt. Returns how many were queued."""
     if not by.has_perm(RETRY_PERMISSION):

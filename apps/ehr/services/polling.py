@@ -181,7 +181,7 @@ def _poll_bulk(
 ) -> list[TypePoll]:
     polls = {t: TypePoll(t, cursor=c.cursor) for t, c in cursors.items()}
     starts = [c.cursor for c in cursors.values()]
-    since = None if any(s is None for s in starts) else min(starts)
+    since = None if any(s is None for s in starts) else min(s for s in starts if s is not None)
     highs: dict[str, datetime | None] = {t: c.cursor for t, c in cursors.items()}
     export = client.bulk_export(list(cursors), since)
     try:
@@ -196,7 +196,7 @@ def _poll_bulk(
             for line in receipt.messages:
                 if line.resource_type in polls and not line.duplicate:
                     polls[line.resource_type].stored += 1
-            for resource_type in {r.get("resourceType") for r in batch} & polls.keys():
+            for resource_type in {str(r.get("resourceType")) for r in batch} & polls.keys():
                 polls[resource_type].pages += 1  # batches of this type stored
             for resource in batch:
                 poll = polls.get(resource.get("resourceType", ""))

@@ -25,6 +25,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 
+from apps.core.models import User
+
 from ..models import InboxMessage
 from ..selectors import inbox_filter
 
@@ -34,7 +36,7 @@ RETRYABLE = (Status.RECEIVED, Status.FAILED, Status.DEAD)
 PERMISSION = "core.administer_integrations"
 
 
-def _ensure_can(by: Any) -> None:
+def _ensure_can(by: User) -> None:
     if not by.has_perm(PERMISSION):
         raise PermissionDenied("Only integration admins can retry or replay EHR messages.")
 
@@ -50,7 +52,7 @@ def _queue_processing(message_id: int) -> None:
         logger.warning("inbox: could not queue message %s; the sweeper will pick it up", message_id)
 
 
-def _requeue(queryset: QuerySet[InboxMessage], *, by: Any, action: str) -> int:
+def _requeue(queryset: QuerySet[InboxMessage], *, by: User, action: str) -> int:
     with transaction.atomic():
         rows = list(queryset.select_for_update().order_by("id").values_list("id", "attempts"))
         ids = [pk for pk, _ in rows]
@@ -74,7 +76,7 @@ def _ids_for_log(values: Iterable[int], limit: int = 50) -> str:
     return ",".join(str(v) for v in values[:limit]) + more
 
 
-def inbox_retry(*, message_ids: list[int], by: Any) -> int:
+def inbox_retry(*, message_ids: list[int], by: User) -> int:
     """Put the chosen received/failed/dead inbox messages back to ``received`` with a fresh set
     of attempts and queue their processing after commit; processed ones are left alone.
     Returns how many were queued."""
@@ -83,7 +85,7 @@ def inbox_retry(*, message_ids: list[int], by: Any) -> int:
     return _requeue(queryset, by=by, action="retried")
 
 
-def inbox_replay(*, filters: Mapping[str, Any], by: Any) -> int:
+def inbox_replay(*, filters: Mapping[str, Any], by: User) -> int:
     """Replay every dead letter matching the console filters (a status filter other than
     "dead" matches none): back to ``received``, processing queued after commit. Idempotent:
     a second replay finds them no longer dead. Returns how many were queued."""
@@ -92,7 +94,7 @@ def inbox_replay(*, filters: Mapping[str, Any], by: Any) -> int:
     return _requeue(queryset, by=by, action="replayed")
 
 
-def outbox_retry(*, message_ids: list[int], by: Any) -> int:
+def outbox_retry(*, message_ids: list[int], by: User) -> int:
     """Retry the chosen outbox messages through the outbox's own service (imported lazily:
     it is apps.ehr.services.outbox.outbox_retry). Returns how many were queued."""
     _ensure_can(by)

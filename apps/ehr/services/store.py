@@ -18,6 +18,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.sql_relations import column_of
+
 from ..models import STORE_MODELS, FhirResource
 from .extract import EXTRACTORS
 
@@ -54,7 +56,7 @@ def micros(moment: datetime) -> int:
 
 @cache
 def _upsert_parts(model: type[FhirResource]) -> tuple[str, str, str, list[str]]:
-    typed = [f.column for f in model._meta.concrete_fields if f.column not in COMMON and not f.primary_key]
+    typed = [f.column for f in model._meta.concrete_fields if f.column and f.column not in COMMON and not f.primary_key]
     columns = COMMON + typed
     q = connection.ops.quote_name
     table = q(model._meta.db_table)
@@ -164,6 +166,6 @@ def _row(
         "revision": 1,
         "first_stored_at": now,
         "stored_at": now,
-        **{model._meta.get_field(name).column: value for name, value in typed.items()},
+        **{column_of(model, name): value for name, value in typed.items()},
     }
     return _prep(model, values, columns)

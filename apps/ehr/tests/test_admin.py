@@ -57,3 +57,40 @@ def test_a_new_source_shows_its_webhook_token_once(admin_client):
 def test_other_roles_cannot_open_sources(client, own_site):
     client.force_login(UserFactory(role=Role.TERMINOLOGY_STEWARD, sites=[own_site]))
     assert client.get(reverse("admin:ehr_ehrsource_changelist")).status_code == 403
+
+
+def test_rotating_the_webhook_token_goes_through_the_service_and_shows_the_new_token_once(admin_client):
+    from unittest import mock
+
+    from apps.ehr.services import sources
+
+    source, old_token = source_upsert(name="epic", base_url="https://ehr.example.org/fhir")
+    other, other_token = source_upsert(name="cerner")
+    url = reverse("admin:ehr_ehrsource_changelist")
+    data = {"action": "rotate_webhook_token", "_selected_action": [source.pk]}
+    with mock.patch("apps.ehr.admin.source_upsert", wraps=sources.source_upsert) as service:
+        response = admin_client.post(url, data, follow=True)
+    service.assert_called_once_with(name="epic", rotate_token=True)
+    shown = [str(m) for m in response.context["messages"] if "shown once" in str(m)]
+    assert len(shown) == 1
+    new_token = shown[0].rsplit(": ", 1)[1]
+    source.refresh_from_db()
+    assert source.check_webhook_token(new_token) and not source.check_webhook_token(old_token)
+    assert source.base_url == "https://ehr.example.org/fhir"  # nothing else changes
+    other.refresh_from_db()
+    assert other.check_webhook_token(other_token)  # only the chosen source rotates
+
+
+def test_saving_a_source_in_the_admin_goes_through_the_service_and_keeps_its_token(admin_client):
+    from unittest import mock
+
+    from apps.ehr.services import sources
+
+    source, token = source_upsert(name="epic", base_url="https://ehr.example.org/fhir")
+    url = reverse("admin:ehr_ehrsource_change", args=[source.pk])
+    with mock.patch("apps.ehr.admin.source_save", wraps=sources.source_save) as service:
+        response = admin_client.post(url, form_data(source, base_url="https://ehr2.example.org/fhir"), follow=True)
+    assert service.call_count == 1
+    assert not [m for m in response.context["messages"] if "shown once" in str(m)]
+    source.refresh_from_db()
+    assert source.base_url == "https://ehr2.example.org/fhir" and source.check_webhook_token(token)

@@ -8,10 +8,16 @@ from django.utils import timezone
 from apps.ehr.models import InboxMessage
 from apps.intake.models import Intake
 from apps.intake.workflow import State
-from apps.referrals.models import Referral
 from apps.workflow.models import Transition
-
-from .ehr_feed import appointment, consent_document, encounter, feed, make_source, questionnaire_response, visit_at
+from tests.plugins.intake_feed import (
+    appointment,
+    consent_document,
+    encounter,
+    feed,
+    make_source,
+    questionnaire_response,
+    visit_at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -143,19 +149,6 @@ def test_noshow_marks_the_intake(source, capture):
     assert intake.state == State.NO_SHOW and not intake.is_open and intake.complete_before_visit is False
 
 
-def test_a_referral_appointment_feeds_both_workflows(capture, db):
-    """Referrals also handle Appointment: one booking schedules the referral and creates the intake."""
-    from tests.plugins import referral_feed
-
-    source, site = referral_feed.make_source()
-    make_source(site=site, name=source.name)
-    booked = appointment()
-    booked["basedOn"] = [{"reference": "ServiceRequest/sr1"}]
-    feed(source, referral_feed.service_request(), booked, capture=capture)
-    assert Referral.objects.get().appointment_ref == "Appointment/a1"
-    assert Intake.objects.get().site == site
-
-
 def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(source, capture):
     from apps.terminology.models import UnmappedCode
 
@@ -164,18 +157,3 @@ def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(so
     assert intake.appointment_type == "" and "NEWPT is not mapped" in intake.exception_reason
     assert intake.checks.count() == 5
     assert UnmappedCode.objects.filter(code="NEWPT").exists()
-
-
-def test_the_demo_seed_switches_intake_on_where_the_simulated_feed_books(capture, db):
-    from apps.ehr.services.sources import source_upsert
-    from apps.intake.demo import intake_demo_seed
-    from tests.plugins.core import SiteFactory
-
-    south = SiteFactory(code="south", name="South Hospital", timezone="America/Chicago")
-    SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
-    source, _ = source_upsert(name="demo-ehr")
-    assert "switched on at 2 sites (2 new)" in intake_demo_seed()
-    assert "(0 new)" in intake_demo_seed()
-    feed(source, appointment(location="Location/loc-south", kind=None), capture=capture)
-    intake = Intake.objects.get()
-    assert intake.site == south and intake.appointment_type == "ROUTINE" and intake.checks.count() == 5

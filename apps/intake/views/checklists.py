@@ -6,11 +6,12 @@ form and permission set to do the same)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
 from apps.core.errors import ApplicationError
+from apps.core.http import AuthenticatedRequest
 from apps.core.scoping import sites_for
 from apps.terminology.models import Concept
 
@@ -27,7 +28,7 @@ def _types() -> list[tuple[str, str]]:
 
 
 @permission_required("core.supervise_queues", raise_exception=True)
-def checklists(request: HttpRequest) -> HttpResponse:
+def checklists(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the checklist lines in force; POST: add, reword or switch off a line at one of your sites."""
     sites = list(sites_for(request.user))
     form = ChecklistItemForm(request.POST or None, sites=sites, types=_types())

@@ -5,13 +5,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.access_log import access_log
+from apps.core.access_log import access_log, access_log_listed
+from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
@@ -23,7 +24,6 @@ from ..forms import CancelForm, DayForm, NoteForm, OutreachForm
 from ..workflow import BEFORE_ARRIVAL, State
 from .common import (
     HANDLED,
-    access_log_rows,
     failure,
     problem,
     work_required,
@@ -47,14 +47,14 @@ ACTIONS = {
 
 @require_GET
 @work_required
-def day(request: HttpRequest) -> HttpResponse:
+def day(request: AuthenticatedRequest) -> HttpResponse:
     """Today's or tomorrow's visits at one of the user's sites, sortable, with readiness."""
     context = _day_context(request, request.GET)
     template = "intake/_day_table.html" if partial(request) else "intake/day.html"
     return render(request, template, context)
 
 
-def _day_context(request: HttpRequest, params: Any) -> dict[str, Any]:
+def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
     """The day table for ``params`` (site, day, sort); its patients are access-logged."""
     sites = list(sites_for(request.user))
     form = DayForm(params or None, sites=sites)
@@ -68,7 +68,7 @@ def _day_context(request: HttpRequest, params: Any) -> dict[str, Any]:
         context["date"] = today if which == "today" else tomorrow
         context["is_today"] = which == "today"
         rows = selectors.intake_day(user=request.user, site=site, day=context["date"], sort=sort)
-        access_log_rows(request, rows)
+        access_log_listed(request, [row.intake for row in rows])
         context["rows"] = rows
         context["ready"] = sum(1 for r in rows if not r.missing)
         context["open"] = sum(1 for r in rows if r.intake.is_open)
@@ -76,7 +76,7 @@ def _day_context(request: HttpRequest, params: Any) -> dict[str, Any]:
     return context
 
 
-def _item_context(request: HttpRequest, pk: int) -> dict[str, Any]:
+def _item_context(request: AuthenticatedRequest, pk: int) -> dict[str, Any]:
     intake = selectors.intake_get(user=request.user, intake_id=pk)
     patient = selectors.intake_patient(user=request.user, intake=intake)
     if patient is not None:
@@ -111,11 +111,11 @@ def _labelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @require_GET
 @work_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(request, "intake/item.html", _item_context(request, pk))
 
 
-def _answer(request: HttpRequest, pk: int, done: str) -> HttpResponse:
+def _answer(request: AuthenticatedRequest, pk: int, done: str) -> HttpResponse:
     """After a change: the day table (its counts change too), the item page, or a redirect without htmx."""
     back = request.POST.get("next", "")
     if partial(request) and request.POST.get("where") == "day":
@@ -129,7 +129,7 @@ def _answer(request: HttpRequest, pk: int, done: str) -> HttpResponse:
 
 @require_POST
 @work_required
-def check(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+def check(request: AuthenticatedRequest, pk: int, key: str) -> HttpResponse:
     """Tick (done=1) or untick (done=0) one checklist item."""
     selectors.intake_get(user=request.user, intake_id=pk)  # 404 outside the user's sites
     done = request.POST.get("done", "1") != "0"
@@ -142,7 +142,7 @@ def check(request: HttpRequest, pk: int, key: str) -> HttpResponse:
 
 @require_POST
 @work_required
-def outreach(request: HttpRequest, pk: int) -> HttpResponse:
+def outreach(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     selectors.intake_get(user=request.user, intake_id=pk)
     form = OutreachForm(request.POST)
     if not form.is_valid():
@@ -156,7 +156,7 @@ def outreach(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @work_required
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     selectors.intake_get(user=request.user, intake_id=pk)
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -170,7 +170,7 @@ def note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @work_required
-def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def act(request: AuthenticatedRequest, pk: int, action: str) -> HttpResponse:
     """Check in, no-show or cancel (with a reason)."""
     selectors.intake_get(user=request.user, intake_id=pk)
     if action not in ACTIONS:

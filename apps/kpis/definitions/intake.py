@@ -3,6 +3,8 @@ scorecard facts as they happen (readiness before the visit day, EHR arrival and 
 which the transition log does not hold. Visits are placed in a period by their start time in
 the site's time zone."""
 
+from apps.intake.selectors import INTAKE_FACTS_SQL
+
 from . import (  # noqa: F401  (their tiles come first)
     Group,
     Kind,
@@ -20,7 +22,7 @@ MINUTE = 60.0
 source_register(
     Source(
         key="intake",
-        sql="""
+        sql=f"""
         SELECT 'intake' AS workflow, n.id AS item_id, n.site_id AS site_id, n.service_line_id AS service_line_id,
                n.patient_ref AS patient_ref, n.state AS state, n.visit_start AS visit_start,
                n.arrived_at AS arrived_at, n.checked_in_at AS checked_in_at,
@@ -31,10 +33,10 @@ source_register(
                CASE WHEN n.arrived_at IS NULL OR n.checked_in_at IS NULL THEN NULL
                     WHEN n.checked_in_at < n.arrived_at THEN 0
                     ELSE SECS(n.checked_in_at, n.arrived_at) END AS check_in_s
-        FROM intake_intake n
+        FROM {INTAKE_FACTS_SQL} n
         JOIN bounds sb ON sb.site_id = n.site_id
         WHERE n.visit_start < sb.hi AND (n.arrived_at IS NULL OR n.arrived_at < sb.hi)
-        """,
+        """,  # noqa: S608 - SQL from KPI definitions; values are parameters
         service_line_column="service_line_id",
         drill_columns=("workflow", "item_id", "site_id", "patient_ref"),
     )

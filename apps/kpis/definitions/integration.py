@@ -6,6 +6,8 @@ from typing import Any
 
 from django.db import connection
 
+from apps.ehr.selectors import INBOX_MESSAGES_SQL, OUTBOX_MESSAGES_SQL
+
 from . import Group, Kind, Kpi, Source, kpi_register, source_register
 
 SECOND = 1.0
@@ -13,14 +15,14 @@ SECOND = 1.0
 source_register(
     Source(
         key="inbox",
-        sql="""
+        sql=f"""
         SELECT m.id AS item_id, CAST(NULL AS integer) AS site_id, m.resource_type AS resource_type, m.status AS status,
                m.received_at AS received_at, m.processed_at AS processed_at,
                CASE WHEN m.status = 'processed' AND m.ehr_last_updated IS NOT NULL
                     THEN SECS(m.processed_at, m.ehr_last_updated) END AS latency_s,
                CASE WHEN m.status = 'dead' OR m.error_code <> '' THEN 1 ELSE 0 END AS payload_error
-        FROM ehr_inboxmessage m
-        """,
+        FROM {INBOX_MESSAGES_SQL} m
+        """,  # noqa: S608 - SQL from KPI definitions; values are parameters
         site_scoped=False,
         drill_columns=("item_id", "resource_type", "status"),
         patient_data=False,
@@ -29,12 +31,12 @@ source_register(
 source_register(
     Source(
         key="outbox",
-        sql="""
+        sql=f"""
         SELECT m.id AS item_id, CAST(NULL AS integer) AS site_id, m.resource_type AS resource_type, m.status AS status,
                m.created_at AS created_at,
                CASE WHEN m.status = 'sent' THEN 1 WHEN m.status = 'dead' THEN 0 END AS delivered
-        FROM ehr_outboxmessage m
-        """,
+        FROM {OUTBOX_MESSAGES_SQL} m
+        """,  # noqa: S608 - SQL from KPI definitions; values are parameters
         site_scoped=False,
         drill_columns=("item_id", "resource_type", "status"),
         patient_data=False,
@@ -104,8 +106,8 @@ def dead_letters_open(scope: Any) -> Any:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT (SELECT COUNT(*) FROM ehr_inboxmessage WHERE status = 'dead')"
-            " + (SELECT COUNT(*) FROM ehr_outboxmessage WHERE status = 'dead')"
+            f"SELECT (SELECT COUNT(*) FROM {INBOX_MESSAGES_SQL} i WHERE i.status = 'dead')"  # noqa: S608 - no values
+            f" + (SELECT COUNT(*) FROM {OUTBOX_MESSAGES_SQL} o WHERE o.status = 'dead')"
         )
         (count,) = cursor.fetchone()
     return Result(DEAD_LETTERS, float(count), count, [None] * scope.weeks)

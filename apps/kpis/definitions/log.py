@@ -1,4 +1,4 @@
-"""The transition-log source every workflow's KPIs share: ONE scan of ``workflow_transition``
+"""The transition-log source every workflow's KPIs share: ONE scan of the log (``TRANSITION_LOG_SQL``)
 up to the period end builds one row per item, and each definitions module adds the columns
 it needs (``log_column_register``) instead of scanning again.
 
@@ -9,6 +9,8 @@ seconds since the previous transition when a different staff role acts). Always 
 case an item moved), ``opened_at`` (the first log entry) and ``closed_at`` (the first move
 into a closed state, per ``CLOSED_STATES``).
 """
+
+from apps.workflow.selectors import TRANSITION_LOG_SQL
 
 from . import Source, source_register
 
@@ -50,7 +52,7 @@ def log_sql() -> str:
         SELECT t.workflow, t.item_id, t.site_id, t.service_line_id, t.transition, t.to_state, t.queue, t.at,
                t.actor_role, t.source,
                LAG(t.actor_role) OVER w AS prev_role, LAG(t.at) OVER w AS prev_at
-        FROM workflow_transition t
+        FROM {TRANSITION_LOG_SQL} t
         JOIN bounds b ON b.site_id = t.site_id
         WHERE t.workflow IN ({_quoted(tuple(CLOSED_STATES)) or "''"}) AND SCOPE_FILTER AND t.at < b.hi
         WINDOW w AS (PARTITION BY t.workflow, t.item_id ORDER BY t.at, t.id)

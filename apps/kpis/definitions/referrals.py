@@ -1,6 +1,8 @@
 """Referral KPIs, from the shared transition-log scan (columns prefixed ``ref_``); the outreach
 count is read from the referral only for the referrals a KPI counts."""
 
+from apps.referrals.selectors import REFERRAL_FACTS_SQL
+
 from . import Group, Kind, Kpi, kpi_register
 from .log import closed_states_register, log_column_register
 
@@ -126,7 +128,7 @@ kpi_register(
         source="log",
         kind=Kind.MEAN,
         value="r.outreach_attempts",
-        join="LEFT JOIN referrals_referral r ON r.id = i.item_id AND i.workflow = 'referral'",
+        join=f"LEFT JOIN {REFERRAL_FACTS_SQL} r ON r.id = i.item_id AND i.workflow = 'referral'",
         event="ref_scheduled_at",
     )
 )

@@ -7,6 +7,8 @@ amended result reopened and reviewed again keeps its first review time); the unr
 counted at the period end (now, for a period not yet over) and its aging buckets are cumulative
 ("older than 24 h", "older than 72 h")."""
 
+from apps.results.selectors import RESULT_FACTS_SQL
+
 from ..sql import now_sql, plus_seconds
 from . import Group, Kind, Kpi, kpi_register, operations, referrals  # noqa: F401  (their tiles come first)
 from .log import closed_states_register, log_column_register
@@ -37,7 +39,7 @@ def _aged(seconds: int) -> str:
 log_column_register("res_aged_1d_at", _aged(DAY))
 log_column_register("res_aged_3d_at", _aged(3 * DAY))
 
-CRITICALITY = "LEFT JOIN results_resultitem rc ON rc.id = i.item_id AND i.workflow = 'result'"
+CRITICALITY = f"LEFT JOIN {RESULT_FACTS_SQL} rc ON rc.id = i.item_id AND i.workflow = 'result'"
 REVIEW = (
     "Start: the result arrived from the EHR (its first log entry). End: a clinician first reviewed "
     "it (an amended result reviewed again keeps its first review). Counted in the period of the "

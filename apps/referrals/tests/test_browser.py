@@ -15,8 +15,9 @@ from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
 from apps.ehr.services.sources import source_upsert
-from apps.referrals.models import OutreachAttempt, Referral
+from apps.referrals.models import Referral
 from apps.referrals.workflow import State
+from apps.workflow.models import Outreach
 from apps.workflow.services import note_add, transition_record
 from tests.plugins.browser import sign_in
 from tests.plugins.core import ServiceLineFactory, SiteFactory, UserFactory
@@ -196,7 +197,8 @@ def test_screenshots_of_a_busy_worklist_and_an_item(page: Page, live_server, nor
     transition_record(item, transition="receive", from_state="", source="ehr", reason="ServiceRequest from the EHR")
     note_add(workflow="referral", item_id=item.pk, text="Prefers morning appointments; call after 9.", by=boss)
     for outcome in ["no_answer", "left_message"]:
-        OutreachAttempt.objects.create(referral=item, by=sam, channel="phone", outcome=outcome, note="Mobile")
+        Outreach.objects.create(workflow="referral", item_id=item.pk, site=item.site, by=sam, channel="phone",
+                                outcome=outcome, note="Mobile")  # fmt: skip
 
     sign_in(page, live_server.url, "boss")
     page.goto(f"{live_server.url}/referrals/")

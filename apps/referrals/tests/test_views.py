@@ -16,9 +16,9 @@ from apps.core.middleware import BACKGROUND_HEADER
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.ehr.models import InboxMessage
-from apps.referrals.models import OutreachAttempt, Referral
+from apps.referrals.models import Referral
 from apps.referrals.workflow import State
-from apps.workflow.models import Note, SavedView, Transition
+from apps.workflow.models import Note, Outreach, SavedView, Transition
 from tests.plugins.core import PASSWORD, ServiceLineFactory, SiteFactory
 from tests.plugins.ehr_messages import inbox_make
 from tests.plugins.ehr_store import store_make
@@ -466,7 +466,7 @@ def test_the_third_failed_outreach_offers_abandonment(as_sam, own_site):
         response = as_sam.post(item_url(referral, "outreach"), {"channel": "phone", "outcome": "no_answer"}, **HTMX)
     body = response.content.decode()
     assert "you can abandon this referral now" in body and 'data-transition="abandon"' in body
-    assert OutreachAttempt.objects.filter(referral=referral).count() == 3
+    assert Outreach.objects.filter(workflow="referral", item_id=referral.pk).count() == 3
     as_sam.post(item_url(referral, "act", action="abandon"), {"abandon-note": "No reply"})
     assert Referral.objects.get().state == State.ABANDONED
     assert as_sam.post(item_url(referral, "outreach"), {"channel": "phone"}).status_code == 400

@@ -7,12 +7,10 @@ broken swap. Patient names are shown only to patient-facing roles, and every res
 shows them writes access-log rows. Nothing here changes state on GET.
 """
 
-from .common import access_log_listed
 from .item import act, detail, note, outreach
 from .worklist import bulk, claim, counts, release, view_delete, view_save, worklist
 
 __all__ = [
-    "access_log_listed",
     "act",
     "bulk",
     "claim",

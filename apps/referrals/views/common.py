@@ -1,7 +1,6 @@
-"""What the worklist and item views share: presentation of times, the access log of listed
-patients, htmx helpers, and the one way refused, stale and invalid actions are answered."""
+"""What the worklist and item views share: presentation of times, htmx helpers, and the one way
+refused, stale and invalid actions are answered."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,8 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from apps.core.access_log import access_log_many
-from apps.core.models import AccessLog
 from apps.workflow.sla import sla_status
 from apps.workflow.web import failure_answer, problem_response
 
@@ -72,16 +69,6 @@ def rows_for(referrals: list[Referral]) -> list[Row]:
     return rows
 
 
-def access_log_listed(request: HttpRequest, referrals: list[Referral]) -> None:
-    """One ``list`` access-log row per patient shown, in one INSERT per site on the page."""
-    by_site: dict[Any, list[tuple[str, str]]] = defaultdict(list)
-    for referral in referrals:
-        if getattr(referral, "patient", None) is not None:
-            by_site[referral.site].append((referral.patient_ref, f"referral:{referral.pk}"))
-    for site, entries in by_site.items():
-        access_log_many(request, entries=entries, action=AccessLog.Action.LIST, site=site)
-
-
 def with_query(url: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:
     return f"{url}?{urlencode(params)}" if params else url
 
@@ -124,5 +111,5 @@ def failure(request: HttpRequest, exc: Exception, referral_id: int | None) -> Ht
 
 
 def form_problem(request: HttpRequest, form: forms.Form, referral_id: int) -> HttpResponse:
-    errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(e)}" for name, e in form.errors.items())
+    errors = "; ".join(f"{form.fields[name].label or name}: {' '.join(map(str, e))}" for name, e in form.errors.items())
     return problem(request, 400, f"Please check the form. {errors}", referral_id)

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,9 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access_log import access_log
 from apps.core.errors import ApplicationError
+from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.models import OUTREACH_FAILED
+from apps.workflow.outreach import outreach_list
 from apps.workflow.permissions import can
+from apps.workflow.selectors import patient_get
 from apps.workflow.sla import sla_status
 from apps.workflow.web import STALE, partial
 
@@ -34,7 +38,7 @@ from ..forms import (
     ReasonNoteForm,
     RequestInfoForm,
 )
-from ..models import OutreachAttempt, Referral
+from ..models import Referral
 from ..selectors import queue_label
 from ..workflow import State
 from .common import (
@@ -117,7 +121,7 @@ def _action_form(name: str, referral: Referral, data: Any = None) -> forms.Form 
     form_class = ACTIONS[name].form
     if form_class is None:
         return None
-    kwargs = {"referral": referral} if form_class in (ForwardForm, MergeForm) else {}
+    kwargs: dict[str, Any] = {"referral": referral} if form_class in (ForwardForm, MergeForm) else {}
     return form_class(data, prefix=name, **kwargs)
 
 
@@ -182,22 +186,23 @@ def _timeline_entries(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return entries
 
 
-def _item_context(request: HttpRequest, referral_id: int) -> dict[str, Any]:
+def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, Any]:
     user = request.user
     referral = selectors.referral_get(user=user, referral_id=referral_id)
     show_patients = can_see_patient_data(user)
-    patient = selectors.patient_for(referral) if show_patients else None
+    patient = patient_get(referral, user=user)
     if show_patients and referral.patient_ref:
         access_log(request, patient=referral.patient_ref, what=f"referral:{referral.pk}", site=referral.site)
     names = services.allowed_actions(referral, user)
     if referral.is_open and can(user, referral, "work"):
         names.append("forward")
     names.sort(key=lambda name: ACTION_ORDER.index(name) if name in ACTION_ORDER else len(ACTION_ORDER))
-    outreach = list(referral.outreach.select_related("by"))
-    failed = sum(1 for a in outreach if a.outcome in OutreachAttempt.FAILED)
+    outreach = list(outreach_list(workflow=WORKFLOW, item_id=referral.pk))
+    failed = sum(1 for a in outreach if a.outcome in OUTREACH_FAILED)
     now = timezone.now()
     status = sla_status(referral, now=now)
-    if "forward" in names and not referral.site.service_lines.exclude(pk=referral.service_line_id).exists():
+    others = referral.site.service_lines.exclude(pk=referral.service_line_id)  # type: ignore[misc]  # None: all of them
+    if "forward" in names and not others.exists():
         names.remove("forward")  # nowhere else to send it
     return {
         "referral": referral,
@@ -223,13 +228,13 @@ def _item_context(request: HttpRequest, referral_id: int) -> dict[str, Any]:
     }
 
 
-def item_response(request: HttpRequest, referral_id: int, flash: str = "") -> HttpResponse:
+def item_response(request: AuthenticatedRequest, referral_id: int, flash: str = "") -> HttpResponse:
     context = _item_context(request, referral_id)
     context["flash"] = flash
     return render(request, "referrals/_item.html", context)
 
 
-def _after_change(request: HttpRequest, referral_id: int, done: str) -> HttpResponse:
+def _after_change(request: AuthenticatedRequest, referral_id: int, done: str) -> HttpResponse:
     if partial(request):
         response = item_response(request, referral_id, done)
         response["HX-Trigger"] = COUNTS_CHANGED
@@ -240,13 +245,13 @@ def _after_change(request: HttpRequest, referral_id: int, done: str) -> HttpResp
 
 @require_GET
 @work_required
-def detail(request: HttpRequest, pk: int) -> HttpResponse:
+def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return render(request, "referrals/item.html", _item_context(request, pk))
 
 
 @require_POST
 @work_required
-def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def act(request: AuthenticatedRequest, pk: int, action: str) -> HttpResponse:
     """Fire one staff action (only those the item page offers are meaningful; services decide)."""
     spec = ACTIONS.get(action)
     if spec is None:
@@ -264,7 +269,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @require_POST
 @work_required
-def outreach(request: HttpRequest, pk: int) -> HttpResponse:
+def outreach(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     referral = selectors.referral_get(user=request.user, referral_id=pk)
     form = OutreachForm(request.POST)
     if not form.is_valid():
@@ -281,7 +286,7 @@ def outreach(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @work_required
-def note(request: HttpRequest, pk: int) -> HttpResponse:
+def note(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     referral = selectors.referral_get(user=request.user, referral_id=pk)
     form = NoteForm(request.POST)
     if not form.is_valid():

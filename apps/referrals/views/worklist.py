@@ -5,16 +5,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.access_log import access_log_listed
 from apps.core.errors import ApplicationError, ConflictError
+from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
 from apps.workflow import services as work
+from apps.workflow.selectors import patients_attach
 from apps.workflow.web import partial
 
 from .. import selectors
@@ -23,7 +26,6 @@ from ..selectors import queue_label
 from .common import (
     COUNTS_CHANGED,
     WORKFLOW,
-    access_log_listed,
     back_url,
     failure,
     plural,
@@ -40,7 +42,7 @@ from .item import item_response
 PAGE_SIZES = ("25", "50", "100")  # rows per page a user may ask for (?page_size=)
 
 
-def _worklist_context(request: HttpRequest) -> dict[str, Any]:
+def _worklist_context(request: AuthenticatedRequest) -> dict[str, Any]:
     user = request.user
     workers = list(selectors.referral_workers(user=user))
     form = WorklistFilterForm(request.GET or None, user=user, workers=workers)
@@ -75,7 +77,7 @@ def _worklist_context(request: HttpRequest) -> dict[str, Any]:
 
 @require_GET
 @work_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: AuthenticatedRequest) -> HttpResponse:
     context = _worklist_context(request)
     can_supervise = context["can_supervise"]
     context["bulk_form"] = BulkForm(user=request.user, workers=context["workers"]) if can_supervise else None
@@ -94,7 +96,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @work_required
-def counts(request: HttpRequest) -> HttpResponse:
+def counts(request: AuthenticatedRequest) -> HttpResponse:
     """The queue counts, polled every 30 s with X-Clinops-Background (not activity)."""
     context = {
         "counts": selectors.referral_queue_counts(user=request.user),
@@ -105,10 +107,10 @@ def counts(request: HttpRequest) -> HttpResponse:
     return render(request, "referrals/_counts.html", context)
 
 
-def _row_response(request: HttpRequest, referral_id: int) -> HttpResponse:
+def _row_response(request: AuthenticatedRequest, referral_id: int) -> HttpResponse:
     """One worklist row, as it is now (its patient shown, so access-logged)."""
     referral = selectors.referral_get(user=request.user, referral_id=referral_id)
-    selectors.attach_patients(request.user, [referral])
+    patients_attach([referral], user=request.user)
     access_log_listed(request, [referral])
     context = {
         "row": rows_for([referral])[0],
@@ -119,7 +121,7 @@ def _row_response(request: HttpRequest, referral_id: int) -> HttpResponse:
     return render(request, "referrals/_row.html", context)
 
 
-def _claim_or_release(request: HttpRequest, pk: int, *, claim: bool) -> HttpResponse:
+def _claim_or_release(request: AuthenticatedRequest, pk: int, *, claim: bool) -> HttpResponse:
     referral = selectors.referral_get(user=request.user, referral_id=pk)
     where = request.POST.get("where", "item")
     try:
@@ -156,26 +158,26 @@ def _as_oob(row_html: bytes) -> bytes:
 
 @require_POST
 @work_required
-def claim(request: HttpRequest, pk: int) -> HttpResponse:
+def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _claim_or_release(request, pk, claim=True)
 
 
 @require_POST
 @work_required
-def release(request: HttpRequest, pk: int) -> HttpResponse:
+def release(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     return _claim_or_release(request, pk, claim=False)
 
 
 @require_POST
 @work_required
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: AuthenticatedRequest) -> HttpResponse:
     """A supervisor assigns or moves the selected referrals, one service call each; says what failed."""
     back = back_url(request, reverse("referrals:worklist"))
     if not request.user.has_perm("core.supervise_queues"):
         raise PermissionDenied("Only a supervisor can assign or move referrals in bulk.")
     form = BulkForm(request.POST, user=request.user)
     if not form.is_valid():
-        problems = "; ".join(f"{form.fields[n].label or n}: {' '.join(e)}" for n, e in form.errors.items())
+        problems = "; ".join(f"{form.fields[n].label or n}: {' '.join(map(str, e))}" for n, e in form.errors.items())
         chosen = bool(request.POST.getlist("ids"))
         messages.error(request, f"Nothing changed. {problems}" if chosen else "Select referrals first.")
         return HttpResponseRedirect(back)
@@ -217,7 +219,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @work_required
-def view_save(request: HttpRequest) -> HttpResponse:
+def view_save(request: AuthenticatedRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
     filters = WorklistFilterForm(request.POST, user=request.user)
     if not form.is_valid():
@@ -232,7 +234,7 @@ def view_save(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @work_required
-def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def view_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     view = selectors.saved_view_get(user=request.user, view_id=pk)
     work.saved_view_delete(view_id=view.pk, by=request.user)
     messages.success(request, f"Deleted the view “{view.name}”.")

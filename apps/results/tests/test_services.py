@@ -210,22 +210,3 @@ def test_a_mapping_made_active_takes_held_results_out_of_the_exceptions_queue(la
     interpretation_map((*INTERPRETATION_ROWS, ("W", "critical")), hooks=capture)
     item = ResultItem.objects.get()
     assert (item.queue, item.criticality, item.exception_reason) == ("review", "critical", "")
-
-
-def test_demo_seed_links_the_demo_clinician_and_its_results_arrive_classified(make_user, own_site):
-    from apps.core.models import Site
-    from apps.ehr.services.sources import source_upsert
-    from apps.results.demo import results_demo_deliver, results_demo_seed
-    from apps.terminology.services.reference import terminology_reference_load
-
-    terminology_reference_load()
-    sla_policies_load()
-    Site.objects.create(code="north", name="North Clinic", timezone="America/New_York")
-    source_upsert(name="demo-ehr")
-    clinician = UserFactory(username="clinician", role=Role.CLINICIAN)
-    UserFactory(username="steward", role=Role.TERMINOLOGY_STEWARD)
-    assert "map created" in results_demo_seed()
-    assert results_demo_deliver() == 4 and results_demo_deliver() == 0
-    by_id = dict(ResultItem.objects.values_list("resource_id", "criticality"))
-    assert by_id == {"demo-k-1": "critical", "demo-hba1c-1": "abnormal", "demo-glu-1": "normal", "demo-na-1": "normal"}
-    assert set(ResultItem.objects.values_list("assignee", flat=True)) == {clinician.pk}

@@ -1,6 +1,6 @@
 """Concept maps: what maps to what; starting a change (a new draft) or importing one from a file."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +12,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from apps.core.errors import ApplicationError
+from apps.core.models import User
 
 from ..models import CodeSystem, ConceptMap, ConceptMapVersion
 from ..services import version_draft_create, version_import_file
@@ -32,11 +33,14 @@ class ConceptMapForm(forms.ModelForm):
             self.fields["url"].required = False
             self.fields["url"].help_text = "Canonical URL (ConceptMap.url); empty: made from the name"
         if "target_system" in self.fields:
-            self.fields["target_system"].queryset = CodeSystem.objects.filter(kind=CodeSystem.Kind.CANONICAL)
+            cast(forms.ModelChoiceField, self.fields["target_system"]).queryset = CodeSystem.objects.filter(
+                kind=CodeSystem.Kind.CANONICAL
+            )
             self.fields["target_system"].help_text = "A canonical code system: what workflows route on"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "url" in self.fields and not data.get("url") and data.get("name"):
             data["url"] = ConceptMap.default_url(data["name"])
             self.instance.url = data["url"]
@@ -54,7 +58,7 @@ class VersionInline(admin.TabularInline):
     """The map's versions, newest first, read-only: a version is changed on its own page."""
 
     model = ConceptMapVersion
-    fields = ["version", "state_label", "author", "approver", "activated_at", "retired_at"]
+    fields = ("version", "state_label", "author", "approver", "activated_at", "retired_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -132,7 +136,9 @@ class ConceptMapAdmin(StewardAdmin):
             return HttpResponseNotAllowed(["POST"])
         concept_map = self._map(request, pk)
         try:
-            version = version_draft_create(map_id=concept_map.pk, by=request.user, note=request.POST.get("note", ""))
+            version = version_draft_create(
+                map_id=concept_map.pk, by=cast(User, request.user), note=request.POST.get("note", "")
+            )
         except ApplicationError as error:
             messages.error(request, error.message)
             return redirect("admin:terminology_conceptmap_change", concept_map.pk)
@@ -156,7 +162,10 @@ class ConceptMapAdmin(StewardAdmin):
             return back
         try:
             version = version_import_file(
-                name=upload.name or "upload", content=upload.read(), by=request.user, map_name=concept_map.name
+                name=upload.name or "upload",
+                content=upload.read(),
+                by=cast(User, request.user),
+                map_name=concept_map.name,
             )
         except ApplicationError as error:
             messages.error(request, f"Nothing was imported. {error.message}")

@@ -1,6 +1,6 @@
 """The unmapped-codes queue: what ingestion could not translate, and a way to map it."""
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.core.errors import ApplicationError
+from apps.core.models import User
 
 from ..models import ConceptMap, ConceptMapElement, UnmappedCode
 from ..selectors import map_open_version, maps_for_system
@@ -105,7 +106,7 @@ class UnmappedCodeAdmin(StewardAdmin):
                 messages.error(request, "Choose the map to add the code to.")
                 return redirect("admin:terminology_unmappedcode_draft", code.pk)
             try:
-                version = version_draft_create(map_id=chosen.pk, by=request.user, note=f"Map {code.code}.")
+                version = version_draft_create(map_id=chosen.pk, by=cast(User, request.user), note=f"Map {code.code}.")
             except ApplicationError as error:
                 messages.error(request, error.message)
                 return redirect("admin:terminology_unmappedcode_draft", code.pk)

@@ -3,7 +3,7 @@ active version, the impact preview, its review history, and one button per trans
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.core.errors import ApplicationError
+from apps.core.models import User
 
 from ..exchange import csv_export, fhir_export
 from ..impact import impact_preview
@@ -83,7 +84,7 @@ class ElementInline(admin.TabularInline):
     extra = 0
     verbose_name_plural = "mapping rows"
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if self._editable(request, obj):
             return ROW_FIELDS
         return ["source_code", "source_display", "relationship", "target_code", "target_display", "comment"]
@@ -123,8 +124,8 @@ class ElementInline(admin.TabularInline):
                 }
 
         formset = super().get_formset(request, obj, form=ElementForm, **kwargs)
-        formset.concepts = concepts
-        formset.target_title = obj.map.target_system.title
+        formset.concepts = concepts  # type: ignore[attr-defined]  # read by the formset's template
+        formset.target_title = obj.map.target_system.title  # type: ignore[attr-defined]
         return formset
 
 
@@ -252,10 +253,14 @@ class ConceptMapVersionAdmin(StewardAdmin):
                 elif row_form.has_changed():
                     upserts.append((pk, _row(data, concepts)))
         version_edit(
-            version_id=version.pk, by=request.user, upserts=upserts, deletes=deletes, note=form.cleaned_data["note"]
+            version_id=version.pk,
+            by=cast(User, request.user),
+            upserts=upserts,
+            deletes=deletes,
+            note=form.cleaned_data["note"],
         )
 
-    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> str:
+    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
         return "Edited the draft's rows and note (version_edit)."
 
     def changeform_view(

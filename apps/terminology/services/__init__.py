@@ -1,7 +1,8 @@
 """Terminology writes: one function per use case (see each module). Re-exported here."""
 
 from .imports import version_import, version_import_file
-from .reference import terminology_demo_load, terminology_demo_seed, terminology_reference_load
+from .maps import code_system_create, concept_map_create
+from .reference import terminology_reference_load
 from .unmapped import unmapped_record
 from .versions import (
     generation_bump,
@@ -16,9 +17,9 @@ from .versions import (
 )
 
 __all__ = [
+    "code_system_create",
+    "concept_map_create",
     "generation_bump",
-    "terminology_demo_load",
-    "terminology_demo_seed",
     "terminology_reference_load",
     "unmapped_record",
     "version_activate",

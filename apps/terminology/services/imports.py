@@ -1,9 +1,9 @@
 """Import a CSV or FHIR ConceptMap file as a new draft: all of it or nothing."""
 
-from typing import Any
-
 from django.db import transaction
 from django.utils import timezone
+
+from apps.core.models import User
 
 from ..exchange import FileInvalid, ParsedMap, file_parse
 from ..models import ConceptMap, ConceptMapComment, ConceptMapVersion
@@ -41,7 +41,7 @@ def _map_for(parsed: ParsedMap, map_name: str | None) -> ConceptMap:
 
 @transaction.atomic
 def version_import(
-    *, parsed: ParsedMap, by: Any, map_name: str | None = None, source_label: str = "a file"
+    *, parsed: ParsedMap, by: User | None, map_name: str | None = None, source_label: str = "a file"
 ) -> ConceptMapVersion:
     """A new draft of the map holding exactly the file's rows, if every row passes the rules.
 
@@ -81,6 +81,8 @@ def version_import(
     return version
 
 
-def version_import_file(*, name: str, content: bytes, by: Any, map_name: str | None = None) -> ConceptMapVersion:
+def version_import_file(
+    *, name: str, content: bytes, by: User | None, map_name: str | None = None
+) -> ConceptMapVersion:
     """Parse a .csv or FHIR ConceptMap .json file and import it as a new draft."""
     return version_import(parsed=file_parse(name, content), by=by, map_name=map_name, source_label=name)

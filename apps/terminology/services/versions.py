@@ -11,7 +11,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.db.models import F, Max
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from apps.core.errors import ApplicationError, ConflictError
+from apps.core.models import User
 
 from ..hooks import mapping_activated_schedule
 from ..models import (
@@ -70,7 +70,7 @@ def _ensure_can(version: ConceptMapVersion, transition: str, verb: str) -> None:
         )
 
 
-def comment_add(version: ConceptMapVersion, by: Any, action: str, text: str, now: datetime) -> None:
+def comment_add(version: ConceptMapVersion, by: User | None, action: str, text: str, now: datetime) -> None:
     ConceptMapComment(version=version, by=by, action=action, text=text, at=now).save()
 
 
@@ -91,7 +91,7 @@ def target_codes(concept_map: ConceptMap) -> set[str]:
 def version_create(
     *,
     concept_map: ConceptMap,
-    by: Any,
+    by: User | None,  # None: the system (reference data, demo)
     rows: Sequence[Row],
     based_on: ConceptMapVersion | None,
     note: str,
@@ -115,7 +115,7 @@ def version_create(
 
 
 @transaction.atomic
-def version_draft_create(*, map_id: int, by: Any, note: str = "") -> ConceptMapVersion:
+def version_draft_create(*, map_id: int, by: User, note: str = "") -> ConceptMapVersion:
     """Start a change: a new draft copied from the active version (empty if there is none)."""
     ensure_steward(by)
     now = timezone.now()
@@ -134,7 +134,7 @@ def version_draft_create(*, map_id: int, by: Any, note: str = "") -> ConceptMapV
 def version_edit(
     *,
     version_id: int,
-    by: Any,
+    by: User,
     upserts: Sequence[tuple[int | None, Row]] = (),
     deletes: Sequence[int] = (),
     note: str | None = None,
@@ -184,7 +184,7 @@ def version_edit(
 
 
 @transaction.atomic
-def version_submit(*, version_id: int, by: Any, comment: str = "") -> ConceptMapVersion:
+def version_submit(*, version_id: int, by: User, comment: str = "") -> ConceptMapVersion:
     """Send a draft for review; it must have rows, obey the rules and differ from the active version."""
     ensure_steward(by)
     version = version_lock(version_id)
@@ -209,7 +209,7 @@ def version_submit(*, version_id: int, by: Any, comment: str = "") -> ConceptMap
 
 
 @transaction.atomic
-def version_approve(*, version_id: int, by: Any, comment: str = "") -> ConceptMapVersion:
+def version_approve(*, version_id: int, by: User, comment: str = "") -> ConceptMapVersion:
     """Approve a version in review. Four eyes: not its author, last editor or submitter."""
     ensure_steward(by)
     version = version_lock(version_id)
@@ -225,7 +225,7 @@ def version_approve(*, version_id: int, by: Any, comment: str = "") -> ConceptMa
 
 
 @transaction.atomic
-def version_reject(*, version_id: int, by: Any, comment: str) -> ConceptMapVersion:
+def version_reject(*, version_id: int, by: User, comment: str) -> ConceptMapVersion:
     """Send a version in review (or approved, not yet active) back to draft; a comment is required."""
     ensure_steward(by)
     comment = _required(comment, "comment")
@@ -239,7 +239,7 @@ def version_reject(*, version_id: int, by: Any, comment: str) -> ConceptMapVersi
     return version
 
 
-def _activate(version: ConceptMapVersion, *, by: Any, now: datetime) -> ConceptMapVersion:
+def _activate(version: ConceptMapVersion, *, by: User | None, now: datetime) -> ConceptMapVersion:
     """Make a locked, approved version the active one (the caller holds the map lock)."""
     concept_map = version.map
     previous = ConceptMapVersion.objects.select_for_update().filter(map_id=concept_map.pk, state=State.ACTIVE).first()
@@ -267,7 +267,7 @@ def _activate(version: ConceptMapVersion, *, by: Any, now: datetime) -> ConceptM
 
 
 @transaction.atomic
-def version_activate(*, version_id: int, by: Any, at: datetime | None = None) -> ConceptMapVersion:
+def version_activate(*, version_id: int, by: User, at: datetime | None = None) -> ConceptMapVersion:
     """Activate an approved version now (replacing the active one atomically), or schedule it for ``at``."""
     ensure_steward(by)
     now = timezone.now()
@@ -308,7 +308,7 @@ def versions_activate_due(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def version_retire(*, version_id: int, by: Any, reason: str) -> ConceptMapVersion:
+def version_retire(*, version_id: int, by: User, reason: str) -> ConceptMapVersion:
     """Retire a version (an abandoned change, or the active one with no successor); a reason is required."""
     ensure_steward(by)
     reason = _required(reason, "reason")

@@ -1,15 +1,12 @@
-"""Canonical code sets from fixtures/, and the demo content seed_demo loads."""
+"""Canonical code sets from fixtures/ (the demo content seed_demo loads: apps/demo/tests/test_seed_demo.py)."""
 
 import json
 
 import pytest
-from django.core.management import call_command
 
-from apps.terminology.models import CodeSystem, Concept, ConceptMapVersion, TranslationGeneration, UnmappedCode
+from apps.terminology.models import CodeSystem, Concept, TranslationGeneration
 from apps.terminology.services import terminology_reference_load
-from apps.terminology.services.reference import DEMO_MAP, DEMO_SYSTEM, REQUEST_PRIORITY
 from apps.terminology.translation import translate
-from apps.terminology.workflow import State, four_eyes_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -53,17 +50,3 @@ def test_a_concept_dropped_from_the_file_becomes_inactive_never_deleted(no_refer
     assert dict(Concept.objects.values_list("code", "display")) == {"a": "Alpha", "b": "B"}
     assert not Concept.objects.get(code="b").active
     assert translate(data["url"], "b", data["url"]).mapped is False
-
-
-def test_seed_demo_shows_a_governed_map_with_an_active_version_and_a_draft(settings, capsys):
-    settings.DEBUG = True
-    call_command("seed_demo")
-    call_command("seed_demo")  # idempotent
-    assert "Terminology: 8 canonical code systems" in capsys.readouterr().out
-    versions = ConceptMapVersion.objects.filter(map__name=DEMO_MAP).order_by("number")
-    assert [v.state for v in versions] == [State.ACTIVE, State.DRAFT]
-    active, draft = versions
-    assert active.approver.username == "steward" and not four_eyes_problem(active, active.approver)
-    assert translate(DEMO_SYSTEM, "S", REQUEST_PRIORITY).target_code == "stat"
-    assert draft.author.username == "steward" and draft.elements.filter(source_code="P").exists()
-    assert UnmappedCode.objects.filter(system=DEMO_SYSTEM, resolved_at__isnull=True).count() == 2

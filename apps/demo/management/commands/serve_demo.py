@@ -15,6 +15,8 @@ from apps.demo.management.commands.simulate_ehr import parse_rate
 class Command(ServeCommand):
     help = "Serve the app with the periodic tasks and a gentle simulated EHR feed through the webhook."
 
+    port: str  # set by runserver from the address argument
+
     def add_arguments(self, parser: Any) -> None:
         super().add_arguments(parser)
         parser.add_argument("--feed-rate", default="15/m", help="Live feed resources per second/minute (15/m); 0: off")

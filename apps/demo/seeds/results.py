@@ -1,21 +1,20 @@
-"""Demo set-up for ``seed_demo``: where the demo EHR's results go (the demo clinician's links and
-the North Clinic pool) and the v3 ObservationInterpretation → criticality map (idempotent).
-``results_demo_deliver`` sends a few results through the real inbox, for a demo feed to call
-(seed_demo leaves the inbox to the demo feed, whose tests count its messages)."""
+"""Where the demo EHR's results go (the demo clinician's link and the North Clinic pool) and the
+v3 ObservationInterpretation → criticality map (governed: four eyes). ``demo_results_deliver``
+sends a few results through the real inbox (seed_demo leaves the inbox to the demo feed)."""
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
+from django.db import transaction
 
 from apps.core.models import Site
 from apps.ehr.models import EhrSource, InboxMessage
 from apps.ehr.services.inbox import inbox_process, inbox_receive
+from apps.results.interpretation import INTERPRETATION_SYSTEM
+from apps.results.models import ClinicianLink, ResultSite
 from apps.terminology.models import CodeSystem, ConceptMap, ConceptMapElement
 from apps.terminology.rows import Row
-from apps.terminology.services.actor import audit_actor
-from apps.terminology.services.versions import version_activate, version_approve, version_create
+from apps.terminology.services import code_system_create
 
-from .interpretation import INTERPRETATION_SYSTEM
-from .models import ClinicianLink, ResultSite
+from .maps import map_seed_active, stewards
 
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 MAP_NAME = "v3-result-interpretation"
@@ -30,22 +29,24 @@ DEMO_RESULTS = [  # (id, LOINC, name, value, unit, low, high, interpretation)
 ]
 
 
-def results_demo_seed(*, source_name: str = "demo-ehr", steward_username: str = "steward") -> str:
+def demo_results_seed(*, source_name: str = "demo-ehr") -> str:
     """Links, the results site and the interpretation map; a line for seed_demo's output."""
     source = EhrSource.objects.filter(name=source_name).first()
     north = Site.objects.filter(code="north").first()
     if source is None or north is None:
         return "Results: no demo source or North Clinic; skipped."
-    ResultSite.objects.get_or_create(source=source, defaults={"site": north})
-    clinician = get_user_model().objects.filter(username="clinician").first()
-    if clinician is not None:
-        ClinicianLink.objects.get_or_create(source=source, practitioner_ref="Practitioner/demo-clinician",
-                                            defaults={"user": clinician, "site": north})  # fmt: skip
-    made_map = _interpretation_map(steward_username)
+    with transaction.atomic():
+        # Results configuration, which has no service of its own: the admin edits these rows.
+        ResultSite.objects.get_or_create(source=source, defaults={"site": north})
+        clinician = get_user_model().objects.filter(username="clinician").first()
+        if clinician is not None:
+            ClinicianLink.objects.get_or_create(source=source, practitioner_ref="Practitioner/demo-clinician",
+                                                defaults={"user": clinician, "site": north})  # fmt: skip
+    made_map = _interpretation_map()
     return f"Results: clinician link and pool at {north}; interpretation map {'created' if made_map else 'kept'}."
 
 
-def results_demo_deliver(*, source_name: str = "demo-ehr") -> int:
+def demo_results_deliver(*, source_name: str = "demo-ehr") -> int:
     """Deliver the demo results through the real inbox and process them now; how many were new."""
     source = EhrSource.objects.get(name=source_name)
     delivered = 0
@@ -73,26 +74,29 @@ def _demo_results() -> list[dict]:
     ]  # fmt: skip
 
 
-def _interpretation_map(steward_username: str) -> bool:
-    steward = get_user_model().objects.filter(username=steward_username).first()
-    target = CodeSystem.objects.filter(url=INTERPRETATION_SYSTEM).first()
-    if steward is None or target is None or ConceptMap.objects.filter(name=MAP_NAME).exists():
+def _interpretation_map() -> bool:
+    people = stewards()
+    if (
+        people is None
+        or not CodeSystem.objects.filter(url=INTERPRETATION_SYSTEM).exists()
+        or ConceptMap.objects.filter(name=MAP_NAME).exists()
+    ):
         return False
-    now = timezone.now()
-    with audit_actor(steward):
-        v3, _ = CodeSystem.objects.get_or_create(
-            url=V3, defaults={"name": "v3-observation-interpretation", "title": "v3 ObservationInterpretation",
-                              "kind": CodeSystem.Kind.LOCAL})  # fmt: skip
-        concept_map = ConceptMap.objects.create(
-            name=MAP_NAME, title="v3 interpretation → result criticality", url=ConceptMap.default_url(MAP_NAME),
-            description="How urgently a result needs review (results follow-up SLAs).", source_system=v3,
-            target_system=target,
-        )  # fmt: skip
-        rows = [Row(c, ConceptMapElement.Relationship.EQUIVALENT, t, d) for c, d, t in V3_ROWS]
-        version = version_create(concept_map=concept_map, by=None, rows=rows, based_on=None, note="Demo go-live.",
-                                 now=now)  # fmt: skip
-        version.submit(by=None, now=now)
-        version.save()
-    version_approve(version_id=version.pk, by=steward, comment="Demo content loaded by seed_demo.")
-    version_activate(version_id=version.pk, by=steward)
+    author, approver = people
+    with transaction.atomic():
+        if not CodeSystem.objects.filter(url=V3).exists():
+            code_system_create(
+                url=V3, name="v3-observation-interpretation", title="v3 ObservationInterpretation", by=author
+            )
+        map_seed_active(
+            name=MAP_NAME,
+            title="v3 interpretation → result criticality",
+            description="How urgently a result needs review (results follow-up SLAs).",
+            source_system_url=V3,
+            target_system_url=INTERPRETATION_SYSTEM,
+            rows=[Row(c, ConceptMapElement.Relationship.EQUIVALENT, t, d) for c, d, t in V3_ROWS],
+            note="Demo go-live.",
+            author=author,
+            approver=approver,
+        )
     return True

@@ -1,0 +1,39 @@
+"""How intakes behave in the transition engine: they stay in the intake queue; the SLA (ready
+before the visit day) runs only while the checklist is being worked, so the sweep never
+escalates a ready intake nor one whose patient is already here; an intake closes when cancelled,
+a no-show, or the patient arrived with the checklist complete; finishing stamps ``ready_at`` and
+arriving says whether it was complete before the visit (the scorecards read both)."""
+
+from datetime import datetime
+from typing import Any
+
+from apps.workflow.transitions import Clock, Policy, Step
+
+from .workflow import STAFF_TRANSITIONS, State, is_closed
+
+SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
+
+
+class IntakePolicy(Policy):
+    noun = "intake"
+    staff_transitions = STAFF_TRANSITIONS
+    reason_required = {"cancel": "Say why the intake is cancelled."}
+
+    def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
+        if name in ("finish", "finish_late"):
+            item.ready_at = now
+        elif name == "reopen":
+            item.ready_at = None
+        if name in ("check_in", "mark_no_show"):
+            item.complete_before_visit = bool(item.ready_at and item.ready_at < item.due_at)
+
+    def step(self, item: Any, name: str, from_state: str) -> Step:
+        return Step(clock=Clock.HOLD if item.state in SLA_STOPPED else Clock.RUN)
+
+    def is_closed(self, item: Any) -> bool:
+        arrived = item.arrived_at is not None or item.checked_in_at is not None or item.state == State.CHECKED_IN
+        return is_closed(item.state, arrived=arrived, checklist_complete=checklist_complete(item))
+
+
+def checklist_complete(intake: Any) -> bool:
+    return not intake.checks.filter(done_at__isnull=True).exists()

@@ -1,0 +1,67 @@
+"""How referrals behave in the transition engine: the queue of each state, needs_info stops the
+SLA clock (waiting on the referrer) and receive_info restarts it where it stopped, the closed
+states, and the closed loop: every transition updates the referrer's Task (outbox, same
+transaction) with the state's status and businessStatus, or the one the service names."""
+
+from typing import Any
+
+from django.utils import timezone
+
+from apps.workflow.models import Transition
+from apps.workflow.transitions import EXCEPTIONS_QUEUE, Clock, Policy, Step
+
+from .models import Referral
+from .workflow import CLOSED, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
+
+
+class ReferralPolicy(Policy):
+    noun = "referral"
+    staff_transitions = STAFF_TRANSITIONS
+    reason_required = {"cancel": "Say why the referral is cancelled."}
+
+    def step(self, item: Any, name: str, from_state: str) -> Step:
+        if item.state in CLOSED:
+            return Step()
+        queue = QUEUE_FOR_STATE.get(item.state, item.queue)
+        if item.state == State.NEEDS_INFO:
+            return Step(queue, Clock.PAUSE)
+        if from_state == State.NEEDS_INFO:
+            return Step(queue, Clock.RESUME)
+        if queue != item.queue and item.queue != EXCEPTIONS_QUEUE:  # a held referral stays held
+            return Step(queue, Clock.START)
+        return Step()
+
+    def is_closed(self, item: Any) -> bool:
+        return item.state in CLOSED
+
+    def tell_ehr(self, item: Any, logged: Transition, *, business: tuple[str, str] | None = None) -> None:
+        referral_notify_referrer(item, transition_id=logged.pk, correlation_id=logged.correlation_id, business=business)
+
+
+def referral_notify_referrer(
+    referral: Referral, *, transition_id: int, correlation_id: str = "", business: tuple[str, str] | None = None
+) -> None:
+    """Queue the referrer's Task update for this state (written in the caller's transaction)."""
+    if not referral.task_ref.startswith("Task/"):
+        return
+    from apps.ehr.services.outbox import outbox_enqueue
+
+    status, code, text = TASK_STATUS[referral.state]
+    if business:
+        code, text = business
+    outbox_enqueue(
+        source=referral.source,
+        resource_type="Task",
+        resource_id=referral.task_ref.split("/", 1)[1],
+        changes={
+            "status": status,
+            "businessStatus": {
+                "coding": [{"system": "http://clinops.example.org/fhir/CodeSystem/referral-status", "code": code}],
+                "text": text,
+            },
+            "lastModified": timezone.now().isoformat(),
+        },
+        if_match_version=referral.task_version,
+        dedupe_key=f"referral:{referral.pk}:transition:{transition_id}",
+        correlation_id=correlation_id,
+    )
