@@ -51,11 +51,16 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Unit, service, API and view tests first; browser tests in their own process, because
-# Playwright's event loop breaks Django database tests that run after it in one process.
+# Unit, service, API and view tests first, on TEST_WORKERS processes (pytest-xdist; each test
+# module stays on one worker, each worker has its own test database: SQLite in memory, or
+# <name>_gw0, _gw1 … on PostgreSQL); TEST_WORKERS=0 runs them in this process. Browser tests
+# run in their own process, because Playwright's event loop breaks Django database tests that
+# run after it in one process.
+TEST_WORKERS ?= 2
+
 test: lint
 	DJANGO_SETTINGS_MODULE=clinops.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not browser" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 browser-test: $(VENV)/.dev

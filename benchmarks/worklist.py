@@ -144,9 +144,10 @@ def main() -> None:
     from django.urls import reverse
 
     settings.ALLOWED_HOSTS = ["testserver"]
+    from apps.core.tests.factories import UserFactory
+
     from apps.core.models import Site
     from apps.core.roles import Role
-    from apps.core.tests.factories import UserFactory
     from apps.referrals.models import Referral
     from apps.workflow.selectors import _encode, worklist_page
 

@@ -11,15 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.roles import Role
-from apps.ehr.tests.message_factories import matrix_inbox_kwargs, matrix_outbox_kwargs
-from apps.ehr.tests.store_factories import matrix_read_kwargs
-from apps.intake.tests.factories import matrix_act, matrix_check, matrix_intake
-from apps.referrals.tests.factories import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
 from apps.referrals.workflow import State
-from apps.results.tests.factories import matrix_coverage, matrix_result
 from apps.results.workflow import FollowUp
 from apps.results.workflow import State as ResultState
-from apps.terminology.tests.factories import matrix_map, matrix_unmapped, matrix_version
+from tests.plugins.ehr_messages import matrix_inbox_kwargs, matrix_outbox_kwargs
+from tests.plugins.ehr_store import matrix_read_kwargs
+from tests.plugins.intake import matrix_act, matrix_check, matrix_intake
+from tests.plugins.referrals import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
+from tests.plugins.results import matrix_coverage, matrix_result
+from tests.plugins.terminology import matrix_map, matrix_unmapped, matrix_version
 
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)

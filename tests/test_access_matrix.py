@@ -3,7 +3,7 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 from .access_matrix import ANON, COVERED_NAMESPACES, ROLES, ROWS
 

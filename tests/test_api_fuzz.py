@@ -17,9 +17,9 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.referrals.models import Referral
-from apps.referrals.tests.factories import ReferralFactory
+from tests.plugins.core import UserFactory
+from tests.plugins.referrals import ReferralFactory
 
 EXAMPLES = 3
 # The same examples on every run, so CI cannot fail by chance; CLINOPS_FUZZ_RANDOM=1 explores new

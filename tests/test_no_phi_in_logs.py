@@ -13,10 +13,10 @@ from celery.app.task import Task
 from django.urls import reverse
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.referrals.models import Referral
-from apps.referrals.tests.ehr_feed import appointment, feed, make_source, service_request
 from apps.referrals.workflow import State
+from tests.plugins.core import UserFactory
+from tests.plugins.referral_feed import appointment, feed, make_source, service_request
 
 pytestmark = pytest.mark.django_db
 

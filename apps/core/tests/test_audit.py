@@ -10,7 +10,7 @@ from apps.core.access_log import access_log
 from apps.core.models import AccessLog, Site
 from apps.core.roles import Role
 from apps.core.services import site_upsert
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

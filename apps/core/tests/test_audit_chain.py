@@ -15,7 +15,7 @@ from apps.core.audit_chain import MODELS, UNSEALED_GRACE, audit_seal_pending, au
 from apps.core.models import AccessLog, AuditSeal
 from apps.core.roles import Role
 from apps.core.services import site_upsert
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from apps.core.access_log import access_log_record
 from apps.core.models import AccessLog
 from apps.core.roles import COMPLIANCE_GROUP, Role, roles_sync
 from apps.core.services import site_upsert
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
+from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from apps.core.access_log import access_log_record
 from apps.core.roles import COMPLIANCE_GROUP, Role, roles_sync
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
+from tests.plugins.browser import csp_violations
+from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -20,12 +21,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 def shots(tmp_path):
     """Where screenshots go: CLINOPS_SCREENSHOTS to keep them, else the test's temporary folder."""
     return os.environ.get("CLINOPS_SCREENSHOTS") or str(tmp_path)
-
-
-def csp_violations(page: Page) -> list[str]:
-    seen: list[str] = []
-    page.on("console", lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None)
-    return seen
 
 
 def sign_in(page: Page, base: str, username: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 
-from conftest import need_service
+from tests.plugins.clinops import need_service
 
 REDIS_URL = os.environ.get("CLINOPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("CLINOPS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")

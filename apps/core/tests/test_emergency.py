@@ -8,7 +8,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from apps.core import emergency
 from apps.core.models import EmergencyGrant
 from apps.core.roles import EMERGENCY_GROUP, Role, roles_sync
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 REASON = "Patient in our ED unconscious, need referral history"

@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.core.mfa import SESSION_PENDING_KEY
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, UserFactory
+from tests.plugins.core import PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("real_mfa")]
 

@@ -1,10 +1,10 @@
-"""Tests of other features sign in with force_login and are not stopped by MFA (root conftest)."""
+"""Tests of other features sign in with force_login and are not stopped by MFA (tests/plugins/clinops.py)."""
 
 import pytest
 from django.urls import reverse
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

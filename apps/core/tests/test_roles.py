@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from apps.core.roles import ROLE_PERMISSIONS, Role, can_see_patient_data, roles_of, roles_sync
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ import pytest
 from apps.core.models import AccessLog, Site
 from apps.core.roles import Role
 from apps.core.scoping import scope_to_sites, site_ids_for
-from apps.core.tests.factories import SiteFactory, UserFactory
+from tests.plugins.core import SiteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

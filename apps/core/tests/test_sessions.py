@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.core.middleware import BACKGROUND_HEADER
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, UserFactory
+from tests.plugins.core import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

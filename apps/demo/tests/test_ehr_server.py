@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.demo.setup import demo_ehr_connect
 from apps.ehr.models import EhrSource, OutboxMessage
-from apps.ehr.tests.store_factories import store_make
+from tests.plugins.ehr_store import store_make
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,15 +5,15 @@ import pytest
 
 from apps.core.models import Site
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.demo.seeds.intake import demo_intake_seed
 from apps.demo.seeds.results import demo_results_deliver, demo_results_seed
 from apps.ehr.services.sources import source_upsert
 from apps.intake.models import Intake
-from apps.intake.tests.ehr_feed import appointment, feed
 from apps.results.models import ResultItem
 from apps.terminology.services import terminology_reference_load
 from apps.workflow.services import sla_policies_load
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake_feed import appointment, feed
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from conftest import REQUIRE_SERVICES
+from tests.plugins.clinops import REQUIRE_SERVICES
 
 START_TIMEOUT = 30.0
 SMART_SCOPES = "system/*.read system/Task.write"

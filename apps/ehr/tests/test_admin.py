@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.ehr.models import EhrSource
 from apps.ehr.services.sources import source_upsert
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 SECRET = "bearer-SECRET-9f8e7d6c5b4a"

@@ -16,8 +16,7 @@ from apps.core.roles import Role
 from apps.ehr.models import InboxMessage, OutboxMessage
 from apps.ehr.services import replay
 from apps.ehr.tasks.inbox import inbox_process_task
-
-from .message_factories import inbox_make, outbox_make, patient_resource, source_make
+from tests.plugins.ehr_messages import inbox_make, outbox_make, patient_resource, source_make
 
 pytestmark = pytest.mark.django_db
 Status = InboxMessage.Status

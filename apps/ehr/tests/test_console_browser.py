@@ -9,10 +9,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
 from apps.ehr.models import InboxMessage, OutboxMessage
-
-from .message_factories import inbox_make, outbox_make, patient_resource, source_make
+from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
+from tests.plugins.ehr_messages import inbox_make, outbox_make, patient_resource, source_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

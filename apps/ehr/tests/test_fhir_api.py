@@ -10,8 +10,7 @@ from rest_framework.authtoken.models import Token
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.ehr.models import STORE_MODELS
-
-from .store_factories import T0, observation_make, patient_make, source_make, store_make
+from tests.plugins.ehr_store import T0, observation_make, patient_make, source_make, store_make
 
 pytestmark = pytest.mark.django_db
 FHIR_JSON = "application/fhir+json"

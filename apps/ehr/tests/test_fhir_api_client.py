@@ -9,9 +9,8 @@ from rest_framework.authtoken.models import Token
 
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
-
-from .store_factories import T0, observation_make, patient_make
+from tests.plugins.core import UserFactory
+from tests.plugins.ehr_store import T0, observation_make, patient_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

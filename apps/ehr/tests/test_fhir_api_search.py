@@ -11,8 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-
-from .store_factories import T0, observation_make, patient_make, store_make
+from tests.plugins.ehr_store import T0, observation_make, patient_make, store_make
 
 pytestmark = pytest.mark.django_db
 

@@ -213,8 +213,8 @@ def test_no_patient_data_reaches_the_logs(ehr_source, django_capture_on_commit_c
 
 def test_a_dead_letter_is_replayed_once_after_the_fix(ehr_source, django_capture_on_commit_callbacks, own_site):
     from apps.core.roles import Role
-    from apps.core.tests.factories import UserFactory
     from apps.ehr.services.replay import inbox_replay
+    from tests.plugins.core import UserFactory
 
     def poison(change):
         raise RuntimeError("bug in a handler")

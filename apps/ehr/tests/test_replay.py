@@ -14,8 +14,7 @@ from apps.core.roles import Role
 from apps.ehr.models import InboxMessage, Patient
 from apps.ehr.services.replay import inbox_replay, inbox_retry, outbox_retry
 from apps.ehr.tasks.inbox import inbox_process_task
-
-from .message_factories import inbox_make, patient_resource, source_make
+from tests.plugins.ehr_messages import inbox_make, patient_resource, source_make
 
 pytestmark = pytest.mark.django_db
 Status = InboxMessage.Status

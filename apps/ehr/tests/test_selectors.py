@@ -7,8 +7,7 @@ from django.http import Http404
 
 from apps.ehr import selectors
 from apps.ehr.models import InboxMessage, OutboxMessage
-
-from .message_factories import inbox_make, outbox_make, source_make
+from tests.plugins.ehr_messages import inbox_make, outbox_make, source_make
 
 pytestmark = pytest.mark.django_db
 Status = InboxMessage.Status

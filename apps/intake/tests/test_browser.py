@@ -10,13 +10,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.intake.checklist import checklist_defaults_ensure
 from apps.intake.models import Intake
 from apps.intake.workflow import State
-from apps.referrals.tests.test_browser import sign_in
-
-from .factories import intake_make
+from tests.plugins.browser import sign_in
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake import intake_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

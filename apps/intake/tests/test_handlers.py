@@ -8,10 +8,16 @@ from django.utils import timezone
 from apps.ehr.models import InboxMessage
 from apps.intake.models import Intake
 from apps.intake.workflow import State
-from apps.referrals.models import Referral
 from apps.workflow.models import Transition
-
-from .ehr_feed import appointment, consent_document, encounter, feed, make_source, questionnaire_response, visit_at
+from tests.plugins.intake_feed import (
+    appointment,
+    consent_document,
+    encounter,
+    feed,
+    make_source,
+    questionnaire_response,
+    visit_at,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -141,19 +147,6 @@ def test_noshow_marks_the_intake(source, capture):
     feed(source, appointment(), appointment(status="noshow", version=2), capture=capture)
     intake = Intake.objects.get()
     assert intake.state == State.NO_SHOW and not intake.is_open and intake.complete_before_visit is False
-
-
-def test_a_referral_appointment_feeds_both_workflows(capture, db):
-    """Referrals also handle Appointment: one booking schedules the referral and creates the intake."""
-    from apps.referrals.tests import ehr_feed as referral_feed
-
-    source, site = referral_feed.make_source()
-    make_source(site=site, name=source.name)
-    booked = appointment()
-    booked["basedOn"] = [{"reference": "ServiceRequest/sr1"}]
-    feed(source, referral_feed.service_request(), booked, capture=capture)
-    assert Referral.objects.get().appointment_ref == "Appointment/a1"
-    assert Intake.objects.get().site == site
 
 
 def test_an_unmapped_appointment_type_keeps_the_default_checklist_and_says_so(source, capture):

@@ -8,14 +8,13 @@ from django.core.exceptions import PermissionDenied
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.intake import services
 from apps.intake.checklist import checklist_for
 from apps.intake.models import ChecklistItem, Intake
 from apps.intake.workflow import State
 from apps.workflow.models import Transition
-
-from .factories import intake_make, ma
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake import intake_make, ma
 
 pytestmark = pytest.mark.django_db
 

@@ -7,11 +7,10 @@ from django.urls import reverse
 
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.intake.models import ChecklistItem, Intake
 from apps.intake.workflow import State
-
-from .factories import intake_make, ma
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake import intake_make, ma
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -4,8 +4,8 @@ clocks go forward on 8 March, and the last decision falls on the period's last l
 from datetime import UTC, date, datetime
 from typing import Any
 
-from apps.referrals.tests.factories import ReferralFactory
 from apps.workflow.models import Transition
+from tests.plugins.referrals import ReferralFactory
 
 START, END = date(2026, 3, 2), date(2026, 3, 15)  # two weeks, local dates
 

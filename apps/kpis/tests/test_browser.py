@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, SiteFactory, UserFactory
+from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
 
 from .history import END, START, build
 

@@ -5,11 +5,11 @@ from datetime import date, timedelta
 import pytest
 
 from apps.ehr.models import InboxMessage, OutboxMessage
-from apps.ehr.tests.store_factories import source_make
 from apps.kpis.definitions import kpi_all, kpi_get
 from apps.kpis.engine import evaluate, percentile_cont
 from apps.kpis.scope import Scope
 from apps.kpis.selectors import comparison_get, kpi_items_list
+from tests.plugins.ehr_store import source_make
 
 from .history import END, START, build, utc
 
@@ -136,7 +136,7 @@ def test_integration_kpis(own_site):
 
 
 def test_the_service_line_filter(history, own_site):
-    from apps.core.tests.factories import ServiceLineFactory
+    from tests.plugins.core import ServiceLineFactory
 
     from .history import log, referral
 

@@ -10,13 +10,13 @@ from django.urls import reverse
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.intake.models import Intake
-from apps.intake.tests.factories import intake_make
 from apps.kpis.definitions import kpi_all, kpi_get
 from apps.kpis.engine import evaluate
 from apps.kpis.scope import Scope
 from apps.kpis.selectors import kpi_items_list
-from apps.results.tests.factories import result_make
 from apps.workflow.models import Transition
+from tests.plugins.intake import intake_make
+from tests.plugins.results import result_make
 
 from .history import END, START, utc
 

@@ -12,8 +12,7 @@ from apps.core.roles import Role
 from apps.referrals.models import Referral
 from apps.referrals.workflow import State
 from apps.workflow.models import Transition
-
-from .factories import ReferralFactory
+from tests.plugins.referrals import ReferralFactory
 
 pytestmark = pytest.mark.django_db
 LIST = "/api/referrals/"

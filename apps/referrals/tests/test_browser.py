@@ -14,28 +14,20 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, ServiceLineFactory, SiteFactory, UserFactory
 from apps.ehr.services.sources import source_upsert
-from apps.ehr.tests.store_factories import store_make
 from apps.referrals.models import Referral
 from apps.referrals.workflow import State
 from apps.workflow.models import Outreach
 from apps.workflow.services import note_add, transition_record
-
-from .ehr_feed import appointment
-from .factories import ReferralFactory
+from tests.plugins.browser import sign_in
+from tests.plugins.core import ServiceLineFactory, SiteFactory, UserFactory
+from tests.plugins.ehr_store import store_make
+from tests.plugins.referral_feed import appointment
+from tests.plugins.referrals import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 SHOTS = os.environ.get("CLINOPS_SCREENSHOTS", tempfile.gettempdir())
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import EMERGENCY_GROUP, Role, roles_sync
-from apps.core.tests.factories import SiteFactory, UserFactory
-from apps.core.tests.test_browser_security import csp_violations, sign_in
-from apps.referrals.tests.factories import ReferralFactory
+from tests.plugins.browser import csp_violations, sign_in
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.referrals import ReferralFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from apps.core.models import AccessLog, EmergencyGrant
 from apps.core.roles import EMERGENCY_GROUP, Role, roles_sync
-from apps.core.tests.factories import UserFactory
 from apps.ehr.models import Patient
-from apps.referrals.tests.factories import ReferralFactory
+from tests.plugins.core import UserFactory
+from tests.plugins.referrals import ReferralFactory
 
 pytestmark = pytest.mark.django_db
 REASON = "Patient in our ED unconscious, need referral history"

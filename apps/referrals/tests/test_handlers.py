@@ -6,8 +6,7 @@ from apps.ehr.models import InboxMessage
 from apps.referrals.models import Referral
 from apps.referrals.workflow import State
 from apps.workflow.models import Transition
-
-from .ehr_feed import appointment, feed, make_source, service_request, task
+from tests.plugins.referral_feed import appointment, feed, make_source, service_request, task
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,9 @@ from apps.ehr.models import InboxMessage
 from apps.referrals.impact import referral_impact
 from apps.referrals.models import Referral
 from apps.terminology.models import ConceptMap, UnmappedCode
-from apps.terminology.tests.factories import in_review, row, steward
 from apps.workflow.models import Transition
-
-from .ehr_feed import SNOMED, feed, make_source, service_request, specialty_map
+from tests.plugins.referral_feed import SNOMED, feed, make_source, service_request, specialty_map
+from tests.plugins.terminology import in_review, row, steward
 
 pytestmark = pytest.mark.django_db
 DERMATOLOGY = {"coding": [{"system": SNOMED, "code": "394582007", "display": "Dermatology"}]}

@@ -9,14 +9,13 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.ehr.models import OutboxMessage
 from apps.referrals import services
 from apps.referrals.models import Referral
 from apps.referrals.workflow import State
 from apps.workflow.models import Transition
-
-from .ehr_feed import feed, make_source, service_request, task
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.referral_feed import feed, make_source, service_request, task
 
 pytestmark = pytest.mark.django_db
 

@@ -15,15 +15,14 @@ from django.utils import timezone
 from apps.core.middleware import BACKGROUND_HEADER
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.core.tests.factories import PASSWORD, ServiceLineFactory, SiteFactory
 from apps.ehr.models import InboxMessage
-from apps.ehr.tests.message_factories import inbox_make
-from apps.ehr.tests.store_factories import store_make
 from apps.referrals.models import Referral
 from apps.referrals.workflow import State
 from apps.workflow.models import Note, Outreach, SavedView, Transition
-
-from .factories import ReferralFactory
+from tests.plugins.core import PASSWORD, ServiceLineFactory, SiteFactory
+from tests.plugins.ehr_messages import inbox_make
+from tests.plugins.ehr_store import store_make
+from tests.plugins.referrals import ReferralFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

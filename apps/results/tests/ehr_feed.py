@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from apps.core.tests.factories import SiteFactory
 from apps.ehr.services.sources import source_upsert
-from apps.referrals.tests.ehr_feed import feed  # noqa: F401 - the same delivery path, re-exported
 from apps.results.interpretation import INTERPRETATION_SYSTEM
 from apps.results.models import ClinicianLink, ResultSite
+from tests.plugins.core import SiteFactory
+from tests.plugins.ehr_messages import feed  # noqa: F401 - the same delivery path, re-exported
 
 HL7 = Path(__file__).resolve().parents[2] / "ehr" / "tests" / "fixtures" / "hl7"
 V3 = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
@@ -26,9 +26,9 @@ def hl7(name: str) -> dict[str, Any]:
 
 def interpretation_map(rows=INTERPRETATION_ROWS, *, hooks=None):
     """An active map from v3 ObservationInterpretation to the canonical result interpretation."""
-    from apps.terminology.tests.factories import map_active
+    from tests.plugins.terminology import concept_map_active
 
-    return map_active("v3-result-interpretation", source_url=V3, target_url=INTERPRETATION_SYSTEM, rows=rows,
+    return concept_map_active("v3-result-interpretation", source_url=V3, target_url=INTERPRETATION_SYSTEM, rows=rows,
                       title="v3 interpretation to result criticality", hooks=hooks)  # fmt: skip
 
 

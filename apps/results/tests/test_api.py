@@ -8,8 +8,7 @@ from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.results.models import ResultItem
 from apps.results.workflow import State
-
-from .factories import result_make
+from tests.plugins.results import result_make
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
-from apps.referrals.tests.test_browser import sign_in
 from apps.results.models import ResultItem
 from apps.results.workflow import State
 from apps.workflow.models import Transition
-
-from .factories import result_make
+from tests.plugins.browser import sign_in
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.results import result_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -4,12 +4,12 @@ official HL7 R4 example Observations and DiagnosticReports."""
 import pytest
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.ehr.models import InboxMessage
 from apps.results.models import ResultItem
 from apps.results.workflow import State
 from apps.terminology.models import UnmappedCode
 from apps.workflow.models import Transition
+from tests.plugins.core import UserFactory
 
 from .ehr_feed import feed, hl7, link, make_source, observation, report
 
@@ -126,8 +126,8 @@ def test_a_source_not_set_up_for_results_is_left_alone(capture):
 
 
 def test_a_source_with_clinician_links_but_no_results_site_fails_an_unassignable_result_visibly(capture):
-    from apps.core.tests.factories import SiteFactory
     from apps.ehr.services.sources import source_upsert
+    from tests.plugins.core import SiteFactory
 
     source, _ = source_upsert(name="ehr-half-set-up", base_url="http://127.0.0.1:9/fhir")
     site = SiteFactory(code="south")

@@ -9,15 +9,15 @@ from django.core.exceptions import PermissionDenied
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.results import services
 from apps.results.models import Coverage, ResultItem
 from apps.results.workflow import FollowUp, State
 from apps.workflow.models import Transition
 from apps.workflow.services import sla_policies_load, sla_sweep
+from tests.plugins.core import UserFactory
+from tests.plugins.results import result_make
 
 from .ehr_feed import feed, link, make_source, observation, report
-from .factories import result_make
 
 pytestmark = pytest.mark.django_db
 MONDAY_9_NY = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in New York

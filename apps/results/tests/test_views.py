@@ -10,11 +10,10 @@ from django.utils import timezone
 
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.ehr.tests.store_factories import store_make
 from apps.results.models import ResultItem
 from apps.results.workflow import FollowUp, State
-
-from .factories import SOURCE, result_make
+from tests.plugins.ehr_store import store_make
+from tests.plugins.results import SOURCE, result_make
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +46,7 @@ def test_inbox_groups_critical_first_then_oldest_and_logs_each_patient(client, d
 
 
 def test_item_page_shows_values_ranges_and_previous_results_of_the_same_test(client, dr, own_site):
-    from apps.ehr.tests.store_factories import source_make
+    from tests.plugins.ehr_store import source_make
 
     item = result_make(own_site, criticality="abnormal", assignee=dr)
     store_make("Observation", "earlier", source=source_make(SOURCE), status="final", code=item.code,

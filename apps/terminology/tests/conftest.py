@@ -18,13 +18,13 @@ def _isolated_terminology():
 
 @pytest.fixture
 def steward_a(db):
-    from .factories import steward
+    from tests.plugins.terminology import steward
 
     return steward("alice", first_name="Alice", last_name="Author")
 
 
 @pytest.fixture
 def steward_b(db):
-    from .factories import steward
+    from tests.plugins.terminology import steward
 
     return steward("bob", first_name="Bob", last_name="Reviewer")

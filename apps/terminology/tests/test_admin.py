@@ -8,13 +8,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.terminology.impact import QueueImpact, impact_provider_register
 from apps.terminology.models import CodeSystem, ConceptMapVersion, UnmappedCode
 from apps.terminology.services import unmapped_record, version_draft_create
 from apps.terminology.workflow import State
-
-from .factories import LOCAL, activated, draft_with, in_review, priority_map, row
+from tests.plugins.core import UserFactory
+from tests.plugins.terminology import LOCAL, activated, draft_with, in_review, priority_map, row
 
 pytestmark = pytest.mark.django_db
 
@@ -238,7 +237,7 @@ def test_the_fhir_export_downloads(client, concept_map, steward_a):
     assert response.json()["resourceType"] == "ConceptMap"
 
 
-def test_canonical_code_systems_are_reference_data(client, concept_map, steward_a):
+def test_canonical_code_systems_are_reference_data(no_reference_data, client, concept_map, steward_a):
     client.force_login(steward_a)
     canonical = CodeSystem.objects.get(kind=CodeSystem.Kind.CANONICAL)
     url = reverse("admin:terminology_codesystem_change", args=[canonical.pk])

@@ -6,12 +6,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from apps.core.tests.factories import PASSWORD
 from apps.terminology.models import ConceptMapVersion
 from apps.terminology.translation import translate
 from apps.terminology.workflow import State
-
-from .factories import LOCAL, PRIORITY, activated, priority_map, steward
+from tests.plugins.core import PASSWORD
+from tests.plugins.terminology import LOCAL, PRIORITY, activated, priority_map, steward
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

@@ -8,9 +8,8 @@ from fhir.resources.R4B.parameters import Parameters
 from rest_framework.authtoken.models import Token
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
-
-from .factories import LOCAL, PRIORITY, activated_now, draft_with, priority_map, row
+from tests.plugins.core import UserFactory
+from tests.plugins.terminology import LOCAL, PRIORITY, activated_now, draft_with, priority_map, row
 
 pytestmark = pytest.mark.django_db
 URL = "/fhir/ConceptMap/$translate"

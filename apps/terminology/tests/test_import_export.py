@@ -13,8 +13,7 @@ from apps.terminology.exchange import FileInvalid, csv_export, fhir_export
 from apps.terminology.models import CodeSystem, ConceptMapComment, ConceptMapVersion
 from apps.terminology.services import version_import_file
 from apps.terminology.workflow import State
-
-from .factories import (
+from tests.plugins.terminology import (
     LOCAL,
     CodeSystemFactory,
     ConceptFactory,

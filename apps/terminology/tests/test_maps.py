@@ -6,12 +6,11 @@ from django.core.exceptions import PermissionDenied
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.terminology.models import CodeSystem, ConceptMap
 from apps.terminology.selectors import map_active_version
 from apps.terminology.services import code_system_create, concept_map_create
-
-from .factories import LOCAL, PRIORITY, canonical_priority
+from tests.plugins.core import UserFactory
+from tests.plugins.terminology import LOCAL, PRIORITY, canonical_priority
 
 pytestmark = pytest.mark.django_db
 

@@ -34,7 +34,7 @@ def test_the_shipped_code_sets_load_and_reload_without_change():
     assert TranslationGeneration.objects.get().value == generation  # nothing changed, nothing to reload
 
 
-def test_a_concept_dropped_from_the_file_becomes_inactive_never_deleted(tmp_path):
+def test_a_concept_dropped_from_the_file_becomes_inactive_never_deleted(no_reference_data, tmp_path):
     data = {
         "url": "http://example.org/cs",
         "name": "demo-set",

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.terminology.hooks import on_mapping_activated
 from apps.terminology.impact import QueueImpact, impact_preview, impact_provider_register
 from apps.terminology.models import ConceptMapComment, ConceptMapElement, ConceptMapVersion
@@ -29,8 +28,8 @@ from apps.terminology.services import (
 )
 from apps.terminology.tasks import activate_due_task
 from apps.terminology.workflow import FourEyesError, State
-
-from .factories import DEFAULT_ROWS, activated, draft_with, in_review, priority_map, row, steward
+from tests.plugins.core import UserFactory
+from tests.plugins.terminology import DEFAULT_ROWS, activated, draft_with, in_review, priority_map, row, steward
 
 pytestmark = pytest.mark.django_db
 Relationship = ConceptMapElement.Relationship

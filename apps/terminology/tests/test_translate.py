@@ -14,8 +14,7 @@ from apps.terminology import translation
 from apps.terminology.models import TranslationGeneration
 from apps.terminology.services import version_activate, version_approve, version_retire
 from apps.terminology.translation import Outcome, translate, translate_many, translation_cache_expire
-
-from .factories import LOCAL, PRIORITY, activated, activated_now, in_review, priority_map, row
+from tests.plugins.terminology import LOCAL, PRIORITY, activated, activated_now, in_review, priority_map, row
 
 pytestmark = pytest.mark.django_db
 

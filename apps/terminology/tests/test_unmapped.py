@@ -8,8 +8,7 @@ from django.utils import timezone
 
 from apps.terminology.models import UnmappedCode
 from apps.terminology.services import unmapped_record
-
-from .factories import LOCAL, activated, priority_map, row
+from tests.plugins.terminology import LOCAL, activated, priority_map, row
 
 pytestmark = pytest.mark.django_db
 

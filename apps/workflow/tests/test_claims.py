@@ -8,16 +8,16 @@ from django.db import connection
 
 from apps.core.errors import ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.referrals.models import Referral
-from apps.referrals.tests.ehr_feed import make_source, service_request
 from apps.workflow.models import Transition
 from apps.workflow.services import item_claim, item_move, item_reassign, item_release
+from tests.plugins.core import UserFactory
+from tests.plugins.referral_feed import make_source, service_request
 
 
 @pytest.fixture
 def referral_and_site(db, django_capture_on_commit_callbacks):
-    from apps.referrals.tests.ehr_feed import feed
+    from tests.plugins.referral_feed import feed
 
     source, site = make_source()
     feed(source, service_request(), capture=django_capture_on_commit_callbacks)

@@ -5,11 +5,11 @@ from django.core.exceptions import PermissionDenied
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.intake.models import Intake
-from apps.intake.tests.factories import intake_make, ma
 from apps.workflow.models import Outreach
 from apps.workflow.outreach import outreach_failed_count, outreach_list, outreach_record
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake import intake_make, ma
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from django.test import RequestFactory
 from apps.core.access_log import access_log_listed
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
-from apps.intake.tests.factories import intake_make, ma
 from apps.workflow.selectors import patient_get, patients_attach
+from tests.plugins.core import SiteFactory, UserFactory
+from tests.plugins.intake import intake_make, ma
 
 pytestmark = pytest.mark.django_db
 

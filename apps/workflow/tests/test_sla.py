@@ -6,10 +6,10 @@ import pytest
 import time_machine
 
 from apps.referrals.models import Referral
-from apps.referrals.tests.ehr_feed import feed, make_source, service_request
 from apps.workflow.models import Holiday, SlaPolicy, Transition
 from apps.workflow.services import sla_sweep
 from apps.workflow.sla import policy_for, sla_status
+from tests.plugins.referral_feed import feed, make_source, service_request
 
 pytestmark = pytest.mark.django_db
 MONDAY_9_NY = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # 09:00 in New York
@@ -59,8 +59,8 @@ def test_breached_items_escalate_once_to_the_supervisor_queue(django_capture_on_
 
 def test_paused_items_do_not_escalate(django_capture_on_commit_callbacks):
     from apps.core.roles import Role
-    from apps.core.tests.factories import UserFactory
     from apps.referrals.services import referral_request_info
+    from tests.plugins.core import UserFactory
 
     source, site = make_source()
     SlaPolicy.objects.create(workflow="referral", target_minutes=60, business_hours=False)

@@ -5,9 +5,7 @@ import pytest
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.referrals.models import Referral
-from apps.referrals.tests.ehr_feed import feed, make_source, service_request
 from apps.workflow.models import Transition, TransitionSource
 from apps.workflow.registry import workflow_policy
 from apps.workflow.transitions import (
@@ -17,6 +15,9 @@ from apps.workflow.transitions import (
     staff_lock,
     transition_apply,
 )
+from tests.plugins.core import UserFactory
+from tests.plugins.ehr_messages import feed
+from tests.plugins.referral_feed import make_source, service_request
 
 pytestmark = pytest.mark.django_db
 

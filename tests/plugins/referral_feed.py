@@ -1,12 +1,10 @@
 """Test helpers: make referral traffic and push it through the real ingestion path."""
 
-from typing import Any
-
-from apps.core.tests.factories import SiteFactory
-from apps.ehr.models import InboxMessage
-from apps.ehr.services.inbox import inbox_receive
 from apps.ehr.services.sources import source_upsert
 from apps.referrals.models import ReferralRoute
+from tests.plugins.core import SiteFactory
+
+from .ehr_messages import feed  # noqa: F401 - re-exported: the one way to drive the pipeline
 
 REFERRAL = {"coding": [{"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}]}
 CARDIOLOGY = {"coding": [{"system": "http://snomed.info/sct", "code": "394579002", "display": "Cardiology"}]}
@@ -18,9 +16,9 @@ SNOMED = "http://snomed.info/sct"
 def specialty_map(rows=(("394579002", "cardiology"),), *, hooks=None):
     """An active map from SNOMED CT specialties to the canonical specialties, with ``rows``."""
     from apps.referrals.routing import SPECIALTY_SYSTEM
-    from apps.terminology.tests.factories import map_active
+    from tests.plugins.terminology import concept_map_active
 
-    return map_active("snomed-specialty", source_url=SNOMED, target_url=SPECIALTY_SYSTEM, rows=rows,
+    return concept_map_active("snomed-specialty", source_url=SNOMED, target_url=SPECIALTY_SYSTEM, rows=rows,
                       title="SNOMED CT to specialty", hooks=hooks)  # fmt: skip
 
 
@@ -79,15 +77,3 @@ def appointment(appt_id="a1", *, sr_id="sr1", status="booked", version="1") -> d
         "basedOn": [{"reference": f"ServiceRequest/{sr_id}"}],
         "participant": [{"actor": {"reference": "Patient/p1"}, "status": "accepted"}],
     }
-
-
-def feed(source, *resources: dict[str, Any], capture) -> list[InboxMessage]:
-    """Deliver resources as the EHR would and run their processing (after commit)."""
-    messages = []
-    for resource in resources:
-        with capture(execute=True):
-            receipt = inbox_receive(source=source, body=resource, channel=InboxMessage.Channel.WEBHOOK)
-        messages.extend(InboxMessage.objects.filter(pk__in=[line.id for line in receipt.messages]))
-    for message in messages:
-        message.refresh_from_db()
-    return messages

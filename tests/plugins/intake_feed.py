@@ -5,10 +5,10 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.core.tests.factories import SiteFactory
 from apps.ehr.services.sources import source_upsert
 from apps.intake.models import IntakeSite
-from apps.referrals.tests.ehr_feed import feed  # noqa: F401 - re-exported: the one way to drive the pipeline
+from tests.plugins.core import SiteFactory
+from tests.plugins.ehr_messages import feed  # noqa: F401 - re-exported: the one way to drive the pipeline
 
 TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0276"
 

@@ -8,12 +8,12 @@ import factory
 from django.utils import timezone
 
 from apps.core.roles import Role
-from apps.core.tests.factories import ServiceLineFactory, SiteFactory, UserFactory
 from apps.ehr.models import Patient
-from apps.ehr.tests.store_factories import source_make, store_make
 from apps.referrals.models import Referral
 from apps.referrals.workflow import CLOSED, QUEUE_FOR_STATE, State
 from apps.workflow.models import PRIORITY_RANK, Outreach, OutreachOutcome, Priority, SavedView
+from tests.plugins.core import ServiceLineFactory, SiteFactory, UserFactory
+from tests.plugins.ehr_store import source_make, store_make
 
 SOURCE = "referral-test-ehr"
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.ehr.models import EhrSource, InboxMessage, OutboxMessage
 from apps.ehr.services.envelope import parse_instant
+from apps.ehr.services.inbox import inbox_receive
 
 _seq = itertools.count(1)
 
@@ -106,3 +107,15 @@ def matrix_inbox_kwargs(site: Any) -> dict[str, int]:
 def matrix_outbox_kwargs(site: Any) -> dict[str, int]:
     """URL kwargs for the access matrix's outbox detail row."""
     return {"pk": outbox_make(status=OutboxMessage.Status.DEAD).pk}
+
+
+def feed(source, *resources: dict[str, Any], capture) -> list[InboxMessage]:
+    """Deliver resources as the EHR would and run their processing (after commit)."""
+    messages = []
+    for resource in resources:
+        with capture(execute=True):
+            receipt = inbox_receive(source=source, body=resource, channel=InboxMessage.Channel.WEBHOOK)
+        messages.extend(InboxMessage.objects.filter(pk__in=[line.id for line in receipt.messages]))
+    for message in messages:
+        message.refresh_from_db()
+    return messages

@@ -6,11 +6,11 @@ from typing import Any
 from django.utils import timezone
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
-from apps.ehr.tests.store_factories import source_make, store_make
 from apps.intake.models import Intake
 from apps.intake.services import checklist_sync, schedule_visit
-from apps.referrals.tests.factories import patient_make
+from tests.plugins.core import UserFactory
+from tests.plugins.ehr_store import source_make, store_make
+from tests.plugins.referrals import patient_make
 
 SOURCE = "intake-test-ehr"
 _seq = iter(range(1, 10**9))

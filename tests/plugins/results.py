@@ -8,12 +8,12 @@ from typing import Any
 from django.utils import timezone
 
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
-from apps.ehr.tests.store_factories import source_make
-from apps.referrals.tests.factories import patient_make
 from apps.results.models import ResultItem
 from apps.results.workflow import CLOSED_STATES, PRIORITY_FOR, QUEUE_FOR_STATE, FollowUp, State
 from apps.workflow.models import PRIORITY_RANK
+from tests.plugins.core import UserFactory
+from tests.plugins.ehr_store import source_make
+from tests.plugins.referrals import patient_make
 
 SOURCE = "results-test-ehr"
 _ids = count(1)
