@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from apps.core.errors import ApplicationError
 from apps.core.roles import Role
-from apps.core.tests.factories import UserFactory
 from apps.ehr.services.sources import source_upsert
 from apps.intake.models import IntakeSite
 from apps.intake.services import config, intake_site_upsert
+from tests.plugins.core import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from apps.core.errors import ApplicationError
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory
 from apps.ehr.services.sources import source_upsert
 from apps.referrals.models import ReferralRoute
 from apps.referrals.services import referral_route_upsert, routes
+from tests.plugins.core import SiteFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from apps.core.errors import ApplicationError
 from apps.core.roles import Role
-from apps.core.tests.factories import SiteFactory, UserFactory
 from apps.ehr.services.sources import source_upsert
 from apps.results.models import ClinicianLink, ResultSite
 from apps.results.services import clinician_link_upsert, config, result_site_upsert
+from tests.plugins.core import SiteFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
