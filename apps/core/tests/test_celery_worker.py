@@ -9,6 +9,7 @@ import random
 
 import pytest
 from celery import Celery
+from celery import _state as celery_state
 from celery.contrib.testing.worker import start_worker
 
 from tests.plugins.clinops import need_service
@@ -32,12 +33,23 @@ def make_app(broker: str, backend: str) -> Celery:
     return app
 
 
+@pytest.fixture
+def _project_app_stays_current():
+    """start_worker makes its app the current and default Celery app, and shared tasks resolve
+    through the current app: without this, every later test's ``.delay()`` would go to this
+    test's real broker instead of running eagerly in-process."""
+    previous = celery_state.get_current_app()
+    yield
+    previous.set_current()
+    previous.set_default()
+
+
 @pytest.mark.parametrize(
     ("broker", "backend", "what"),
     [(REDIS_URL, REDIS_URL, "Redis"), (AMQP_URL, "rpc://", "RabbitMQ")],
     ids=["redis", "rabbitmq"],
 )
-def test_task_round_trip_through_a_real_broker(broker, backend, what):
+def test_task_round_trip_through_a_real_broker(broker, backend, what, _project_app_stays_current):
     need_service(broker, what)
     import apps.core.tasks  # noqa: F401 - registers core.ping
 
