@@ -4,11 +4,17 @@ from django.db.models.signals import post_migrate
 
 
 def reference_data_load() -> None:
-    """The canonical code sets (fixtures/terminology_*.json); idempotent. The role groups come
-    with ``migrate`` itself (core's post_migrate), the default checklist with its migration."""
+    """The canonical code sets (fixtures/terminology_*.json) and the default intake checklist (its
+    data migration's own function: a flush empties that table too); idempotent. The role groups
+    come back with ``migrate``'s post_migrate (core)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
     from apps.terminology.services.reference import terminology_reference_load
 
     terminology_reference_load()
+    import_module("apps.intake.migrations.0002_default_checklist").add_defaults(apps, None)
 
 
 def _reload_after_flush(sender, **kwargs) -> None:
