@@ -14,7 +14,7 @@ from tests.plugins.core import PASSWORD, SiteFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
-SHOTS = "/tmp/shots/steward"
+SHOTS = os.environ.get("CLINOPS_SCREENSHOTS", "/tmp/shots/steward")  # noqa: S108 - test artefacts
 
 
 def _sessions_idle_for(minutes: int) -> None:
