@@ -37,8 +37,11 @@ def _changed(version: Any) -> list[tuple[Referral, str]]:
         .order_by("pk")
     )
     found = []
+    proposed_for: dict[str, str] = {}  # one translation per specialty code, not per referral
     for referral in referrals.iterator():
-        proposed = _proposed(version, referral.specialty)
+        if referral.specialty not in proposed_for:
+            proposed_for[referral.specialty] = _proposed(version, referral.specialty)
+        proposed = proposed_for[referral.specialty]
         if proposed != referral.canonical_specialty:
             found.append((referral, proposed))
     return found

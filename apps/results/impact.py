@@ -30,17 +30,22 @@ QUEUE_LABELS = {
 
 def _translator(version: Any) -> Translator:
     system = version.map.source_system.url
+    seen: dict[str, Translation] = {}  # one query per code of the version's system, not per item
 
     def translator(source: str, code: str, target: str) -> Translation | None:
-        return translate_version(version, code) if source == system else translate(source, code, target)
+        if source != system:
+            return translate(source, code, target)
+        if code not in seen:
+            seen[code] = translate_version(version, code)
+        return seen[code]
 
     return translator
 
 
-def _proposed(version: Any, item: ResultItem) -> Interpretation | None:
+def _proposed(version: Any, item: ResultItem, translator: Translator | None = None) -> Interpretation | None:
     """What ``version`` makes of the item's codes, or None when it changes nothing."""
     codings = [(c.partition("|")[0], c.partition("|")[2], "") for c in item.interpretation_codes.split(",") if c]
-    found = criticality_from(codings, _translator(version))
+    found = criticality_from(codings, translator or _translator(version))
     release = item.queue == EXCEPTIONS_QUEUE and not found.held
     return found if release or found.criticality != item.criticality else None
 
@@ -56,9 +61,10 @@ def _changed(version: Any) -> list[tuple[ResultItem, Interpretation]]:
         .order_by("pk")
     )
     found = []
+    translator = _translator(version)
     for item in items.iterator():
         if any(c.partition("|")[0] == system for c in item.interpretation_codes.split(",")):
-            proposed = _proposed(version, item)
+            proposed = _proposed(version, item, translator)
             if proposed is not None:
                 found.append((item, proposed))
     return found
