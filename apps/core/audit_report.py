@@ -7,7 +7,7 @@ so core never imports it (DESIGN.md: one direction). Without one, only a referen
 
 import csv
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -141,7 +141,7 @@ class ReportRow:
     what: str
     where: str
     emergency: bool
-    patient_label: str = field(default="")
+    patient_label: str = ""
 
 
 def _bounds(data: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
@@ -185,10 +185,10 @@ def change_rows(data: dict[str, Any]) -> QuerySet[LogEntry]:
     entries = LogEntry.objects.select_related("actor", "content_type")
     qs = _who_and_when(entries, data, at="timestamp", username="actor__username")
     if data.get("patient"):
-        wanted = Q()
+        about = Q()
         for ref in data.get("patients") or [data["patient"]]:
-            wanted |= Q(changes_as_text__contains=ref) | Q(object_repr__contains=ref)
-        qs = qs.annotate(changes_as_text=Cast("changes", TextField())).filter(wanted)
+            about |= Q(changes_as_text__contains=ref) | Q(object_repr__contains=ref)
+        qs = qs.annotate(changes_as_text=Cast("changes", TextField())).filter(about)
     if data.get("action"):
         wanted = [value for value, label in CHANGE_ACTIONS.items() if label == data["action"].lower()]
         qs = qs.filter(action__in=wanted)
