@@ -374,6 +374,20 @@ ROWS: list[Row] = [
             "admin:terminology_conceptmapversion_export_fhir",
         )
     ],
+    # The items a version would change (no patient data: anyone who reads maps may see it), and
+    # "Activate now"'s confirmation (stewards only; an integration admin reads but cannot act).
+    Row(
+        "admin:terminology_conceptmapversion_impact",
+        every(302, **dict.fromkeys(STAFF, 200)),
+        kwargs=matrix_version(),
+        other_site=200,
+    ),
+    Row(
+        "admin:terminology_conceptmapversion_activate",
+        every(302, terminology_steward=200, integration_admin=403),
+        kwargs=matrix_version(state="approved"),
+        other_site=200,
+    ),
     Row("admin:terminology_conceptmap_draft", every(302, integration_admin=403), method="post", kwargs=matrix_map),
     Row("admin:terminology_conceptmap_import", every(302, integration_admin=403), method="post", kwargs=matrix_map),
     Row(

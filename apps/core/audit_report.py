@@ -1,6 +1,12 @@
-"""The audit report for compliance officers: who saw or changed what, filterable and exportable."""
+"""The audit report for compliance officers: who saw or changed what, filterable and exportable.
+
+A patient is found by MRN, name or reference. Core keeps no patients: the app that does (ehr)
+registers how to find them (``audit_patient_directory_register``, in its ``AppConfig.ready()``),
+so core never imports it (DESIGN.md: one direction). Without one, only a reference is understood.
+"""
 
 import csv
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -14,6 +20,47 @@ from django.utils import timezone
 from .models import AccessLog
 
 PAGE_SIZE = 100
+MAX_PATIENTS = 20  # more matches than this: the officer is asked to narrow the search
+
+
+@dataclass(frozen=True)
+class PatientMatch:
+    ref: str  # Patient/<id>, as the access log records it
+    label: str  # e.g. "Rivera, Ana · MRN 00123 · born 1970-01-02"
+
+
+# What the officer typed -> the patients it matches (at most ``limit``); and references -> labels.
+PatientFind = Callable[[str, int], list[PatientMatch]]
+PatientDescribe = Callable[[Iterable[str]], dict[str, str]]
+
+
+@dataclass
+class _Directory:
+    find: PatientFind | None = None
+    describe: PatientDescribe | None = None
+
+
+_directory = _Directory()
+
+
+def audit_patient_directory_register(find: PatientFind | None, describe: PatientDescribe | None) -> None:
+    """Set how the report finds and names patients (the ehr app does, when apps load); None unsets."""
+    _directory.find, _directory.describe = find, describe
+
+
+def patients_find(text: str) -> list[PatientMatch]:
+    """The patients ``text`` (an MRN, a name, or ``Patient/<id>``) matches; a reference no longer
+    in the local store still finds its trail."""
+    text = text.strip()
+    found = _directory.find(text, MAX_PATIENTS + 1) if _directory.find and text else []
+    if not found and text.startswith("Patient/") and len(text) > len("Patient/"):
+        found = [PatientMatch(text, "")]
+    return found
+
+
+def patients_describe(refs: Iterable[str]) -> dict[str, str]:
+    refs = {ref for ref in refs if ref}
+    return _directory.describe(refs) if _directory.describe and refs else {}
 
 
 class AuditReportForm(forms.Form):
@@ -33,7 +80,7 @@ class AuditReportForm(forms.Form):
 
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False, initial="access")
     user = forms.CharField(required=False, max_length=150, label="User (username)")
-    patient = forms.CharField(required=False, max_length=128, label="Patient reference")
+    patient = forms.CharField(required=False, max_length=128, label="Patient (MRN, name or reference)")
     action = forms.ChoiceField(
         required=False,
         choices=[
@@ -44,17 +91,44 @@ class AuditReportForm(forms.Form):
             ("delete", "Deleted"),
         ],
     )
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input reads and writes ISO dates whatever the display format.
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     emergency = forms.BooleanField(required=False, label="Break-glass only")
     sort = forms.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patient_matches: list[PatientMatch] = []
+
+    def clean_patient(self) -> str:
+        text = (self.cleaned_data.get("patient") or "").strip()
+        if not text:
+            return ""
+        matches = patients_find(text)
+        if not matches:
+            raise forms.ValidationError(
+                f"No patient matches “{text}”. Give the MRN, the family name (and given name), "
+                "or the reference Patient/<id>."
+            )
+        if len(matches) > MAX_PATIENTS:
+            raise forms.ValidationError(
+                f"More than {MAX_PATIENTS} patients match “{text}”. Add the given name, or use the MRN."
+            )
+        self.patient_matches = matches
+        return text
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            raise forms.ValidationError("“From” is after “To”.")
+            self.add_error("date_to", "“To” is before “From”: choose a To date on or after the From date.")
+        data["patients"] = [match.ref for match in self.patient_matches]
         return data
 
 
@@ -67,6 +141,7 @@ class ReportRow:
     what: str
     where: str
     emergency: bool
+    patient_label: str = ""
 
 
 def _bounds(data: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
@@ -92,7 +167,7 @@ def access_rows(data: dict[str, Any]) -> QuerySet[AccessLog]:
     """Access-log rows matching the filters, sorted."""
     qs = _who_and_when(AccessLog.objects.select_related("user", "site"), data, at="at", username="user__username")
     if data.get("patient"):
-        qs = qs.filter(patient=data["patient"])
+        qs = qs.filter(patient__in=data.get("patients") or [data["patient"]])
     if data.get("action"):
         qs = qs.filter(action=data["action"])
     if data.get("emergency"):
@@ -110,9 +185,10 @@ def change_rows(data: dict[str, Any]) -> QuerySet[LogEntry]:
     entries = LogEntry.objects.select_related("actor", "content_type")
     qs = _who_and_when(entries, data, at="timestamp", username="actor__username")
     if data.get("patient"):
-        qs = qs.annotate(changes_as_text=Cast("changes", TextField())).filter(
-            Q(changes_as_text__contains=data["patient"]) | Q(object_repr__contains=data["patient"])
-        )
+        about = Q()
+        for ref in data.get("patients") or [data["patient"]]:
+            about |= Q(changes_as_text__contains=ref) | Q(object_repr__contains=ref)
+        qs = qs.annotate(changes_as_text=Cast("changes", TextField())).filter(about)
     if data.get("action"):
         wanted = [value for value, label in CHANGE_ACTIONS.items() if label == data["action"].lower()]
         qs = qs.filter(action__in=wanted)
@@ -137,6 +213,8 @@ def report_rows(data: dict[str, Any], *, limit: int | None = PAGE_SIZE, offset: 
             )
             for entry in change_rows(data)[window]
         ]
+    logs = list(access_rows(data)[window])
+    labels = patients_describe(log.patient for log in logs)
     return [
         ReportRow(
             at=log.at,
@@ -146,8 +224,9 @@ def report_rows(data: dict[str, Any], *, limit: int | None = PAGE_SIZE, offset: 
             what=log.what,
             where=log.site.name if log.site else "",
             emergency=log.emergency,
+            patient_label=labels.get(log.patient, ""),
         )
-        for log in access_rows(data)[window]
+        for log in logs
     ]
 
 

@@ -3,7 +3,7 @@
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from .scoping import sites_for
@@ -28,9 +29,42 @@ def is_background(request: HttpRequest) -> bool:
     return request.headers.get(BACKGROUND_HEADER) == "1"
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False)) or request.headers.get("HX-Request") == "true"
+
+
+def _local(url: str, request: HttpRequest) -> str:
+    """``url`` as a path on this site (``/a/b?c``), or "" when it leads anywhere else."""
+    if not url or not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.get_host():
+        return ""
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or path == resolve_url(settings.LOGIN_URL):
+        return ""
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def return_to(request: HttpRequest) -> str:
+    """The page to come back to after signing in again: the page itself for a plain GET, the
+    page an htmx request came from (HX-Current-URL) for a partial or background request, and
+    nothing for a form post (it is not replayed) or a URL that leads off this site."""
+    if _is_htmx(request):
+        return _local(request.headers.get("HX-Current-URL", ""), request)
+    if request.method != "GET":
+        return ""
+    return _local(request.get_full_path(), request)
+
+
 def _to_login(request: HttpRequest, reason: str) -> HttpResponse:
-    url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'reason': reason})}"
-    if getattr(request, "htmx", False) or request.headers.get("HX-Request") == "true":
+    params = {"reason": reason}
+    if next_url := return_to(request):
+        params["next"] = next_url
+    url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode(params)}"
+    if _is_htmx(request):
         # An htmx swap would paste the login page into a table row: navigate instead.
         return HttpResponseClientRedirect(url)
     return HttpResponseRedirect(url)

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import audit_report
-from .access_log import access_log, access_log_many
+from .access_log import access_log_many
 from .emergency import EMERGENCY_PERMISSION, emergency_grant_list, emergency_grant_open
 from .models import AccessLog, EmergencyGrant, User
+from .scoping import sites_for
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,10 +88,12 @@ def audit_report_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "core/audit_report.html", {"form": form, "rows": []}, status=400)
     data = form.cleaned_data
-    # Reading the audit trail is itself an access to patient data: logged like any other.
+    # Reading the audit trail is itself an access to patient data: logged like any other, once
+    # per patient the search found (or "*": every patient).
     action = AccessLog.Action.EXPORT if request.GET.get("format") == "csv" else AccessLog.Action.SEARCH
     kind = data.get("kind") or "access"
-    access_log(request, patient=data.get("patient") or "*", what=f"audit-report:{kind}", action=action)
+    patients = data.get("patients") or ["*"]
+    access_log_many(request, entries=[(ref, f"audit-report:{kind}") for ref in patients], action=action)
     if action == AccessLog.Action.EXPORT:
         out = io.StringIO()
         audit_report.report_csv(data, out)
@@ -114,6 +117,11 @@ def audit_report_view(request: HttpRequest) -> HttpResponse:
             for key in ("at", "user", "action", "patient")
         },
         "csv_url": "?" + urlencode({"sort": sort, "format": "csv"}),
+        "patient_matches": form.patient_matches,
+        # Times are shown in the viewer's (first) site's time zone (SiteTimezoneMiddleware);
+        # someone who belongs to no site sees UTC, and the page says which.
+        "time_zone": timezone.get_current_timezone_name(),
+        "time_zone_is_a_site": sites_for(request.user).exists(),
         "next_url": "?" + urlencode({"sort": sort, "page": page + 1}),
         "prev_url": "?" + urlencode({"sort": sort, "page": page - 1}),
         "kind": kind,

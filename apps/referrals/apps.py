@@ -8,19 +8,17 @@ class ReferralsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.ehr.handlers import handler_register
-        from apps.terminology.hooks import on_mapping_activated
         from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
 
         from . import handlers
-        from .impact import referral_impact
+        from .impact import referral_impact, referrals_reroute
         from .models import Referral
         from .policy import ReferralPolicy
-        from .services import referrals_reroute_held
 
         workflow_register(Referral, policy=ReferralPolicy())
-        on_mapping_activated(referrals_reroute_held)
-        impact_provider_register(referral_impact)
+        # The stewards' impact preview and the re-route on activation: one selection.
+        impact_provider_register(referral_impact, reroute=referrals_reroute)
         handler_register("ServiceRequest", handlers.on_service_request)
         handler_register("Task", handlers.on_task)
         handler_register("Appointment", handlers.on_appointment)

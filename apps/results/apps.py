@@ -9,16 +9,17 @@ class ResultsConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.navigation import NavEntry, nav_register
         from apps.ehr.handlers import handler_register
-        from apps.terminology.hooks import on_mapping_activated
+        from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
 
         from . import handlers
+        from .impact import result_impact, results_reroute
         from .models import ResultItem
         from .policy import ResultPolicy
-        from .services import results_reinterpret_held
 
         workflow_register(ResultItem, policy=ResultPolicy())
-        on_mapping_activated(results_reinterpret_held)
+        # The stewards' impact preview and the re-route on activation: one selection.
+        impact_provider_register(result_impact, reroute=results_reroute)
         handler_register("DiagnosticReport", handlers.on_diagnostic_report)
         handler_register("Observation", handlers.on_observation)
         nav_register(NavEntry("Results inbox", "results:inbox", order=20, permission="core.review_results"))

@@ -3,16 +3,17 @@ result-interpretation code set by the terminology maps. A code no active map kno
 guessed: it goes to the unmapped-codes queue and the result waits in the exceptions queue
 (reviewed as abnormal meanwhile) until a mapping becomes active."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from apps.ehr.models import Observation
-from apps.terminology.translation import translate
+from apps.terminology.translation import Translation, translate
 
 from .workflow import CRITICALITY_RANK, Criticality
 
 INTERPRETATION_SYSTEM = "http://clinops.example.org/fhir/CodeSystem/result-interpretation"
+Translator = Callable[[str, str, str], Translation | None]  # (system, code, target system)
 
 
 @dataclass(frozen=True)
@@ -31,23 +32,29 @@ def _codings(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for concept in resource.get("interpretation") or [] for c in concept.get("coding") or [] if c.get("code")]
 
 
-def criticality_of(resources: Iterable[dict[str, Any]]) -> Interpretation:
+def criticality_of(resources: Iterable[dict[str, Any]], translator: Translator | None = None) -> Interpretation:
     """The most critical canonical criticality among the resources' interpretation codings."""
+    codings = [(c.get("system", ""), c["code"], c.get("display", "")) for r in resources for c in _codings(r)]
+    return criticality_from(codings, translator)
+
+
+def criticality_from(codings: Iterable[tuple[str, str, str]], translator: Translator | None = None) -> Interpretation:
+    """``criticality_of`` for ``(system, code, display)`` codings; ``translator`` (default: the
+    active maps) lets a steward's preview ask what a version not yet active would make of them."""
+    translator = translator or translate
     found: list[str] = []
     unmapped: list[tuple[str, str, str]] = []
     codes: list[str] = []
-    for resource in resources:
-        for coding in _codings(resource):
-            system, code = coding.get("system", ""), coding["code"]
-            codes.append(f"{system}|{code}")
-            if system == INTERPRETATION_SYSTEM and code in Criticality.values:
-                found.append(code)
-                continue
-            translation = translate(system, code, INTERPRETATION_SYSTEM)
-            if translation is not None and translation.mapped and translation.target_code in Criticality.values:
-                found.append(translation.target_code)
-            elif translation is None or not translation.mapped:
-                unmapped.append((system, code, coding.get("display", "")))
+    for system, code, display in codings:
+        codes.append(f"{system}|{code}")
+        if system == INTERPRETATION_SYSTEM and code in Criticality.values:
+            found.append(code)
+            continue
+        translation = translator(system, code, INTERPRETATION_SYSTEM)
+        if translation is not None and translation.mapped and translation.target_code in Criticality.values:
+            found.append(translation.target_code)
+        elif translation is None or not translation.mapped:
+            unmapped.append((system, code, display))
     if found:
         worst = min(found, key=lambda c: CRITICALITY_RANK[c])
         return Interpretation(worst, f"From the interpretation codes {', '.join(codes)}", tuple(unmapped), tuple(codes))

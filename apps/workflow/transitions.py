@@ -218,18 +218,27 @@ Release = Callable[[Any], tuple[str, str] | None]
 
 
 def held_release(workflow: str, item_ids: Iterable[int], *, transition: str, release: Release) -> int:
-    """A mapping became active: each item held in the exceptions queue, in its own transaction,
-    locked and re-checked, is released by ``release``, re-queued with its SLA started and logged
-    as a system transition. Returns how many moved."""
+    """A mapping became active: each item it changes, in its own transaction, locked and
+    re-checked, is released by ``release`` and logged as a system transition. An item leaving
+    the exceptions queue is re-queued with its SLA started; one already in a queue keeps its
+    clock (a new mapping does not make a late item new). Returns how many moved."""
     moved = 0
     for item_id in item_ids:
         with transaction.atomic():
             item = item_lock(workflow, item_id)
-            released = release(item) if item.queue == EXCEPTIONS_QUEUE else None
+            held = item.queue == EXCEPTIONS_QUEUE
+            released = release(item)
             if released is None:
                 continue
             queue, reason = released
-            item_requeue(item, queue=queue, transition=transition, source=TransitionSource.SYSTEM, reason=reason)
+            if held and queue != EXCEPTIONS_QUEUE:
+                item_requeue(item, queue=queue, transition=transition, source=TransitionSource.SYSTEM, reason=reason)
+            else:
+                item.queue = queue
+                item.save()
+                transition_record(
+                    item, transition=transition, from_state=item.state, source=TransitionSource.SYSTEM, reason=reason
+                )
             moved += 1
     return moved
 

@@ -93,7 +93,7 @@ def test_viewing_the_report_is_logged(client, officer, trail):
 def test_a_bad_period_is_a_clear_error(client, officer):
     client.force_login(officer)
     response = get(client, date_from="2026-03-05", date_to="2026-03-01")
-    assert response.status_code == 400 and "is after" in response.content.decode()
+    assert response.status_code == 400 and "is before “From”" in response.content.decode()
     assert get(client, date_from="yesterday").status_code == 400
     assert get(client, action="shred").status_code == 400
 
@@ -119,3 +119,72 @@ def test_the_patient_never_reaches_a_url(client, officer, trail):
 def test_only_compliance_officers_read_it(client, own_site):
     client.force_login(UserFactory(role=Role.SUPERVISOR, sites=[own_site]))
     assert get(client).status_code == 403
+
+
+# --- finding a patient by MRN or name (ehr registers the directory), time zone, period ------------
+
+
+@pytest.fixture
+def patients(db):
+    from datetime import date
+
+    from tests.plugins.ehr_store import store_make
+
+    made = {}
+    for fhir_id, family, given, mrn in (("p1", "Rivera", "Ana", "00123"), ("p2", "Rivera", "Luis", "00456"),
+                                         ("p3", "Okafor", "Ana", "00789")):  # fmt: skip
+        made[fhir_id] = store_make(
+            "Patient", fhir_id, family=family, given=given, mrn=mrn, birth_date=date(1970, 1, 2), body={}
+        )
+    return made
+
+
+def test_a_patient_is_found_by_mrn(client, officer, trail, patients):
+    client.force_login(officer)
+    page = get(client, patient="00456")
+    assert page.status_code == 200
+    assert {(r.patient, r.patient_label) for r in page.context["rows"] if r.user != "olive"} == {
+        ("Patient/p2", "Rivera, Luis · MRN 00456 · born 1970-01-02")
+    }
+    assert "Trail of <strong>Rivera, Luis · MRN 00456 · born 1970-01-02</strong>" in page.content.decode()
+    # the search is logged as an access to that patient, by reference (never the name)
+    assert AccessLog.objects.filter(user=officer, action="search", patient="Patient/p2").exists()
+
+
+def test_a_patient_is_found_by_name(client, officer, trail, patients):
+    client.force_login(officer)
+    both = get(client, patient="rivera").context["rows"]
+    assert {r.patient for r in both if r.user != "olive"} == {"Patient/p1", "Patient/p2"}
+    one = get(client, patient="Rivera, Ana").context["rows"]
+    assert {r.patient for r in one if r.user != "olive"} == {"Patient/p1"}
+    assert [m.ref for m in get(client, patient="ana").context["patient_matches"]] == ["Patient/p3", "Patient/p1"]
+
+
+def test_no_matching_patient_is_a_clear_error_on_the_field(client, officer, patients):
+    client.force_login(officer)
+    response = get(client, patient="Nobody")
+    assert response.status_code == 400
+    assert "No patient matches “Nobody”" in response.content.decode()
+    assert response.context["form"].errors["patient"]
+
+
+def test_from_after_to_is_an_error_on_the_to_date_and_shows_no_rows(client, officer, trail):
+    client.force_login(officer)
+    response = get(client, date_from="2026-03-05", date_to="2026-03-01")
+    assert response.status_code == 400 and response.context["rows"] == []
+    assert response.context["form"].errors["date_to"] == [
+        "“To” is before “From”: choose a To date on or after the From date."
+    ]
+    assert 'value="2026-03-05"' in response.content.decode()  # what was typed stays on the form
+
+
+def test_times_are_shown_in_the_site_time_zone_and_the_page_says_so(client, officer, trail, own_site):
+    client.force_login(officer)
+    utc = get(client, user="amy").content.decode()  # the officer belongs to no site: UTC, said so
+    assert "in UTC: you are not a member of any site" in utc and "2026-03-01 15:00:00" in utc
+    own_site.timezone = "America/New_York"
+    own_site.save()
+    own_site.members.add(officer)
+    local = get(client, user="amy").content.decode()
+    assert "in your site's time zone, America/New_York" in local
+    assert "When (America/New_York)" in local and "2026-03-01 10:00:00" in local  # 15:00 UTC

@@ -104,3 +104,60 @@ def test_an_idle_api_session_gets_401_not_a_login_page(client, own_site):
         clock.shift(timedelta(minutes=20))
         response = client.get(reverse("core-api:me"))
         assert response.status_code == 401 and response["Content-Type"] == "application/json"
+
+
+# --- after an idle sign-out, signing in again returns to the page the user was on ------------
+
+
+def _idle(client, clock, username="sam"):
+    sign_in(client, username)
+    clock.shift(timedelta(minutes=16))
+
+
+def test_signing_in_again_after_an_idle_sign_out_returns_to_the_page(client, own_site):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    page = reverse("core:site_detail", kwargs={"code": own_site.code}) + "?tab=team"
+    with time_machine.travel(START, tick=False) as clock:
+        _idle(client, clock)
+        response = client.get(page)
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+        login_page = client.get(response.url)
+        assert "without activity" in login_page.content.decode()
+        assert f'name="next" value="{page}"' in login_page.content.decode().replace("&amp;", "&")
+        signed_in = client.post(response.url, {"username": "sam", "password": PASSWORD, "next": page})
+        assert signed_in.status_code == 302 and signed_in.url == page
+
+
+def test_an_htmx_request_returns_to_the_page_it_came_from_not_to_the_partial(client, own_site):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    with time_machine.travel(START, tick=False) as clock:
+        _idle(client, clock)
+        polled = client.get(
+            reverse("core:home"), HTTP_HX_CURRENT_URL="http://testserver/referrals/?queue=triage", **POLL
+        )
+        target = polled.headers["HX-Redirect"]
+        assert "reason=idle" in target and "next=%2Freferrals%2F%3Fqueue%3Dtriage" in target
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "https://evil.example.org/phish"},
+        {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "//evil.example.org/phish"},
+        {"HTTP_HX_REQUEST": "true"},  # no current URL: nowhere to return to
+    ],
+)
+def test_an_htmx_request_from_elsewhere_gets_no_return_address(client, own_site, how):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    with time_machine.travel(START, tick=False) as clock:
+        _idle(client, clock)
+        target = client.get(reverse("core:home"), **how).headers["HX-Redirect"]
+        assert "next=" not in target and "evil" not in target
+
+
+def test_a_form_post_is_not_a_page_to_return_to(client, own_site):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    with time_machine.travel(START, tick=False) as clock:
+        _idle(client, clock)
+        response = client.post(reverse("core:home"), {"x": "1"})
+        assert response.status_code == 302 and "reason=idle" in response.url and "next=" not in response.url

@@ -29,7 +29,6 @@ from .staff import (
     referral_request_info,
     referral_start_scheduling,
     referral_triage,
-    referrals_reroute_held,
 )
 
 __all__ = [
@@ -57,5 +56,4 @@ __all__ = [
     "referral_start_scheduling",
     "referral_triage",
     "referral_update_from_ehr",
-    "referrals_reroute_held",
 ]

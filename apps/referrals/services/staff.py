@@ -12,8 +12,6 @@ from apps.workflow.models import Outreach
 from apps.workflow.outreach import outreach_failed_count, outreach_record
 from apps.workflow.permissions import ensure_can
 from apps.workflow.transitions import (
-    EXCEPTIONS_QUEUE,
-    held_release,
     item_lock,
     staff_lock,
     transition_apply,
@@ -21,7 +19,7 @@ from apps.workflow.transitions import (
 )
 
 from ..models import Referral
-from ..workflow import QUEUE_FOR_STATE, STAFF_TRANSITIONS
+from ..workflow import STAFF_TRANSITIONS
 
 ABANDON_AFTER_ATTEMPTS = 3
 
@@ -174,24 +172,3 @@ def allowed_actions(referral: Referral, user: Any) -> list[str]:
 def _abandon_offered(referral: Referral) -> bool:
     failed = outreach_failed_count(workflow=Referral.WORKFLOW, item_id=referral.pk)
     return failed >= ABANDON_AFTER_ATTEMPTS or referral.due_at <= timezone.now()
-
-
-def referrals_reroute_held(system: str, codes: frozenset[str]) -> int:
-    """A mapping became active for these codes: route the referrals held for them and take them
-    out of the exceptions queue (called after the activating transaction commits)."""
-    from ..routing import route_for, service_line_for, specialty_canonical
-
-    def release(referral: Referral) -> tuple[str, str] | None:
-        canonical = specialty_canonical(referral.specialty)
-        if canonical.code is None:
-            return None
-        route = route_for(referral.source_id, referral.service_request.performer_ref, canonical.code)
-        referral.site = route.site
-        referral.service_line = route.service_line or service_line_for(route.site, canonical.code)
-        referral.canonical_specialty, referral.exception_reason = canonical.code, ""
-        reason = f"Specialty {referral.specialty} now maps to {canonical.code}"
-        return QUEUE_FOR_STATE.get(referral.state, "triage"), reason
-
-    specialties = [f"{system}|{code}" for code in codes]
-    held = Referral.objects.filter(is_open=True, queue=EXCEPTIONS_QUEUE, specialty__in=specialties)
-    return held_release(Referral.WORKFLOW, list(held.values_list("pk", flat=True)), transition="route", release=release)

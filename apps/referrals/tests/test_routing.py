@@ -6,7 +6,9 @@ import pytest
 from apps.ehr.models import InboxMessage
 from apps.referrals.impact import referral_impact
 from apps.referrals.models import Referral
+from apps.terminology.impact import impact_preview
 from apps.terminology.models import ConceptMap, UnmappedCode
+from apps.terminology.services import version_activate, version_approve
 from apps.workflow.models import Transition
 from tests.plugins.referral_feed import SNOMED, feed, make_source, service_request, specialty_map
 from tests.plugins.terminology import in_review, row, steward
@@ -60,5 +62,55 @@ def test_impact_preview_counts_open_referrals_whose_routing_would_change(django_
         [row("394579002", "cardiology"), row("394582007", "dermatology")],
         author=steward(),
     )
-    impact = {(i.queue, i.count, i.what) for i in referral_impact(proposal)}
-    assert impact == {("exceptions", 1, "routing")}  # the held dermatology referral; cardiology unchanged
+    held = Referral.objects.get(queue="exceptions")
+    impact = [(i.queue, i.item_id, i.what, i.before, i.after) for i in referral_impact(proposal)]
+    # the held dermatology referral; cardiology unchanged; no patient in what a steward sees
+    assert impact == [("Exceptions", held.pk, "routing", "held: no specialty yet", "Dermatology")]
+
+
+def test_activation_reroutes_every_referral_the_preview_listed(django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    source, _ = make_source()
+    feed(source, *[service_request(f"sr{n}", patient=f"p{n}") for n in range(3)], capture=capture)
+    feed(source, *[service_request(f"d{n}", patient=f"q{n}", performerType=DERMATOLOGY) for n in range(2)],
+         capture=capture)  # fmt: skip
+    routed = list(Referral.objects.filter(queue="triage").order_by("pk"))
+    due_before = {r.pk: r.due_at for r in routed}
+    # The steward corrects cardiology (routed referrals in triage) and maps dermatology (held ones).
+    version = in_review(
+        ConceptMap.objects.get(name="snomed-specialty"),
+        [row("394579002", "nephrology"), row("394582007", "dermatology")],
+        author=steward(),
+    )
+    previewed = impact_preview(version)
+    listed = sorted(i.item_id for i in referral_impact(version))
+    assert previewed.total == len(listed) == 5
+    assert {(r.queue, r.count) for r in previewed.rows} == {("Triage", 3), ("Exceptions", 2)}
+
+    with capture(execute=True):
+        version_approve(version_id=version.pk, by=steward())
+        version_activate(version_id=version.pk, by=steward())
+
+    rerouted = Transition.objects.filter(transition="route", source="system").order_by("item_id")
+    assert sorted(rerouted.values_list("item_id", flat=True)) == listed  # re-routed = previewed
+    assert impact_preview(version).total == 0  # nothing the version changes is left behind
+    assert set(Referral.objects.values_list("queue", "canonical_specialty")) == {
+        ("triage", "nephrology"), ("triage", "dermatology"),
+    }  # fmt: skip
+    for referral in routed:  # already in a queue: re-routed, but its SLA clock is not reset
+        referral.refresh_from_db()
+        assert referral.due_at == due_before[referral.pk]
+
+
+def test_a_referral_the_new_version_no_longer_maps_is_held_for_a_person(django_capture_on_commit_callbacks):
+    capture = django_capture_on_commit_callbacks
+    source, _ = make_source()
+    feed(source, service_request("sr1"), capture=capture)
+    version = in_review(ConceptMap.objects.get(name="snomed-specialty"), [row("394579002")], author=steward())
+    assert [i.after for i in referral_impact(version)] == ["held for a person to route"]
+    with capture(execute=True):
+        version_approve(version_id=version.pk, by=steward())
+        version_activate(version_id=version.pk, by=steward())
+    referral = Referral.objects.get()
+    assert (referral.queue, referral.canonical_specialty) == ("exceptions", "")
+    assert "no longer maps specialty 394579002" in referral.exception_reason

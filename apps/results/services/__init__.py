@@ -14,7 +14,6 @@ from .staff import (
     result_schedule_follow_up,
     result_take,
     results_acknowledge,
-    results_reinterpret_held,
 )
 
 __all__ = [
@@ -34,5 +33,4 @@ __all__ = [
     "result_take",
     "result_void_from_ehr",
     "results_acknowledge",
-    "results_reinterpret_held",
 ]

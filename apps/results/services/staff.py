@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import User
 from apps.core.scoping import site_ids_for
-from apps.workflow.transitions import held_release, item_lock, transition_apply, transition_record
+from apps.workflow.transitions import item_lock, transition_apply, transition_record
 
 from ..models import Coverage, ResultItem
 from ..permissions import REVIEW, WORK, ensure
@@ -188,24 +188,3 @@ def criticality_set(item: ResultItem, criticality: str) -> bool:
     item.criticality = criticality
     item.set_priority(PRIORITY_FOR[Criticality(criticality)])
     return True
-
-
-def results_reinterpret_held(system: str, codes: frozenset[str]) -> int:
-    """A mapping became active: re-read the criticality of the results held for those codes and
-    take them out of the exceptions queue (called after the activating transaction commits)."""
-    from .ehr import interpretation_for
-
-    def release(item: ResultItem) -> tuple[str, str] | None:
-        if not any(c.partition("|")[0] == system for c in item.interpretation_codes.split(",")):
-            return None
-        found = interpretation_for(item)
-        if found.held:
-            return None
-        criticality_set(item, found.criticality)
-        item.criticality_note, item.exception_reason = found.note[:300], ""
-        return QUEUE_FOR_STATE.get(item.state, item.queue), f"Interpretation now maps: {item.get_criticality_display()}"
-
-    held = ResultItem.objects.filter(is_open=True, queue=EXCEPTIONS_QUEUE)
-    return held_release(
-        ResultItem.WORKFLOW, list(held.values_list("pk", flat=True)), transition="interpret", release=release
-    )

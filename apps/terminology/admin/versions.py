@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -20,10 +21,10 @@ from apps.core.errors import ApplicationError
 from apps.core.models import User
 
 from ..exchange import csv_export, fhir_export
-from ..impact import impact_preview
+from ..impact import impact_items, impact_preview
 from ..models import Concept, ConceptMapElement, ConceptMapVersion
 from ..rows import Row, rows_problems
-from ..selectors import version_diff
+from ..selectors import map_active_version, version_diff
 from ..services import (
     version_activate,
     version_approve,
@@ -129,8 +130,12 @@ class ElementInline(admin.TabularInline):
         return formset
 
 
+SUBMIT_BUTTON = "_submit_for_review"  # the draft's own form: its rows are saved, then it is submitted
+
+
 class TransitionForm(forms.Form):
     comment = forms.CharField(required=False, max_length=2000)
+    confirmed = forms.BooleanField(required=False)  # "Activate now" asks first
     reason = forms.CharField(required=False, max_length=2000)
     at = forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M"])
 
@@ -275,7 +280,19 @@ class ConceptMapVersionAdmin(StewardAdmin):
             return HttpResponseRedirect(request.path)
 
     def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
-        messages.success(request, f"Version {obj.number} saved.")
+        if SUBMIT_BUTTON not in request.POST:
+            messages.success(request, f"Version {obj.number} saved.")
+            return redirect("admin:terminology_conceptmapversion_change", obj.pk)
+        # "Submit for review" belongs to the draft's form: what is on screen is saved first, so
+        # an unsaved row is never lost; a refusal keeps the saved rows and says why.
+        try:
+            version_submit(
+                version_id=obj.pk, by=cast(User, request.user), comment=request.POST.get("submit_comment", "")
+            )
+        except ApplicationError as error:
+            messages.error(request, f"Version {obj.number} saved, but not submitted: {error.message}")
+        else:
+            messages.success(request, f"Version {obj.number} saved and submitted for review.")
         return redirect("admin:terminology_conceptmapversion_change", obj.pk)
 
     def get_formset_kwargs(self, request: HttpRequest, obj: Any, inline: Any, prefix: str) -> dict[str, Any]:
@@ -328,6 +345,8 @@ class ConceptMapVersionAdmin(StewardAdmin):
                 view(self.transition_view),
                 name="terminology_conceptmapversion_transition",
             ),
+            path("<int:pk>/activate/", view(self.activate_confirm_view), name="terminology_conceptmapversion_activate"),
+            path("<int:pk>/impact/", view(self.impact_view), name="terminology_conceptmapversion_impact"),
             path("<int:pk>/export.csv", view(self.export_csv_view), name="terminology_conceptmapversion_export_csv"),
             path("<int:pk>/export.json", view(self.export_fhir_view), name="terminology_conceptmapversion_export_fhir"),
         ]
@@ -352,14 +371,69 @@ class ConceptMapVersionAdmin(StewardAdmin):
         if not form.is_valid():
             messages.error(request, "Enter the time as shown (year-month-day and hours:minutes).")
             return redirect("admin:terminology_conceptmapversion_change", version.pk)
+        if name == "activate" and not form.cleaned_data["confirmed"]:
+            return redirect("admin:terminology_conceptmapversion_activate", version.pk)
         done, call = TRANSITIONS[name]
+        before = impact_preview(version).total if name == "activate" else 0
         try:
             call(version, request.user, form.cleaned_data)
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, f"Version {version.number} {done}.")
+            messages.success(request, f"Version {version.number} {done}.{self._rerouted(version, before)}")
         return redirect("admin:terminology_conceptmapversion_change", version.pk)
+
+    @staticmethod
+    def _rerouted(version: ConceptMapVersion, before: int) -> str:
+        if not before:
+            return ""
+        left = impact_preview(version).total  # what the re-route (after commit) did not change
+        moved = before - left
+        text = f" {moved} open work item{'s' if moved != 1 else ''} re-routed."
+        return text + (f" {left} could not be re-routed: see the impact preview." if left else "")
+
+    def activate_confirm_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: what "Activate now" will do (the version it replaces, the items it re-routes) and
+        the button that does it (a POST to the transition, then back to the version page)."""
+        version = self._version(request, pk)
+        if not is_steward(request.user):
+            raise PermissionDenied("Only terminology stewards change concept maps.")
+        if version.state != State.APPROVED:
+            messages.error(
+                request,
+                f"Version {version.number} is {version.get_state_display().lower()}: "
+                "only an approved version can be activated.",
+            )
+            return redirect("admin:terminology_conceptmapversion_change", version.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Activate version {version.number} of {version.map.title}?",
+            "version": version,
+            "active": map_active_version(version.map_id),
+            "diff": version_diff(version),
+            "impact": impact_preview(version),
+        }
+        return TemplateResponse(request, "admin/terminology/conceptmapversion/activate_confirm.html", context)
+
+    def impact_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The open work items the version would change (those its impact preview counts), as a
+        steward may see them: item number, site, queue and what changes; never patient data."""
+        version = self._version(request, pk)
+        workflow, queue = request.GET.get("workflow", "")[:100], request.GET.get("queue", "")[:100]
+        items, failures = impact_items(version, workflow=workflow, queue=queue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Open work items version {version.number} of {version.map.title} would change",
+            "version": version,
+            "items": items,
+            "failures": failures,
+            "workflow": workflow,
+            "queue": queue,
+            "is_open": version.state in OPEN,
+        }
+        return TemplateResponse(request, "admin/terminology/conceptmapversion/impact.html", context)
 
     def export_csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = self._version(request, pk)

@@ -21,6 +21,7 @@ from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import User
 
 from ..hooks import mapping_activated_schedule
+from ..impact import impact_reroute_schedule
 from ..models import (
     Concept,
     ConceptMap,
@@ -263,6 +264,8 @@ def _activate(version: ConceptMapVersion, *, by: User | None, now: datetime) -> 
         unmapped.save()
     generation_bump(now)
     mapping_activated_schedule(concept_map.source_system.url, newly_mapped_codes(before, after))
+    # Every open item the impact preview listed is re-routed, after commit (the same selection).
+    impact_reroute_schedule(version.pk)
     return version
 
 

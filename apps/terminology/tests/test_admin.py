@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.roles import Role
-from apps.terminology.impact import QueueImpact, impact_provider_register
+from apps.terminology.impact import ImpactItem, impact_provider_register
 from apps.terminology.models import CodeSystem, ConceptMapVersion, UnmappedCode
 from apps.terminology.services import unmapped_record, version_draft_create
 from apps.terminology.workflow import State
@@ -114,7 +114,7 @@ def test_four_eyes_in_the_admin(client, concept_map, steward_a, steward_b):
     assert ">Approve</button>" in client.get(page(version)).text
     response = transition(client, version, "approve", comment="Checked with the lab")
     assert messages_of(response) == ["Version 2 approved."]
-    response = transition(client, version, "activate")
+    response = transition(client, version, "activate", confirmed="on")
     version.refresh_from_db()
     assert (version.state, version.approver, version.activated_by) == (State.ACTIVE, steward_b, steward_b)
     assert "Checked with the lab" in response.text  # the review history
@@ -180,22 +180,114 @@ def test_people_who_do_not_use_the_admin_are_sent_to_sign_in(client, concept_map
     assert version.state == State.ACTIVE
 
 
+def _items(count, queue="Triage"):
+    return [
+        ImpactItem("Referrals", 100 + n, queue, "Own Clinic", "routing", "Cardiology", "Dermatology")
+        for n in range(count)
+    ]
+
+
 def test_the_version_page_shows_the_impact_preview(client, concept_map, steward_a):
     draft = draft_with(concept_map, [row("S", "stat"), row("R", "urgent"), row("U", "urgent")], by=steward_a)
     client.force_login(steward_a)
     assert "7 open items would change." not in client.get(page(draft)).text
-    impact_provider_register(
-        lambda version: [QueueImpact("Referrals", "triage", 7, "/referrals/?queue=triage", "priority")]
-    )
+    impact_provider_register(lambda version: [*_items(7), *_items(2, queue="Exceptions")])
     response = client.get(page(draft))
+    items_url = reverse("admin:terminology_conceptmapversion_impact", args=[draft.pk])
     for text in (
         "<td>Referrals</td>",
-        '<th scope="row">triage</th>',
+        '<th scope="row">Triage</th>',
         "<td>7</td>",
-        "/referrals/?queue=triage",
-        "7 open items would change.",
+        f"{items_url}?workflow=Referrals&amp;queue=Triage",
+        "9 open items would change.",
     ):
         assert text in response.text
+
+
+def test_see_the_items_lists_exactly_the_counted_items_to_a_steward(client, concept_map, steward_a):
+    draft = draft_with(concept_map, [row("S", "stat"), row("R", "urgent"), row("U", "urgent")], by=steward_a)
+    impact_provider_register(lambda version: [*_items(3), *_items(2, queue="Exceptions")])
+    client.force_login(steward_a)
+    [triage] = [r for r in client.get(page(draft)).context["impact"].rows if r.queue == "Triage"]
+    response = client.get(triage.url)
+    assert response.status_code == 200
+    listed = [(i.queue, i.item_id) for i in response.context["items"]]
+    assert listed == [("Triage", 100), ("Triage", 101), ("Triage", 102)] == [("Triage", 100 + n) for n in range(3)]
+    assert "#101" in response.text and "Dermatology" in response.text and "3 open items." in response.text
+    every = client.get(reverse("admin:terminology_conceptmapversion_impact", args=[draft.pk]))
+    assert len(every.context["items"]) == 5
+
+
+def test_activate_now_asks_first(client, concept_map, steward_a, steward_b):
+    version = in_review(concept_map, [row("S", "stat"), row("R", "urgent"), row("U", "urgent")], author=steward_a)
+    client.force_login(steward_b)
+    transition(client, version, "approve")
+    impact_provider_register(lambda version: _items(4))
+    assert "Activate now…" in client.get(page(version)).text
+    confirm = reverse("admin:terminology_conceptmapversion_activate", args=[version.pk])
+    unconfirmed = client.post(reverse("admin:terminology_conceptmapversion_transition", args=[version.pk, "activate"]))
+    assert unconfirmed.status_code == 302 and unconfirmed.url == confirm  # a bare POST does not activate
+    version.refresh_from_db()
+    assert version.state == State.APPROVED
+    asked = client.get(confirm)
+    assert asked.status_code == 200
+    for text in ("It replaces version 1", "4 open work items will be re-routed", "Activate version 2 now", "Cancel"):
+        assert text in asked.text
+    response = transition(client, version, "activate", confirmed="on")
+    assert response.redirect_chain[-1][0] == page(version)  # post, redirect, get
+    version.refresh_from_db()
+    assert version.state == State.ACTIVE
+    assert client.get(confirm, follow=True).redirect_chain[-1][0] == page(version)  # nothing left to confirm
+
+
+def test_submit_for_review_saves_the_rows_on_screen_first(client, concept_map, steward_a):
+    draft = version_draft_create(map_id=concept_map.pk, by=steward_a)
+    client.force_login(steward_a)
+    data = form_data(client.get(page(draft)))
+    data.update(
+        {
+            "elements-3-source_code": "A",
+            "elements-3-relationship": "equivalent",
+            "elements-3-target_code": "asap",
+            "_submit_for_review": "1",
+            "submit_comment": "ASAP rows",
+        }
+    )
+    response = client.post(page(draft), data, follow=True)
+    assert messages_of(response) == ["Version 2 saved and submitted for review."]
+    draft.refresh_from_db()
+    assert draft.state == State.IN_REVIEW and ("A", "equivalent", "asap") in rows_of(draft)
+    assert "ASAP rows" in response.text
+
+
+def test_submit_for_review_with_a_wrong_row_keeps_the_form(client, concept_map, steward_a):
+    draft = version_draft_create(map_id=concept_map.pk, by=steward_a)
+    client.force_login(steward_a)
+    data = form_data(client.get(page(draft)))
+    data.update(
+        {
+            "elements-3-source_code": "N",
+            "elements-3-relationship": "narrower",
+            "elements-3-target_code": "urgent",
+            "_submit_for_review": "1",
+        }
+    )
+    response = client.post(page(draft), data)
+    assert response.status_code == 200 and 'value="N"' in response.text  # the row is still on screen
+    assert "a narrower mapping needs a comment" in response.text
+    draft.refresh_from_db()
+    assert draft.state == State.DRAFT and draft.elements.count() == 3
+
+
+def test_submit_for_review_without_changes_is_saved_and_refused_with_the_reason(client, concept_map, steward_a):
+    draft = version_draft_create(map_id=concept_map.pk, by=steward_a)
+    client.force_login(steward_a)
+    data = {**form_data(client.get(page(draft))), "_submit_for_review": "1"}
+    response = client.post(page(draft), data, follow=True)
+    [message] = messages_of(response)
+    assert message.startswith("Version 2 saved, but not submitted:") and "nothing to review" in message
+    draft.refresh_from_db()
+    assert draft.state == State.DRAFT
 
 
 def test_the_unmapped_queue_leads_to_a_draft_with_the_code_in_a_new_row(client, concept_map, steward_a):

@@ -50,7 +50,7 @@ def test_a_steward_drafts_a_change_and_another_approves_it(page: Page, live_serv
 
     # She submits it; the page says she cannot approve her own change, and offers no button.
     page.get_by_role("button", name="Submit for review").click()
-    expect(page.get_by_text("Version 2 submitted for review.")).to_be_visible()
+    expect(page.get_by_text("Version 2 saved and submitted for review.")).to_be_visible()
     expect(page.get_by_role("note")).to_contain_text("You authored this version; another steward must approve it")
     expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     page.screenshot(path=str(tmp_path / "version-in-review-author.png"), full_page=False)
@@ -64,7 +64,8 @@ def test_a_steward_drafts_a_change_and_another_approves_it(page: Page, live_serv
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("is Approved"))).to_be_visible()
     page.screenshot(path=str(tmp_path / "version-approved-reviewer.png"), full_page=False)
-    page.get_by_role("button", name="Activate now").click()
+    page.get_by_role("link", name="Activate now…").click()
+    page.get_by_role("button", name="Activate version 2 now").click()
     expect(page.get_by_role("heading", name=re.compile("is Active"))).to_be_visible()
     expect(page.locator(".term-history")).to_contain_text("Approved by Bob Reviewer: Matches the lab's priority list")
 

@@ -7,12 +7,13 @@ import time_machine
 from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
 from apps.terminology.hooks import on_mapping_activated
-from apps.terminology.impact import QueueImpact, impact_preview, impact_provider_register
+from apps.terminology.impact import ImpactItem, impact_preview, impact_provider_register
 from apps.terminology.models import ConceptMapComment, ConceptMapElement, ConceptMapVersion
 from apps.terminology.rows import RowsInvalid
 from apps.terminology.selectors import version_diff
@@ -269,23 +270,46 @@ def test_the_impact_preview_shows_what_registered_providers_count(concept_map, a
 
     def referrals(version):
         seen.append(sorted(version_diff(version).source_codes))
-        return [
-            QueueImpact("Referrals", "triage", 4, "/referrals/?priority=routine", "priority"),
-            QueueImpact("Referrals", "scheduling", 0),
-        ]
+        return [ImpactItem("Referrals", n, "Triage", "Own Clinic", "priority", "Routine", "Urgent") for n in range(4)]
 
     def broken(version):
         raise RuntimeError("provider bug")
 
-    before = impact_preview(draft)  # the referrals app's own provider: a priority map routes nothing
+    before = impact_preview(draft)  # the workflows' own selectors: a priority map routes nothing
     assert before.rows == [] and before.failures == []
     impact_provider_register(referrals)
     impact_provider_register(broken)
     preview = impact_preview(draft)
     assert preview.providers == before.providers + 2
     assert seen == [["R"]]
-    assert [(r.queue, r.count, r.url) for r in preview.rows] == [("triage", 4, "/referrals/?priority=routine")]
+    items = reverse("admin:terminology_conceptmapversion_impact", args=[draft.pk])
+    assert [(r.queue, r.count, r.url) for r in preview.rows] == [
+        ("Triage", 4, f"{items}?workflow=Referrals&queue=Triage")
+    ]
     assert preview.total == 4 and preview.failures == [f"{__name__}.{broken.__qualname__}"]
+
+
+def test_activation_reroutes_what_the_same_selector_lists_after_commit(
+    concept_map, active, steward_a, steward_b, django_capture_on_commit_callbacks
+):
+    version = in_review(concept_map, [row("S", "stat"), row("R", "urgent"), row("U", "urgent")], author=steward_a)
+    version_approve(version_id=version.pk, by=steward_b)
+    handed: list[tuple[str, list[int]]] = []
+
+    def select(version):
+        return [ImpactItem("Referrals", n, "Triage", "Own Clinic", "priority", "Routine", "Urgent") for n in (3, 5)]
+
+    def reroute(version, ids):
+        handed.append((version.state, ids))
+        return len(ids)
+
+    impact_provider_register(select, reroute=reroute)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        version_activate(version_id=version.pk, by=steward_b)
+    assert handed == []  # nothing before the activation commits
+    for callback in callbacks:
+        callback()
+    assert handed == [(State.ACTIVE, [3, 5])]
 
 
 # --- activation hooks ---------------------------------------------------------------------------
