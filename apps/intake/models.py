@@ -91,6 +91,7 @@ class Intake(ConcurrentTransitionMixin, IntakeTransitions, WorkItem):
         null=True, blank=True, help_text="Appointment checked-in or Encounter started (EHR event time)"
     )
     reschedule_count = models.PositiveSmallIntegerField(default=0)
+    entered_by_hand = models.BooleanField(default=False, help_text="A walk-in added by staff, not booked in the EHR")
 
     class Meta:
         indexes = [
