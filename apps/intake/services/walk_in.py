@@ -71,5 +71,5 @@ def intake_walk_in(*, patient: Patient, site: Site, start: datetime, by: User) -
     intake.due_at = visit_day_start(site, intake.visit_date + timedelta(days=1))
     intake.save()
     checklist_sync(intake)
-    item_enter(intake, by=by, transition="walk_in", reason="Walk-in added at the front desk")
+    item_enter(intake, by=by, transition="entered_by_hand", reason="Walk-in added at the front desk")
     return intake

@@ -106,7 +106,7 @@ def referral_enter(
             is_open=True, opened_at__gte=timezone.now() - DUPLICATE_WINDOW,
         ).order_by("opened_at").first()
     )  # fmt: skip
-    item_enter(referral, by=by, transition="receive", reason=f"Entered by hand from a {CHANNELS[channel]}")
+    item_enter(referral, by=by, transition="entered_by_hand", reason=f"Came by {CHANNELS[channel]}")
     if attachment is not None:
         ReferralAttachment.objects.create(
             referral=referral,
