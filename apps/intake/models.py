@@ -98,6 +98,8 @@ class Intake(ConcurrentTransitionMixin, IntakeTransitions, WorkItem):
             models.Index(fields=["site", "visit_date", "visit_start"], name="intake_day"),
             models.Index(fields=["visit_date", "visit_start", "id"], condition=OPEN_ITEMS, name="intake_open_day"),
             models.Index(fields=["site", "complete_before_visit", "visit_date"], name="intake_scorecard"),
+            # A patient's intakes (patient search and the patient page, apps.workflow.patients).
+            models.Index(fields=["patient_ref", "visit_date"], name="intake_patient"),
         ]
 
     def __str__(self) -> str:
