@@ -5,22 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_security'),
-        ('ehr', '0001_initial'),
-        ('intake', '0004_delete_intakeoutreach'),
+        ("core", "0003_security"),
+        ("ehr", "0001_initial"),
+        ("intake", "0004_delete_intakeoutreach"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='intake',
-            name='entered_by_hand',
-            field=models.BooleanField(default=False, help_text='A walk-in added by staff, not booked in the EHR'),
+            model_name="intake",
+            name="entered_by_hand",
+            field=models.BooleanField(default=False, help_text="A walk-in added by staff, not booked in the EHR"),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(fields=['patient_ref', 'visit_date'], name='intake_patient'),
+            model_name="intake",
+            index=models.Index(fields=["patient_ref", "visit_date"], name="intake_patient"),
         ),
     ]
