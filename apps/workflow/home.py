@@ -51,6 +51,11 @@ class QueueRow:
     url: str | None
     oldest_overdue: Any = None
 
+    @property
+    def title(self) -> str:
+        """The queue as people say it: workflow and queue, or the workflow alone when they share a name."""
+        return self.workflow if self.label.lower() == self.workflow.lower() else f"{self.workflow}: {self.label}"
+
 
 @dataclass
 class MyWork:
