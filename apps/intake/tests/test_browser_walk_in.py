@@ -36,7 +36,7 @@ def test_an_ma_adds_a_walk_in_to_today(page: Page, live_server):
     sign_in(page, live_server.url, "maya")
     expect(page.get_by_role("heading", name="Hello, Maya")).to_be_visible()
     page.screenshot(path=f"{SHOTS}/ma-home.png")
-    page.get_by_role("link", name="Intake", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Intake").click()
     page.get_by_role("link", name="Add a walk-in").click()
     expect(page.get_by_role("heading", name="1. Find the patient")).to_be_visible()
     page.get_by_label("Name").fill("Family")
