@@ -38,6 +38,10 @@ urlpatterns = [
     path("api/results/", include("apps.results.api_urls")),
     path("intake/", include("apps.intake.urls")),
     path("api/intake/", include("apps.intake.api_urls")),
+    # "/" is the "my work" home (apps.workflow.home), ahead of core's own "" (core:home, the name
+    # LOGIN_REDIRECT_URL and the brand link use: it reverses to the same "/"); core's site cards
+    # are at /sites/ (core:sites). Patient search and the patient page live in workflow too.
+    path("", include("apps.workflow.urls")),
     path("", include("apps.core.urls")),
 ]
 if apps.is_installed("apps.demo"):  # the embedded/demo settings only, never production

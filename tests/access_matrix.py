@@ -17,7 +17,14 @@ from apps.results.workflow import State as ResultState
 from tests.plugins.ehr_messages import matrix_inbox_kwargs, matrix_outbox_kwargs
 from tests.plugins.ehr_store import matrix_read_kwargs
 from tests.plugins.intake import matrix_act, matrix_check, matrix_intake
-from tests.plugins.referrals import OVERDUE, matrix_action, matrix_referral, matrix_saved_view
+from tests.plugins.referrals import (
+    OVERDUE,
+    matrix_action,
+    matrix_attachment,
+    matrix_patient,
+    matrix_referral,
+    matrix_saved_view,
+)
 from tests.plugins.results import matrix_coverage, matrix_result
 from tests.plugins.terminology import matrix_map, matrix_unmapped, matrix_version
 
@@ -28,6 +35,7 @@ WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
 RESULT_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
 RESULT_VIEWERS = {Role.CLINICIAN, *RESULT_WORKERS}
 INTAKE_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
+PATIENT_VIEWERS = {Role.SCHEDULER, Role.MEDICAL_ASSISTANT, Role.CLINICIAN, Role.SUPERVISOR}
 
 
 def every(status: int, **overrides: int) -> dict[str, int]:
@@ -67,7 +75,37 @@ ROWS: list[Row] = [
     Row("admin:index", every(302, **dict.fromkeys(STAFF, 200))),
     Row("api-schema", every(200, anonymous=401), api=True),
     Row("core-api:me", every(200, anonymous=401), api=True),
-    Row("core:home", every(200)),
+    Row("core:home", every(200, leader=302, integration_admin=302)),
+    Row("core:sites", every(200)),
+    # The "my work" home at / (workflow:home reverses to the same URL as core:home): leaders are
+    # sent to the scorecard, integration admins to the console. "Next item" always redirects (to
+    # an item, or home with a message). Patient search and the patient page: roles that see
+    # patients; a patient with no item at the user's sites is not found (404). A search is POSTed
+    # (then shown by a GET); an empty one is a form error (400).
+    Row("workflow:home", every(200, leader=302, integration_admin=302)),
+    Row("workflow:next_item", every(302)),
+    *[
+        Row(name, every(403, **dict.fromkeys(PATIENT_VIEWERS, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, status, method, kwargs, data in [
+            ("workflow:patient_search", 200, "get", None, None),
+            ("workflow:patient_search", 302, "post", None, {"name": "Doe"}),
+            ("workflow:patient_search", 400, "post", None, {"name": ""}),
+            ("workflow:patient_detail", 200, "get", matrix_patient, None),
+        ]
+    ],
+    # Entering by hand: a fax or phone referral (schedulers, supervisors), a walk-in (MAs,
+    # supervisors). A patient choice that is not the user's own search's sends back to step 1 (302).
+    # The referral's PDF: like the referral (another site's is 404).
+    *[
+        Row(name, every(403, **dict.fromkeys(workers, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, workers, status, method, kwargs, data in [
+            ("referrals:enter", WORKERS, 200, "get", None, None),
+            ("referrals:enter", WORKERS, 302, "post", None, {"patient": "forged"}),
+            ("referrals:attachment", WORKERS, 200, "get", matrix_attachment, None),
+            ("intake:walk_in", INTAKE_WORKERS, 200, "get", None, None),
+            ("intake:walk_in", INTAKE_WORKERS, 302, "post", None, {"patient": "forged"}),
+        ]
+    ],
     Row("core:site_detail", every(200), kwargs=lambda site: {"code": site.code}),
     # MFA pages (a user in the matrix has no authenticator yet): setting up is open to all,
     # the code step and new recovery codes send to setup, and only roles that do not need MFA

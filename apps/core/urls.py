@@ -6,6 +6,7 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sites/", views.home, name="sites"),
     path("sites/<slug:code>/", views.site_detail, name="site_detail"),
     path("account/mfa/", mfa_views.mfa_settings, name="mfa_settings"),
     path("account/mfa/verify/", mfa_views.mfa_verify, name="mfa_verify"),

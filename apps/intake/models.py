@@ -91,12 +91,15 @@ class Intake(ConcurrentTransitionMixin, IntakeTransitions, WorkItem):
         null=True, blank=True, help_text="Appointment checked-in or Encounter started (EHR event time)"
     )
     reschedule_count = models.PositiveSmallIntegerField(default=0)
+    entered_by_hand = models.BooleanField(default=False, help_text="A walk-in added by staff, not booked in the EHR")
 
     class Meta:
         indexes = [
             models.Index(fields=["site", "visit_date", "visit_start"], name="intake_day"),
             models.Index(fields=["visit_date", "visit_start", "id"], condition=OPEN_ITEMS, name="intake_open_day"),
             models.Index(fields=["site", "complete_before_visit", "visit_date"], name="intake_scorecard"),
+            # A patient's intakes (patient search and the patient page, apps.workflow.patients).
+            models.Index(fields=["patient_ref", "visit_date"], name="intake_patient"),
         ]
 
     def __str__(self) -> str:

@@ -121,7 +121,8 @@ def intake_row(*, user: Any, intake_id: int) -> DayRow:
 # booked visit: ``id``, ``site_id``, ``service_line_id`` (NULL: none), ``patient_ref``
 # ("Patient/<id>"), ``state`` (``State`` values), ``visit_start`` (UTC), ``arrived_at`` and
 # ``checked_in_at`` (EHR event times, NULL until they happen) and ``complete_before_visit``
-# (boolean: the checklist was complete before the visit day; NULL until the patient arrives or is a no-show).
+# (boolean: the checklist was complete before the visit day; NULL until the patient arrives or is a no-show)
+# and ``entered_by_hand`` (boolean: a walk-in added by staff, not an appointment booked in the EHR).
 INTAKE_FACTS_SQL = sql_relation(
     Intake,
     id="id",
@@ -133,4 +134,5 @@ INTAKE_FACTS_SQL = sql_relation(
     arrived_at="arrived_at",
     checked_in_at="checked_in_at",
     complete_before_visit="complete_before_visit",
+    entered_by_hand="entered_by_hand",
 )

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import ServiceLine, Site
@@ -34,6 +36,9 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
     exception_reason = models.CharField(max_length=300, blank=True, help_text="Why it is in the exceptions queue")
     possible_duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="possible_duplicates"
+    )
+    entered_by_hand = models.BooleanField(
+        default=False, help_text="Entered by staff (a fax or phone referral), not received from the EHR"
     )
 
     class Meta:
@@ -80,3 +85,33 @@ class ReferralRoute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.performer_ref or '*'} {self.specialty or '*'} → {self.site}"
+
+
+class AttachmentManager(models.Manager["ReferralAttachment"]):
+    """Lists never load the file itself (``data``); the download view asks for it."""
+
+    def get_queryset(self) -> models.QuerySet["ReferralAttachment"]:
+        return super().get_queryset().defer("data")
+
+
+class ReferralAttachment(models.Model):
+    """A document that came with a referral entered by hand (the faxed PDF). The bytes live in the
+    database, like the inbox's raw payloads: durable, backed up with the items, never under a URL of
+    their own; they are served only through the referral's access checks."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="attachments")
+    filename = models.CharField(max_length=200, help_text="The name it was uploaded with (shown, never used as a path)")
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = AttachmentManager()
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size} bytes) of referral {self.referral_id}"

@@ -190,6 +190,9 @@ def saved_view_get(*, user: Any, view_id: int) -> SavedView:
 # --- for SQL readers (kpis) -----------------------------------------------------------
 
 # Referrals as an SQL relation (``JOIN {REFERRAL_FACTS_SQL} r``; apps.core.sql_relations), one row
-# per referral: ``id`` (the ``item_id`` of its transition-log rows) and ``outreach_attempts``
-# (patient contact attempts recorded so far).
-REFERRAL_FACTS_SQL = sql_relation(Referral, id="id", outreach_attempts="outreach_attempts")
+# per referral: ``id`` (the ``item_id`` of its transition-log rows), ``outreach_attempts``
+# (patient contact attempts recorded so far) and ``entered_by_hand`` (boolean: a fax or phone
+# referral entered by staff, not received from the EHR; scorecards may keep them apart).
+REFERRAL_FACTS_SQL = sql_relation(
+    Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand"
+)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .views import manual
 
 app_name = "referrals"
 
@@ -10,6 +11,8 @@ urlpatterns = [
     path("bulk/", views.bulk, name="bulk"),
     path("views/", views.view_save, name="view_save"),
     path("views/<int:pk>/delete/", views.view_delete, name="view_delete"),
+    path("new/", manual.enter, name="enter"),
+    path("<int:pk>/attachments/<int:attachment_pk>/", manual.attachment, name="attachment"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/claim/", views.claim, name="claim"),
     path("<int:pk>/release/", views.release, name="release"),

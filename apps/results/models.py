@@ -17,6 +17,7 @@ class ResultItem(ConcurrentTransitionMixin, ResultTransitions, WorkItem):
 
     WORKFLOW = "result"
     WORK_PERMISSION = "core.work_results"
+    VIEW_PERMISSIONS = ("core.work_results", "core.review_results")  # who opens an item's page
 
     source = models.ForeignKey(EhrSource, on_delete=models.PROTECT, related_name="+")
     resource_type = models.CharField(max_length=32)

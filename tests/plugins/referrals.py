@@ -140,3 +140,21 @@ def matrix_saved_view(site: Any) -> dict[str, Any]:
 
 
 OVERDUE = {"due_at": datetime(2025, 1, 2, tzinfo=UTC), "warn_at": datetime(2025, 1, 1, tzinfo=UTC)}
+
+
+def matrix_patient(site: Any) -> dict[str, Any]:
+    """kwargs(site) → ``{"pk": …}`` of a store Patient who has a referral there (the patient page)."""
+    referral = ReferralFactory(site=site)
+    return {"pk": Patient.objects.get(source=referral.source, fhir_id=referral.patient_ref.split("/", 1)[1]).pk}
+
+
+def matrix_attachment(site: Any) -> dict[str, Any]:
+    """kwargs(site) → ``{"pk": …, "attachment_pk": …}`` of a referral entered by hand there, with its PDF."""
+    from apps.referrals.models import ReferralAttachment
+
+    referral = ReferralFactory(site=site, entered_by_hand=True)
+    document = ReferralAttachment.objects.create(
+        referral=referral, filename="fax.pdf", content_type="application/pdf", size=9, sha256="0" * 64,
+        data=b"%PDF-1.4\n", uploaded_by=UserFactory(role=Role.SCHEDULER, sites=[site]),
+    )  # fmt: skip
+    return {"pk": referral.pk, "attachment_pk": document.pk}

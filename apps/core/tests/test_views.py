@@ -14,18 +14,18 @@ def test_signed_in_pages_are_never_cached(client, own_site):
         assert "no-store" in cache_control and "private" in cache_control, url
 
 
-def test_home_lists_only_my_sites_in_their_local_time(client, own_site, other_site):
+def test_the_site_cards_list_only_my_sites_in_their_local_time(client, own_site, other_site):
     client.force_login(UserFactory(role=Role.SCHEDULER, sites=[own_site]))
-    page = client.get(reverse("core:home")).content.decode()
+    page = client.get(reverse("core:sites")).content.decode()
     assert "Own Clinic" in page and "America/New_York" in page
     assert "Other Hospital" not in page
 
 
 def test_navigation_depends_on_the_role(client, own_site):
     client.force_login(UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site]))
-    assert 'href="/admin/"' in client.get(reverse("core:home")).content.decode()
+    assert 'href="/admin/"' in client.get(reverse("core:sites")).content.decode()
     client.force_login(UserFactory(role=Role.SCHEDULER, sites=[own_site]))
-    assert 'href="/admin/"' not in client.get(reverse("core:home")).content.decode()
+    assert 'href="/admin/"' not in client.get(reverse("core:sites")).content.decode()
 
 
 def test_site_page_shows_the_team_by_role(client, own_site):

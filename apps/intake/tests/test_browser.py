@@ -36,7 +36,7 @@ def test_an_ma_completes_an_intake_and_checks_a_patient_in(page: Page, live_serv
     today = intake_make(north, days=0, hour=23)
     sign_in(page, live_server.url, "maya")
 
-    page.get_by_role("link", name="Intake").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Intake").click()
     expect(page.get_by_role("heading", name=re.compile("North Clinic — today"))).to_be_visible()
     page.get_by_label("Day").select_option("tomorrow")
     expect(page.get_by_role("heading", name=re.compile("North Clinic — tomorrow"))).to_be_visible()
