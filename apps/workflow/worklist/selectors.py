@@ -30,6 +30,7 @@ def worklist_items(
     )  # fmt: skip
     if spec.prefetch_related:
         prefetch_related_objects(page.items, *spec.prefetch_related)
+    spec.decorate(page.items)
     patients_attach(page.items, user=user)
     return page
 
@@ -43,6 +44,7 @@ def worklist_item_get(*, spec: WorklistSpec, user: Any, item_id: int) -> Any:
         raise Http404(f"No such {spec.noun}.")
     if spec.prefetch_related:
         prefetch_related_objects([item], *spec.prefetch_related)
+    spec.decorate([item])
     patients_attach([item], user=user)
     return item
 

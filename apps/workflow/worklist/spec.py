@@ -57,6 +57,8 @@ class WorklistSpec:
     head_template: str = ""  # beside the title: e.g. a link to enter an item by hand
     select_related: tuple[str, ...] = ("site", "assignee", "service_line")
     prefetch_related: tuple[str, ...] = ()
+    # Sets what the workflow's columns show on each listed item (after prefetch; no query of its own).
+    decorate: Callable[[list[Any]], None] = lambda items: None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def url(self, name: str, *args: Any) -> str:
