@@ -64,7 +64,7 @@ RESULT_WORKLIST = WorklistSpec(
     states=tuple((state.value, state.label) for state in State if state not in CLOSED_STATES),
     columns=(
         Column("Result", "results/worklist/_result.html", css="wl-ref"),
-        Column("Clinician's decision", "results/worklist/_decision.html", css="wl-decision"),
+        Column("Follow-up", "results/worklist/_decision.html", css="wl-decision"),
     ),
     queues_for=queues_for,
     claim_refusal=claim_refusal,

@@ -8,6 +8,11 @@
 (function () {
   "use strict";
 
+  // Chromium marks some inputs with an empty style attribute (autofill); htmx would copy it onto
+  // the swapped-in input while settling ("style" is in its attributesToSettle), and the strict
+  // CSP (no inline styles) reports that as a violation. Settling the other attributes is enough.
+  if (window.htmx) window.htmx.config.attributesToSettle = ["class", "width", "height"];
+
   var SELECTED = "is-selected";
   var selectedId = null;
 
