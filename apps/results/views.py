@@ -65,7 +65,7 @@ view_save, view_delete = _worklist.view_save, _worklist.view_delete
 @require_GET
 def worklist(request: AuthenticatedRequest) -> HttpResponse:
     step = selectors.MA_STEPS.get(request.GET.get("step", ""))
-    if step is not None:
+    if step is not None and _worklist.spec.may_open(request.user):
         return redirect(f"{reverse('results:worklist')}?{urlencode({'state': step[0]})}")
     return _worklist.worklist(request)
 

@@ -129,5 +129,8 @@ def test_a_supervisor_of_two_sites_sees_the_site_column_and_whole_names(page: Pa
     wrap = page.locator(".table-wrap")
     assert wrap.evaluate("el => el.scrollWidth <= el.clientWidth + 1")  # the whole row, Age and Claim included
     expect(page.locator("#bulk-form")).to_be_visible()
+    page.keyboard.press("j")  # the first row
+    page.keyboard.press("x")  # selected for a bulk action
+    expect(page.locator("#worklist-table tbody tr").first.locator("[data-bulk-id]")).to_be_checked()
     page.screenshot(path=str(SHOTS / f"{case.workflow}-4-supervisor-two-sites.png"), full_page=True)
     assert problems == []
