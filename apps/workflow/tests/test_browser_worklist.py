@@ -65,7 +65,7 @@ CASES = [
 
 def _watch(page: Page) -> list[str]:
     problems: list[str] = []
-    page.on("console", lambda msg: problems.append(f"{page.url}: {msg.text} {msg.location}") if msg.type == "error" else None)
+    page.on("console", lambda msg: problems.append(f"{page.url}: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     return problems
 
