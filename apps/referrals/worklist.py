@@ -4,6 +4,7 @@ state, and the safe bulk action (start triage of received referrals)."""
 
 from typing import Any
 
+from apps.core.errors import ConflictError
 from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.worklist import BulkAction, Column, WorklistSpec
 
@@ -21,6 +22,9 @@ def queues_for(referral: Any) -> list[str]:
 
 
 def _triage(*, item_id: int, by: Any, reason: str = "") -> None:
+    state = Referral.objects.filter(pk=item_id).values_list("state", flat=True).first()
+    if state != State.RECEIVED:
+        raise ConflictError("it is already past triage; open it to see the next step.", code="not_received")
     referral_triage(referral_id=item_id, by=by)
 
 

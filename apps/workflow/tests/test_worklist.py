@@ -39,6 +39,7 @@ class Case:
     safe_done: Callable[[Any], bool]  # whether the safe action was done to it
     noun: str
     plural: str
+    not_safe: dict[str, Any]  # fields of an item the safe action refuses
 
     def url(self, name: str, *args: Any) -> str:
         return reverse(f"{self.ns}:{name}", args=args)
@@ -51,15 +52,17 @@ def _state(item: Any) -> str:
 CASES = [
     Case("referral", "referrals", Role.SCHEDULER, lambda site, **f: ReferralFactory(site=site, **f),
          {"priority": "stat", "priority_rank": 0}, "Triage", "triage",
-         lambda site: ReferralFactory(site=site), lambda item: _state(item) == "triage", "referral", "referrals"),
+         lambda site: ReferralFactory(site=site), lambda item: _state(item) == "triage", "referral", "referrals",
+         {"state": "accepted"}),
     Case("result", "results", Role.MEDICAL_ASSISTANT,
          lambda site, **f: result_make(site, **{"state": "reviewed", "follow_up": "notify_only", **f}),
          {"criticality": "critical"}, "Tell the patient", "close",
          lambda site: result_make(site, state="follow_up_scheduled", follow_up="appointment"),
-         lambda item: _state(item) == "closed", "result", "results"),
+         lambda item: _state(item) == "closed", "result", "results", {}),
     Case("intake", "intake", Role.MEDICAL_ASSISTANT, lambda site, **f: intake_make(site, **f),
          {"priority": "stat", "priority_rank": 0}, "Intake", "no_show",
-         lambda site: intake_make(site, days=-1), lambda item: _state(item) == "no_show", "intake", "intakes"),
+         lambda site: intake_make(site, days=-1), lambda item: _state(item) == "no_show", "intake", "intakes",
+         {"days": 2}),
 ]  # fmt: skip
 by_workflow = pytest.mark.parametrize("case", CASES, ids=lambda c: c.workflow)
 
@@ -171,9 +174,11 @@ def test_a_supervisor_assigns_moves_and_runs_the_safe_bulk_action(client, boss, 
     moved = client.post(case.url("bulk"), {"action": "move", "ids": ids[:1], "queue": "supervisor"}, follow=True)
     assert f"1 {case.noun} moved to Supervisor." in moved.content.decode()
     assert model.objects.get(pk=ids[0]).queue == "supervisor"
-    target = case.safe_make(own_site)
-    done = client.post(case.url("bulk"), {"action": case.safe_action, "ids": [target.pk]}, follow=True)
-    assert done.status_code == 200 and case.safe_done(target), done.content.decode()
+    target, other = case.safe_make(own_site), case.make(own_site, **case.not_safe)
+    done = client.post(case.url("bulk"), {"action": case.safe_action, "ids": [target.pk, other.pk]}, follow=True)
+    text = done.content.decode()
+    assert case.safe_done(target) and not case.safe_done(other)
+    assert f"#{other.pk}: " in text and "1 " + case.noun in text  # what was not done, and why
 
 
 @by_workflow
@@ -187,6 +192,16 @@ def test_bulk_is_for_supervisors_and_an_empty_one_redirects_with_a_message(clien
     client.force_login(boss)
     empty = client.post(case.url("bulk"), {"action": "move", "queue": "supervisor"}, follow=True)
     assert empty.redirect_chain[0][1] == 302 and f"Select {case.plural} first." in empty.content.decode()
+
+
+@by_workflow
+def test_opening_an_action_address_goes_back_to_the_list_never_a_bare_405(client, boss, own_site, case):
+    item = case.make(own_site)
+    client.force_login(boss)
+    for url in (case.url("claim", item.pk), case.url("release", item.pk), case.url("bulk"), case.url("view_save")):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url == case.url("worklist"), url
+    assert client.put(case.url("bulk")).status_code == 405
 
 
 @by_workflow

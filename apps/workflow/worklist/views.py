@@ -47,15 +47,27 @@ class WorklistViews:
         self.item_response = item_response
         self.worklist = self._view(require_GET, self._worklist)
         self.counts = self._view(require_GET, self._counts)
-        self.claim = self._view(require_POST, lambda request, pk: self._claim_or_release(request, pk, claim=True))
-        self.release = self._view(require_POST, lambda request, pk: self._claim_or_release(request, pk, claim=False))
-        self.bulk = self._view(require_POST, self._bulk)
-        self.view_save = self._view(require_POST, self._view_save)
-        self.view_delete = self._view(require_POST, self._view_delete)
+        self.claim = self._view(self._post_only, lambda request, pk: self._claim_or_release(request, pk, claim=True))
+        self.release = self._view(self._post_only, lambda request, pk: self._claim_or_release(request, pk, claim=False))
+        self.bulk = self._view(self._post_only, self._bulk)
+        self.view_save = self._view(self._post_only, self._view_save)
+        self.view_delete = self._view(self._post_only, self._view_delete)
 
     @cached_property
     def spec(self) -> WorklistSpec:
         return worklist_spec(self.workflow)  # registered in AppConfig.ready(), after this module loads
+
+    def _post_only(self, func: View) -> View:
+        """An action: POST only. A GET of its address (the address bar, a reload after an answer
+        that was not a redirect) goes back to the list instead of a bare "405 method not allowed"."""
+
+        @wraps(func)
+        def view(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponseRedirect(self.spec.url("worklist"))
+            return require_POST(func)(request, *args, **kwargs)
+
+        return view
 
     def _view(self, method: Callable[[View], View], func: View) -> View:
         @wraps(func)
