@@ -24,4 +24,4 @@ class IntakeConfig(AppConfig):
         handler_register("QuestionnaireResponse", handlers.on_questionnaire_response)
         handler_register("DocumentReference", handlers.on_document_reference)
         nav_register(NavEntry("Intake", "intake:day", order=20, permission="core.work_intake"))
-        nav_register(NavEntry("Intake worklist", "intake:worklist", order=22, permission="core.work_intake"))
+        nav_register(NavEntry("Pre-visit worklist", "intake:worklist", order=22, permission="core.work_intake"))

@@ -59,7 +59,7 @@ def _intake(site: Any, family: str, urgent: bool) -> Any:
 CASES = [
     Case("referral", "Referrals", "Referrals", Role.SCHEDULER, _referral, "Chest pain on exertion"),
     Case("result", "Results worklist", "Results", Role.MEDICAL_ASSISTANT, _result, "Call the patient today"),
-    Case("intake", "Intake worklist", "Intake worklist", Role.MEDICAL_ASSISTANT, _intake, "Routine appointment"),
+    Case("intake", "Pre-visit worklist", "Pre-visit worklist", Role.MEDICAL_ASSISTANT, _intake, "Routine appointment"),
 ]
 
 
