@@ -16,7 +16,7 @@ from apps.results.workflow import FollowUp
 from apps.results.workflow import State as ResultState
 from tests.plugins.ehr_messages import matrix_inbox_kwargs, matrix_outbox_kwargs
 from tests.plugins.ehr_store import matrix_read_kwargs
-from tests.plugins.intake import matrix_act, matrix_check, matrix_intake
+from tests.plugins.intake import matrix_act, matrix_check, matrix_claimed_intake, matrix_intake
 from tests.plugins.referrals import (
     OVERDUE,
     matrix_action,
@@ -25,7 +25,7 @@ from tests.plugins.referrals import (
     matrix_referral,
     matrix_saved_view,
 )
-from tests.plugins.results import matrix_coverage, matrix_result
+from tests.plugins.results import matrix_claimed_result, matrix_coverage, matrix_result
 from tests.plugins.terminology import matrix_map, matrix_unmapped, matrix_version
 
 ANON = "anonymous"
@@ -272,7 +272,22 @@ ROWS: list[Row] = [
             ("results:coverage", {Role.CLINICIAN: 200}, "get", None, None),
             ("results:coverage_cancel", {Role.CLINICIAN: 302}, "post", matrix_coverage, None),
             ("results:acknowledge", {Role.CLINICIAN: 302}, "post", None, None),
-            ("results:worklist", dict.fromkeys(RESULT_WORKERS, 200), "get", None, None),
+            # The worklist (the shared one): clinicians see it too, and claim nothing there (a
+            # result waiting for review is taken from the inbox); release and bulk assign or move
+            # are for supervisors (an empty bulk POST is answered with a redirect and a message).
+            ("results:worklist", dict.fromkeys(RESULT_VIEWERS, 200), "get", None, None),
+            ("results:counts", dict.fromkeys(RESULT_VIEWERS, 200), "get", None, None),
+            ("results:view_save", dict.fromkeys(RESULT_VIEWERS, 302), "post", None, {"name": "Mine"}),
+            ("results:view_delete", dict.fromkeys(RESULT_VIEWERS, 404), "post", matrix_saved_view, None),
+            ("results:bulk", {Role.SUPERVISOR: 302}, "post", None, None),
+            (
+                "results:claim",
+                dict.fromkeys(RESULT_WORKERS, 302),
+                "post",
+                matrix_result(state=ResultState.REVIEWED),
+                None,
+            ),
+            ("results:release", {Role.SUPERVISOR: 302}, "post", matrix_claimed_result, None),
             ("results:detail", dict.fromkeys(RESULT_VIEWERS, 200), "get", matrix_result(), None),
             ("results:review", {Role.CLINICIAN: 302}, "post", matrix_result(), {"follow_up": "none"}),
             ("results:take", {Role.CLINICIAN: 302}, "post", matrix_result(), None),
@@ -369,8 +384,16 @@ ROWS: list[Row] = [
             ("intake:act", 302, "post", matrix_act("check_in"), None),
             ("intake:outreach", 302, "post", matrix_intake(), {"channel": "phone", "outcome": "no_answer"}),
             ("intake:note", 302, "post", matrix_intake(), {"text": "Left a voicemail"}),
+            ("intake:worklist", 200, "get", None, None),
+            ("intake:counts", 200, "get", None, None),
+            ("intake:claim", 302, "post", matrix_intake(), None),
+            ("intake:view_save", 302, "post", None, {"name": "Mine"}),
+            ("intake:view_delete", 404, "post", matrix_saved_view, None),
         ]
     ],
+    # Releasing a colleague's intake and bulk actions are for supervisors.
+    Row("intake:release", every(403, supervisor=302), method="post", kwargs=matrix_claimed_intake),
+    Row("intake:bulk", every(403, supervisor=302), method="post"),
     Row("intake:checklists", every(403, supervisor=200)),
     Row("intake:checklists", every(403, supervisor=400), method="post"),
     *[

@@ -10,14 +10,18 @@ class IntakeConfig(AppConfig):
         from apps.core.navigation import NavEntry, nav_register
         from apps.ehr.handlers import handler_register
         from apps.workflow.registry import workflow_register
+        from apps.workflow.worklist import worklist_register
 
         from . import handlers
         from .models import Intake
         from .policy import IntakePolicy
+        from .worklist import INTAKE_WORKLIST
 
         workflow_register(Intake, policy=IntakePolicy())
+        worklist_register(INTAKE_WORKLIST)
         handler_register("Appointment", handlers.on_appointment)
         handler_register("Encounter", handlers.on_encounter)
         handler_register("QuestionnaireResponse", handlers.on_questionnaire_response)
         handler_register("DocumentReference", handlers.on_document_reference)
         nav_register(NavEntry("Intake", "intake:day", order=20, permission="core.work_intake"))
+        nav_register(NavEntry("Pre-visit worklist", "intake:worklist", order=22, permission="core.work_intake"))

@@ -10,13 +10,16 @@ class ReferralsConfig(AppConfig):
         from apps.ehr.handlers import handler_register
         from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
+        from apps.workflow.worklist import worklist_register
 
         from . import handlers
         from .impact import referral_impact, referrals_reroute
         from .models import Referral
         from .policy import ReferralPolicy
+        from .worklist import REFERRAL_WORKLIST
 
         workflow_register(Referral, policy=ReferralPolicy())
+        worklist_register(REFERRAL_WORKLIST)
         # The stewards' impact preview and the re-route on activation: one selection.
         impact_provider_register(referral_impact, reroute=referrals_reroute)
         handler_register("ServiceRequest", handlers.on_service_request)

@@ -1,7 +1,6 @@
 """Referral reads for the worklist, the item page and the API: always scoped to the user's
 sites, with a fixed number of queries per page whatever its size."""
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,12 +12,11 @@ from apps.core.models import User
 from apps.core.scoping import scope_to_sites, site_ids_for
 from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Appointment, DocumentReference, InboxMessage, Practitioner
-from apps.workflow.models import Note, SavedView
+from apps.workflow.models import Note
 from apps.workflow.selectors import (
     Page,
     patient_reference,
     patients_attach,
-    queue_counts,
     store_id,
     timeline,
     worklist_page,
@@ -63,22 +61,6 @@ def referral_worklist(
     return page
 
 
-def referral_queue_counts(*, user: Any) -> list[dict[str, Any]]:
-    """Open referrals per site and queue (total, overdue, unassigned), grouped by site."""
-    sites: dict[str, dict[str, Any]] = {}
-    for row in queue_counts(model=Referral, user=user):
-        site = sites.setdefault(
-            row["site__code"],
-            {"code": row["site__code"], "name": row["site__name"], "total": 0, "overdue": 0, "unassigned": 0,
-             "queues": []},
-        )  # fmt: skip
-        for key in ("total", "overdue", "unassigned"):
-            site[key] += row[key]
-        numbers = {key: row[key] for key in ("total", "overdue", "unassigned")}
-        site["queues"].append({"queue": row["queue"], "label": queue_label(row["queue"]), **numbers})
-    return list(sites.values())
-
-
 def referral_get(*, user: Any, referral_id: int) -> Referral:
     """One referral at one of the user's sites; any other is 'not found' (its existence is not disclosed)."""
     qs = scope_to_sites(Referral.objects.all(), user).select_related(
@@ -88,11 +70,6 @@ def referral_get(*, user: Any, referral_id: int) -> Referral:
     if referral is None:
         raise Http404("No such referral.")
     return referral
-
-
-def referral_ids_in_scope(*, user: Any, ids: Iterable[int]) -> set[int]:
-    """Which of these referral ids are at the user's sites (for bulk actions)."""
-    return set(scope_to_sites(Referral.objects.filter(pk__in=list(ids)), user).values_list("pk", flat=True))
 
 
 def referral_documents(*, referral: Referral) -> QuerySet[DocumentReference]:
@@ -173,18 +150,6 @@ def claim_conflict_message(*, referral_id: int) -> str:
         return "Someone else changed this referral just now; reload to see who has it."
     claimed: datetime = referral.claimed_at or timezone.now()
     return f"Already claimed by {referral.assignee} at {timezone.localtime(claimed, referral.site.tzinfo):%H:%M}."
-
-
-def saved_view_list(*, user: Any) -> QuerySet[SavedView]:
-    """The user's own saved worklist views, by name."""
-    return SavedView.objects.filter(user=user, workflow=WORKFLOW).order_by("name")
-
-
-def saved_view_get(*, user: Any, view_id: int) -> SavedView:
-    view = saved_view_list(user=user).filter(pk=view_id).first()
-    if view is None:
-        raise Http404("No such saved view.")
-    return view
 
 
 # --- for SQL readers (kpis) -----------------------------------------------------------

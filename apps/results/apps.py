@@ -11,16 +11,19 @@ class ResultsConfig(AppConfig):
         from apps.ehr.handlers import handler_register
         from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
+        from apps.workflow.worklist import worklist_register
 
         from . import handlers
         from .impact import result_impact, results_reroute
         from .models import ResultItem
         from .policy import ResultPolicy
+        from .worklist import RESULT_WORKLIST
 
         workflow_register(ResultItem, policy=ResultPolicy())
+        worklist_register(RESULT_WORKLIST)
         # The stewards' impact preview and the re-route on activation: one selection.
         impact_provider_register(result_impact, reroute=results_reroute)
         handler_register("DiagnosticReport", handlers.on_diagnostic_report)
         handler_register("Observation", handlers.on_observation)
         nav_register(NavEntry("Results inbox", "results:inbox", order=20, permission="core.review_results"))
-        nav_register(NavEntry("Result follow-up", "results:worklist", order=21, permission="core.work_results"))
+        nav_register(NavEntry("Results worklist", "results:worklist", order=21, check=RESULT_WORKLIST.may_open))

@@ -59,12 +59,6 @@ def result_worklist(*, user: Any, step: str, cursor: str | None = None, limit: i
     return page
 
 
-def result_step_counts(*, user: Any) -> dict[str, int]:
-    """How many open results wait at each MA step, at the user's sites."""
-    qs = scope_to_sites(ResultItem.objects.filter(is_open=True), user)
-    return {step: qs.filter(state=state).count() for step, (state, _) in MA_STEPS.items()}
-
-
 def result_get(*, user: Any, item_id: int) -> ResultItem:
     """One result at the user's sites (404 elsewhere: another site's patients are invisible)."""
     item = (

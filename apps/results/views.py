@@ -1,9 +1,10 @@
-"""Server-rendered pages: the clinician's results inbox, the MAs' follow-up worklist, one
+"""Server-rendered pages: the clinician's results inbox, the results worklist (the shared one), one
 result (values beside earlier results, timeline, the next action), and the coverage page.
 Every page that shows patient data is access-logged; refused actions are 403, stale ones 409,
 bad input 400 — each shown on the page with the form kept."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -21,6 +22,8 @@ from apps.core.http import AuthenticatedRequest
 from apps.workflow import services as work
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
+from apps.workflow.worklist.rows import due_text, span
+from apps.workflow.worklist.views import WorklistViews
 
 from . import selectors, services
 from .forms import CloseForm, CoverageForm, FollowUpForm, NoteForm, NotifyForm, ReviewForm
@@ -32,18 +35,13 @@ review_required = permission_required(REVIEW, raise_exception=True)
 work_required = permission_required(WORK, raise_exception=True)
 
 
-def _age(item: ResultItem) -> str:
-    minutes = int((timezone.now() - item.opened_at).total_seconds() // 60)
-    return (
-        f"{max(minutes, 1)} min" if minutes < 60 else f"{minutes // 60} h" if minutes < 2880 else f"{minutes // 1440} d"
-    )
-
-
 def _decorate(items: list[ResultItem]) -> list[ResultItem]:
+    """Due and overdue as durations, and the age, as the worklist shows them."""
     now = timezone.now()
     for item in items:
         item.sla = sla_status(item, now=now)  # type: ignore[attr-defined]  # shown by the template
-        item.age = _age(item)  # type: ignore[attr-defined]
+        item.due = due_text(item, item.sla, now)  # type: ignore[attr-defined]
+        item.age = span(now - item.opened_at)  # type: ignore[attr-defined]
     return items
 
 
@@ -57,20 +55,19 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "results/inbox.html", {"groups": groups, "total": len(items)})
 
 
+# The worklist: the shared one (apps.workflow.worklist) bound to results. An old link to one of
+# the follow-up steps (?step=notify) opens the list filtered by that step's state.
+_worklist = WorklistViews(ResultItem.WORKFLOW)
+counts, bulk, claim, release = _worklist.counts, _worklist.bulk, _worklist.claim, _worklist.release
+view_save, view_delete = _worklist.view_save, _worklist.view_delete
+
+
 @require_GET
-@work_required
 def worklist(request: AuthenticatedRequest) -> HttpResponse:
-    counts = selectors.result_step_counts(user=request.user)
-    step = request.GET.get("step", "")
-    if step not in selectors.MA_STEPS:
-        # No step asked for: open the first one with work in it, in the order an MA works them.
-        step = next((k for k in ("notify", "follow_up", "to_close", "escalated") if counts[k]), "notify")
-    page = selectors.result_worklist(user=request.user, step=step, cursor=request.GET.get("cursor"))
-    _decorate(page.items)
-    access_log_listed(request, page.items, only_patients_shown=False)
-    steps = [{"key": k, "label": label, "count": counts[k], "current": k == step}
-             for k, (_, label) in selectors.MA_STEPS.items()]  # fmt: skip
-    return render(request, "results/worklist.html", {"page": page, "steps": steps, "step": step})
+    step = selectors.MA_STEPS.get(request.GET.get("step", ""))
+    if step is not None and _worklist.spec.may_open(request.user):
+        return redirect(f"{reverse('results:worklist')}?{urlencode({'state': step[0]})}")
+    return _worklist.worklist(request)
 
 
 def _item_page(

@@ -33,6 +33,7 @@ from .patients import item_url, may_enter_work
 from .registry import workflow_models, workflow_policy
 from .selectors import patients_attach, queue_counts
 from .sla import SUPERVISOR_QUEUE, sla_status
+from .worklist import worklist_spec
 
 CLAIMED_LIMIT = 20
 SUPERVISE = "core.supervise_queues"
@@ -128,6 +129,14 @@ def my_work(*, user: Any, now: datetime | None = None) -> MyWork:
     return work
 
 
+def _queue_label(workflow: str, queue: str) -> str:
+    """The queue as its worklist names it (the same words in the sidebar and here)."""
+    try:
+        return worklist_spec(workflow).queue_label(queue)
+    except LookupError:
+        return queue.replace("_", " ").capitalize()
+
+
 def _queues(model: type[WorkItem], *, user: Any, now: datetime) -> list[QueueRow]:
     rows = [
         QueueRow(
@@ -135,7 +144,7 @@ def _queues(model: type[WorkItem], *, user: Any, now: datetime) -> list[QueueRow
             site_code=row["site__code"],
             site_name=row["site__name"],
             queue=row["queue"],
-            label=row["queue"].replace("_", " ").capitalize(),
+            label=_queue_label(model.WORKFLOW, row["queue"]),
             total=row["total"],
             overdue=row["overdue"],
             unassigned=row["unassigned"],

@@ -1,6 +1,8 @@
 """What every workflow's pages share: telling an htmx swap from a page load, and the one way a
 refused (403), stale (409) or invalid (400) action is answered."""
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -18,12 +20,19 @@ def partial(request: HttpRequest) -> bool:
 
 
 def problem_response(
-    request: HttpRequest, *, status: int, message: str, reload_url: str, page_template: str
+    request: HttpRequest,
+    *,
+    status: int,
+    message: str,
+    reload_url: str,
+    page_template: str,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """The flash area for an htmx swap, else ``page_template`` (it gets status, message, reload_url)."""
-    context = {"status": status, "message": message, "reload_url": reload_url, "kind": "error"}
+    """The flash area for an htmx swap, else ``page_template`` (it gets status, message, reload_url
+    and ``extra``)."""
+    context = {"status": status, "message": message, "reload_url": reload_url, "kind": "error", **(extra or {})}
     if partial(request):
-        response = render(request, "referrals/_flash.html", context, status=status)
+        response = render(request, "workflow/_flash.html", context, status=status)
         response["HX-Retarget"] = "#flash"
         response["HX-Reswap"] = "innerHTML"
         return response

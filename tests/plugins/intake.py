@@ -55,3 +55,11 @@ def matrix_act(action: str) -> Any:
 
 def ma(site: Any) -> Any:
     return UserFactory(role=Role.MEDICAL_ASSISTANT, sites=[site])
+
+
+def matrix_claimed_intake(site: Any) -> dict[str, Any]:
+    """An intake a colleague of ``site`` has claimed: only a supervisor releases it."""
+    from django.utils import timezone
+
+    holder = UserFactory(role=Role.MEDICAL_ASSISTANT, sites=[site])
+    return {"pk": intake_make(site, assignee=holder, claimed_at=timezone.now()).pk}

@@ -75,3 +75,10 @@ def matrix_coverage(site: Any) -> dict[str, Any]:
     now = timezone.now()
     return {"pk": Coverage.objects.create(clinician=owner, covered_by=other, starts_at=now,
                                           ends_at=now + timedelta(days=1)).pk}  # fmt: skip
+
+
+def matrix_claimed_result(site: Any) -> dict[str, Any]:
+    """A result an MA of ``site`` has claimed to tell the patient: only a supervisor releases it."""
+    holder = UserFactory(role=Role.MEDICAL_ASSISTANT, sites=[site])
+    item = result_make(site, state=State.REVIEWED, assignee=holder, claimed_at=timezone.now())
+    return {"pk": item.pk}

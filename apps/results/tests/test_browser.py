@@ -74,11 +74,13 @@ def test_a_clinician_reviews_a_critical_result_and_an_ma_closes_it(page: Page, l
 
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, live_server.url, "maria")
-    page.get_by_role("link", name="Result follow-up").click()
-    row = page.locator(f"#result-{critical.pk}")
+    page.get_by_role("link", name="Results worklist").click()
+    row = page.locator(f"#row-{critical.pk}")
     expect(row).to_contain_text("stop the potassium")
     page.screenshot(path=f"{SHOTS}/results-worklist.png", full_page=True)
-    row.get_by_role("link", name="Open").click()
+    row.get_by_role("button", name="Claim").click()
+    expect(row).to_contain_text("You")
+    row.locator("a.row-link").click()
     page.get_by_label("How was the patient told?").select_option("phone")
     page.get_by_label("Note").first.fill("Spoke to the patient; she will stop the supplement.")
     page.get_by_role("button", name="Record notification and close").click()
@@ -89,4 +91,4 @@ def test_a_clinician_reviews_a_critical_result_and_an_ma_closes_it(page: Page, l
     critical.refresh_from_db()
     assert (critical.state, critical.notification_method, critical.is_open) == (State.CLOSED, "phone", False)
     names = list(Transition.objects.filter(workflow="result", item_id=critical.pk).values_list("transition", flat=True))
-    assert names == ["review", "notify", "close"]
+    assert names == ["review", "claim", "notify", "close"]

@@ -79,21 +79,21 @@ def test_a_stale_action_is_a_409_that_says_where_the_result_is(client, ma, own_s
 def test_an_ma_records_the_notification_from_the_worklist(client, ma, own_site):
     item = result_make(own_site, state=State.REVIEWED, follow_up=FollowUp.NOTIFY_ONLY)
     client.force_login(ma)
-    assert f'id="result-{item.pk}"' in client.get(reverse("results:worklist")).content.decode()
+    assert f'id="row-{item.pk}"' in client.get(reverse("results:worklist")).content.decode()
     response = client.post(reverse("results:notify", args=[item.pk]), {"method": "portal", "note": "Portal msg"})
     assert response.status_code == 302
     item.refresh_from_db()
     assert (item.state, item.notification_method) == (State.CLOSED, "portal")
 
 
-def test_the_worklist_opens_on_the_first_step_with_work_in_it(client, ma, own_site):
-    item = result_make(own_site, state=State.PATIENT_NOTIFIED, follow_up=FollowUp.APPOINTMENT)
+def test_an_old_link_to_a_follow_up_step_opens_the_worklist_filtered_by_its_state(client, ma, own_site):
+    booked = result_make(own_site, state=State.PATIENT_NOTIFIED, follow_up=FollowUp.APPOINTMENT)
+    to_tell = result_make(own_site, state=State.REVIEWED, follow_up=FollowUp.NOTIFY_ONLY)
     client.force_login(ma)
-    page = client.get(reverse("results:worklist")).content.decode()
-    assert f'id="result-{item.pk}"' in page  # nobody to tell: the follow-up step opens
-    assert "Nothing at this step" not in page
-    asked = client.get(reverse("results:worklist"), {"step": "notify"}).content.decode()
-    assert "Nothing at this step" in asked  # a step asked for is shown, even empty
+    response = client.get(reverse("results:worklist"), {"step": "follow_up"})
+    assert response.status_code == 302 and response.url == "/results/worklist/?state=patient_notified"
+    page = client.get(response.url).content.decode()
+    assert f'id="row-{booked.pk}"' in page and f'id="row-{to_tell.pk}"' not in page
 
 
 def test_bulk_acknowledge_from_the_inbox(client, dr, own_site):
@@ -133,8 +133,8 @@ def test_a_supervisor_gives_an_escalated_result_to_a_clinician_of_its_site(clien
     drkim = make_user(Role.CLINICIAN, username="drkim", first_name="Kim", last_name="Park")
     item = result_make(own_site, criticality="critical", state=State.ESCALATED, queue="supervisor")
     client.force_login(boss)
-    listed = client.get(reverse("results:worklist"), {"step": "escalated"}).content.decode()
-    assert f'id="result-{item.pk}"' in listed
+    listed = client.get(reverse("results:worklist"), {"step": "escalated"}, follow=True).content.decode()
+    assert f'id="row-{item.pk}"' in listed
     page = client.get(reverse("results:detail", args=[item.pk])).content.decode()
     assert "Give the result to them" in page and "Kim Park" in page
     response = client.post(reverse("results:reassign", args=[item.pk]), {"assignee": drkim.pk, "note": "on call"})

@@ -1,0 +1,59 @@
+"""What the shared worklist (``apps.workflow.worklist``) needs to know about referrals: their
+queues and open states, the referral's own columns, where a referral may be moved from its
+state, and the safe bulk action (start triage of received referrals)."""
+
+from typing import Any
+
+from apps.core.errors import ConflictError
+from apps.workflow.sla import SUPERVISOR_QUEUE
+from apps.workflow.worklist import BulkAction, Column, WorklistSpec
+
+from .models import Referral
+from .selectors import QUEUES
+from .services import referral_triage
+from .workflow import OPEN, QUEUE_FOR_STATE, State
+
+
+def queues_for(referral: Any) -> list[str]:
+    """The queue of the referral's state, or the supervisor's (an exception stays held until
+    its code is mapped, so nothing is moved into the exceptions queue by hand)."""
+    own = QUEUE_FOR_STATE.get(referral.state)
+    return [queue for queue in (own, SUPERVISOR_QUEUE) if queue]
+
+
+def _triage(*, item_id: int, by: Any, reason: str = "") -> None:
+    state = Referral.objects.filter(pk=item_id).values_list("state", flat=True).first()
+    if state != State.RECEIVED:
+        raise ConflictError("it is already past triage; open it to see the next step.", code="not_received")
+    referral_triage(referral_id=item_id, by=by)
+
+
+REFERRAL_WORKLIST = WorklistSpec(
+    workflow=Referral.WORKFLOW,
+    namespace="referrals",
+    title="Referrals",
+    noun="referral",
+    plural="referrals",
+    lede="Open referrals at your sites",
+    permissions=("core.work_referrals",),
+    work_permission="core.work_referrals",
+    queues=tuple(QUEUES),
+    states=tuple((state.value, state.label) for state in State if state in OPEN),
+    columns=(
+        Column("Referral", "referrals/worklist/_referral.html", css="wl-ref"),
+        Column("Flags", "referrals/worklist/_flags.html", css="wl-flags"),
+    ),
+    queues_for=queues_for,
+    bulk_actions=(
+        BulkAction(
+            key="triage",
+            label="Start triage",
+            done="moved into triage",
+            permission="core.supervise_queues",
+            hint="Only referrals that are received and not yet in triage",
+            run=_triage,
+        ),
+    ),
+    select_related=("site", "assignee", "service_line"),
+    head_template="referrals/_enter_link.html",
+)
