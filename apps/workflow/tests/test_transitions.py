@@ -1,7 +1,10 @@
 """The transition engine: one refusal for every workflow, policies from the registry, staff checks,
 re-queueing held items."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.roles import Role
@@ -50,12 +53,27 @@ def test_staff_lock_checks_the_action_the_reason_and_the_person(referral):
     assert staff_lock(Referral.WORKFLOW, referral.pk, "triage", by=scheduler).pk == referral.pk
 
 
-def test_held_release_requeues_only_what_is_still_held_and_logs_a_system_transition(referral):
-    Referral.objects.filter(pk=referral.pk).update(queue="exceptions")
+def test_held_release_starts_the_clock_of_a_held_item_and_keeps_a_queued_items_due_time(referral):
+    long_ago = timezone.now() - timedelta(days=90)
+    Referral.objects.filter(pk=referral.pk).update(queue="exceptions", due_at=long_ago)
     moved = held_release(Referral.WORKFLOW, [referral.pk], transition="route", release=lambda r: ("triage", "mapped"))
     assert moved == 1
     referral.refresh_from_db()
     assert referral.queue == "triage"
+    assert referral.due_at > timezone.now()  # leaving exceptions starts the SLA clock
     last = Transition.objects.filter(item_id=referral.pk).last()
     assert (last.transition, last.source, last.reason) == ("route", TransitionSource.SYSTEM, "mapped")
-    assert held_release(Referral.WORKFLOW, [referral.pk], transition="route", release=lambda r: ("x", "y")) == 0
+
+    # The release re-checks the locked item: one it no longer changes is skipped, not counted.
+    def still_held(item):
+        return ("triage", "mapped") if item.queue == "exceptions" else None
+
+    assert held_release(Referral.WORKFLOW, [referral.pk], transition="route", release=still_held) == 0
+    # An item already in a queue that a new mapping moves keeps its due time (not made new).
+    due = referral.due_at
+    assert (
+        held_release(Referral.WORKFLOW, [referral.pk], transition="route", release=lambda r: ("scheduling", "remapped"))
+        == 1
+    )
+    referral.refresh_from_db()
+    assert (referral.queue, referral.due_at) == ("scheduling", due)
