@@ -94,6 +94,14 @@ ROWS: list[Row] = [
         kwargs=lambda site: {"source": "no-such-source"},
         other_site=401,
     ),
+    # HL7 v2 over HTTP: the same token as the FHIR webhook, never a session.
+    Row(
+        "ehr:hl7v2_receive",
+        every(401, anonymous=401),
+        method="post",
+        kwargs=lambda site: {"source": "no-such-source"},
+        other_site=401,
+    ),
     # The FHIR read API: integration roles only. The store has no site, so the answer is the
     # same at any site (other_site=200), and an unknown path is a 404 OperationOutcome.
     Row("fhir:metadata", every(403, anonymous=401, integration_admin=200), api=True),

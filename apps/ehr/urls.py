@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import v2_webhook, views
 
 app_name = "ehr"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("outbox/<int:pk>/", views.outbox_detail, name="outbox_detail"),
     # --- EHR-facing endpoints (token-authenticated, no session) ---
     # The webhook, integrations/<source>/fhir, moves here from clinops/urls.py (lead).
+    path("<slug:source>/hl7v2", v2_webhook.receive, name="hl7v2_receive"),
 ]
