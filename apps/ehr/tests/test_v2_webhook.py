@@ -26,7 +26,9 @@ def post(client, source, body, *, token=None, content_type=V2, url_name="ehr:hl7
 
 
 @pytest.mark.parametrize("content_type", [V2, "x-application/hl7-v2+er7", "application/hl7-v2; charset=utf-8"])
-def test_a_message_is_stored_and_answered_with_its_ack(client, source, content_type, django_capture_on_commit_callbacks):
+def test_a_message_is_stored_and_answered_with_its_ack(
+    client, source, content_type, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, source, raw("adt_a01"), content_type=content_type)
     assert response.status_code == 200
