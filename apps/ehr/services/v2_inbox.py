@@ -113,8 +113,7 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
         return _reject(source, raw, channel, peer, header, codec, exc)
     key = _dedupe_key(source.pk, header.control_id)
     sha = hashlib.sha256(raw).hexdigest()
-    if (found := _duplicate(key, sha, header, codec)) is not None:
-        return found
+    # No look-up first: the unique key finds a resend (rare) and the race of two connections.
     correlation_id = uuid.uuid4().hex
     try:
         with transaction.atomic():
@@ -138,7 +137,8 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
             inbox_ids = _convert_into(row, message, source)
             row.save()
     except IntegrityError:
-        # The same control id committed by another connection meanwhile: answer as it was answered.
+        # A resend, or the same control id committed by another connection meanwhile: answer it
+        # as the stored message was answered.
         if (found := _duplicate(key, sha, header, codec)) is not None:
             return found
         raise

@@ -3,7 +3,7 @@ which addresses) and the call that stores a frame and answers its ACK, from a wo
 
 from collections import defaultdict
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connection
 
 from ..models import EhrSource, Hl7Message
 from ..v2.ack import AckProblem, ack_build
@@ -47,13 +47,15 @@ def mllp_routes(*, sources: list[str] | None = None, port: int | None = None) ->
 def mllp_handle(source_id: int, raw: bytes, peer: str) -> Reply:
     """Store one frame and return its ACK (in a listener worker thread). When nothing could be
     stored, an AR says so: the sender keeps the message and sends it again."""
-    close_old_connections()
+    # The worker thread keeps its connection between messages (a new one per message would cost
+    # more than storing it); one the database dropped is replaced.
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
     try:
         source = EhrSource.objects.get(pk=source_id)
         receipt = hl7_receive(source=source, raw=raw, channel=Hl7Message.Channel.MLLP, peer=peer)
     except DatabaseError:
+        connection.close()
         problem = AckProblem("207", "", "The message was not stored; send it again.")
         return Reply(ack_build(None, "AR", problem).encode())
-    finally:
-        close_old_connections()
     return Reply(receipt.ack_bytes if receipt.send else None)
