@@ -61,7 +61,7 @@ def v2_import(
         for number, raw in enumerate(split_file(_read(path)), start=1):
             receipt = hl7_receive(source=source, raw=raw, channel=Hl7Message.Channel.FILE)
             report.messages += 1
-            row = Hl7Message.objects.filter(pk=receipt.message_id).first()
+            row = Hl7Message.objects.filter(pk=receipt.message_id).first() if receipt.message_id else None
             kind = (row.message_type if row else "") or "(unreadable)"
             app_code = (row.app_ack_code or row.ack_code) if row else receipt.ack_code
             code = app_code.replace("C", "A")  # enhanced mode's CA/CR count as AA/AR

@@ -17,6 +17,7 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .ack import AckProblem, ack_build
@@ -98,7 +99,7 @@ class Listener:
         ports = []
         for port, routes in self.routes.items():
             server = await asyncio.start_server(
-                lambda r, w, routes=routes: self._connection(r, w, routes),
+                partial(self._serve, routes),
                 self.host,
                 port,
                 ssl=self.ssl_context,
@@ -124,6 +125,9 @@ class Listener:
         for server in self.servers:
             await server.wait_closed()
         self.executor.shutdown(wait=True)
+
+    async def _serve(self, routes: list[Route], reader: asyncio.StreamReader, writer: Writer) -> None:
+        await self._connection(reader, writer, routes)
 
     def _route(self, routes: list[Route], address: str) -> Route | None:
         return next((r for r in routes if r.allows(address)), None)
