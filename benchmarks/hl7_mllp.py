@@ -131,7 +131,7 @@ def main() -> None:
     source = EhrSource.objects.create(
         name="bench-v2",
         mllp_allowed_addresses=["127.0.0.1"],
-        v2_identifier_systems={"HOSP": "urn:oid:2.16.840.1.113883.3.9999.1"},
+        v2_systems={"HOSP": "urn:oid:2.16.840.1.113883.3.9999.1"},
     )
     ctx = v2_inbox.context_for(source)
     ctx.resolve = lambda *_: None  # the floor reads no database

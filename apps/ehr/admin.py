@@ -31,7 +31,7 @@ class EhrSourceForm(forms.ModelForm):
         fields = [
             "name", "base_url", "is_active", "auth_type", "client_id", "token_url", "key_id", "scope",
             "poll_enabled", "poll_resource_types", "poll_interval_seconds", "use_bulk_export",
-            "mllp_port", "mllp_allowed_addresses", "v2_identifier_systems",
+            "mllp_port", "mllp_allowed_addresses", "v2_systems",
         ]  # fmt: skip
 
     def clean_mllp_allowed_addresses(self) -> list[str]:
@@ -48,8 +48,8 @@ class EhrSourceForm(forms.ModelForm):
                 raise forms.ValidationError(f"{value} is not an IP address or network: {exc}") from exc
         return [str(v).strip() for v in values]
 
-    def clean_v2_identifier_systems(self) -> dict[str, str]:
-        value = self.cleaned_data.get("v2_identifier_systems") or {}
+    def clean_v2_systems(self) -> dict[str, str]:
+        value = self.cleaned_data.get("v2_systems") or {}
         if not isinstance(value, dict) or not all(isinstance(v, str) and ":" in v for v in value.values()):
             raise forms.ValidationError('Give authority → system URI pairs, e.g. {"HOSP": "urn:oid:1.2.3"}.')
         return value

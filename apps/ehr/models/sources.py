@@ -35,10 +35,11 @@ class EhrSource(models.Model):
     mllp_allowed_addresses = models.JSONField(
         default=list, blank=True, help_text="IP addresses or networks (CIDR) allowed to send MLLP; empty: none"
     )
-    v2_identifier_systems = models.JSONField(
+    v2_systems = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Assigning authority (CX-4 namespace id) → FHIR Identifier.system, e.g. {"HOSP": "urn:oid:1.2.3"}',
+        help_text="HL7 v2 names → FHIR system URIs: assigning authorities (CX-4) and coding systems (CWE-3), "
+        'e.g. {"HOSP": "urn:oid:1.2.3", "L": "http://ehr.example.org/codes"}',
     )
 
     poll_enabled = models.BooleanField(default=False)

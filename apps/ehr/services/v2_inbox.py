@@ -207,7 +207,7 @@ def context_for(source: EhrSource) -> Context:
     return Context(
         source_id=source.pk,
         tz=_tz(),
-        identifier_systems=dict(source.v2_identifier_systems or {}),
+        systems=dict(source.v2_systems or {}),
         referral_codes=frozenset(getattr(settings, "EHR_V2_REFERRAL_CODES", ())),
         resolve=partial(resolve_id, source.pk),
     )

@@ -16,7 +16,7 @@ def ctx() -> Context:
     return Context(
         source_id=1,
         tz=zoneinfo.ZoneInfo(TIME_ZONE),
-        identifier_systems=SYSTEMS,
+        systems=SYSTEMS,
         referral_codes=frozenset({"REF-CARD"}),
     )
 

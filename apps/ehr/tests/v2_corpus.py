@@ -8,8 +8,12 @@ from apps.ehr.models import EhrSource
 
 CORPUS = Path(__file__).parent / "fixtures" / "hl7v2"
 MESSAGES = sorted(p.stem for p in CORPUS.glob("*.hl7"))
-# The source's assigning authorities, as the expected FHIR was written with.
-SYSTEMS = {"HOSP": "urn:oid:2.16.840.1.113883.3.9999.1", "SSA": "http://hl7.org/fhir/sid/us-ssn"}
+# The source's v2 names (assigning authorities, coding systems), as the expected FHIR was written with.
+SYSTEMS = {
+    "HOSP": "urn:oid:2.16.840.1.113883.3.9999.1",
+    "SSA": "http://hl7.org/fhir/sid/us-ssn",
+    "L": "http://hosp.example.org/fhir/CodeSystem/local",  # the EHR's local codes (CWE-3 "L")
+}
 TIME_ZONE = "America/Chicago"
 
 # name → (MSA-1, ERR code from HL7 table 0357, where)
@@ -47,8 +51,8 @@ def expected(name: str) -> list[dict]:
 
 
 def configure(source: EhrSource) -> EhrSource:
-    source.v2_identifier_systems = SYSTEMS
-    source.save(update_fields=["v2_identifier_systems"])
+    source.v2_systems = SYSTEMS
+    source.save(update_fields=["v2_systems"])
     return source
 
 

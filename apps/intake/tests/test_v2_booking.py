@@ -13,12 +13,13 @@ from tests.plugins.intake_feed import appointment, feed, make_source, visit_at
 
 pytestmark = pytest.mark.django_db
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.9999.1"
+LOCAL_TYPES = "http://hosp.example.org/fhir/CodeSystem/appointment-type"
 
 
 @pytest.fixture
 def source(db):
     source = make_source()[0]
-    source.v2_identifier_systems = {"HOSP": MRN_SYSTEM}
+    source.v2_systems = {"HOSP": MRN_SYSTEM, "L": LOCAL_TYPES}
     source.save()
     return source
 
@@ -28,12 +29,15 @@ def capture(django_capture_on_commit_callbacks):
     return django_capture_on_commit_callbacks
 
 
-def siu(event: str, control_id: str, start: datetime, *, status: str = "Booked", sent: str = "") -> bytes:
+def siu(
+    event: str, control_id: str, start: datetime, *, status: str = "Booked", sent: str = "",
+    reason: str = "ROUTINE^Routine visit^HL70276",
+) -> bytes:  # fmt: skip
     when = start.strftime("%Y%m%d%H%M%S%z")
     sent = sent or datetime.now(start.tzinfo).strftime("%Y%m%d%H%M%S%z")
     segments = [
         f"MSH|^~\\&|EPIC|HOSP|CLINOPS|CLINOPS|{sent}||SIU^{event}^SIU_S12|{control_id}|P|2.5.1",
-        "SCH|PL555^EPIC|APT1001^EPIC|||||ROUTINE^Routine visit^HL70276||30|MIN" + "|" * 14 + status,
+        f"SCH|PL555^EPIC|APT1001^EPIC|||||{reason}||30|MIN" + "|" * 14 + status,
         "PID|1||MRN1001^^^HOSP^MR||Rivera^Ana||19800214|F",
         f"AIS|1|A|NEWPT^New patient visit|{when}|||30|MIN",
         "AIL|1|A|NORTH^^^HOSP",
@@ -92,3 +96,21 @@ def test_a_v2_no_show_marks_the_intake(source, capture):
     send(source, siu("S12", "SIU1", start, sent="20250101090000+0000"), capture)
     send(source, siu("S26", "SIU2", start, status="Noshow", sent="20250102090000+0000"), capture)
     assert Intake.objects.get().state == State.NO_SHOW
+
+
+def test_a_local_appointment_type_goes_through_the_governed_map(source, capture):
+    from apps.intake.services import APPOINTMENT_TYPE_SYSTEM
+    from apps.terminology.models import UnmappedCode
+    from tests.plugins.terminology import concept_map_active
+
+    concept_map_active(
+        "hosp-appointment-types", source_url=LOCAL_TYPES, target_url=APPOINTMENT_TYPE_SYSTEM,
+        rows=[("NP", "CHECKUP")],
+    )  # fmt: skip
+    send(source, siu("S12", "SIU1", visit_at(3), reason="NP^New patient^L"), capture)
+    intake = Intake.objects.get()
+    assert (intake.appointment_type, intake.exception_reason) == ("CHECKUP", "")
+    send(source, siu("S14", "SIU2", visit_at(3), reason="ZZ^Odd visit^L", sent="20991231000000+0000"), capture)
+    intake.refresh_from_db()
+    assert "ZZ is not mapped" in intake.exception_reason
+    assert UnmappedCode.objects.filter(system=LOCAL_TYPES, code="ZZ").exists()

@@ -38,7 +38,8 @@ class Context:
 
     source_id: int
     tz: tzinfo
-    identifier_systems: dict[str, str] = field(default_factory=dict)
+    # v2 names → FHIR system URIs: assigning authorities (CX-4) and coding systems (CWE-3).
+    systems: dict[str, str] = field(default_factory=dict)
     referral_codes: frozenset[str] = frozenset()
     # (resource type, patient reference, identifiers) → the id of a stored resource that has one
     # of those identifiers, so v2 and FHIR input of one patient land on one record.
@@ -57,8 +58,8 @@ def system_of(authority: str, ctx: Context) -> str:
     """A FHIR system for an assigning authority (HD: namespace&universal id&type)."""
     parts = authority.split(SUB)
     namespace = parts[0].strip()
-    if namespace in ctx.identifier_systems:
-        return ctx.identifier_systems[namespace]
+    if namespace in ctx.systems:
+        return ctx.systems[namespace]
     universal = parts[1].strip() if len(parts) > 1 else ""
     kind = parts[2].strip().upper() if len(parts) > 2 else ""
     if universal and kind == "ISO":
@@ -161,15 +162,20 @@ def contact_point(comps: list[str], default_use: str) -> dict[str, Any] | None:
     return {"system": system, "value": number, "use": use}
 
 
-def codeable(comps: list[str], *, default_system: str = "") -> dict[str, Any] | None:
-    """CWE/CE (code ^ text ^ system ^ alt code ^ alt text ^ alt system) → CodeableConcept."""
-    c = [x.strip() for x in comps] + [""] * 6
+def codeable(comps: list[str], ctx: Context | None = None, *, default_system: str = "") -> dict[str, Any] | None:
+    """CWE/CE (code ^ text ^ system ^ alt code ^ alt text ^ alt system) → CodeableConcept.
+
+    The coding system's name (CWE-3) becomes a URI: the source's own names first (``v2_systems``:
+    a local system such as "L" or "99ZZZ" gets the URI its terminology maps are written for, so a
+    local code goes through the governed maps as a FHIR one does), then the well-known ones."""
+    c = [x.split(SUB)[0].strip() for x in comps] + [""] * 6
+    systems = ctx.systems if ctx else {}
     codings = []
     for code, display, system in ((c[0], c[1], c[2]), (c[3], c[4], c[5])):
         if not code:
             continue
         coding: dict[str, Any] = {"code": code}
-        uri = CODE_SYSTEMS.get(system.upper(), "") if system else default_system
+        uri = systems.get(system) or (CODE_SYSTEMS.get(system.upper(), "") if system else default_system)
         if not uri and system:
             uri = V2 + system[-4:] if re.fullmatch(r"HL7\d{4}", system.upper()) else ""
         if uri:

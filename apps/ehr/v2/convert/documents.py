@@ -22,7 +22,7 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
     unique = entity_identifier(txa.components(12), ctx)
     if unique is None:
         raise V2Error("TXA-12, the unique document number, is required.", code="101", ack="AE", location=loc(txa, 12))
-    kind = codeable(txa.components(2))
+    kind = codeable(txa.components(2), ctx)
     if kind is None:
         raise V2Error("TXA-2, the document type, is required.", code="101", ack="AE", location=loc(txa, 2))
     document: Resource = {

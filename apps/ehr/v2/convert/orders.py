@@ -65,7 +65,7 @@ def _service_request(orc: Segment, obr: Segment | None, subject: dict, ctx: Cont
         "intent": "order",
         "subject": subject,
     }
-    code = codeable(obr.components(4)) if obr else None
+    code = codeable(obr.components(4), ctx) if obr else None
     if code is None:
         raise V2Error("OBR-4, what is ordered, is required.", code="101", ack="AE", location="OBR^1^4")
     resource["code"] = code
@@ -77,7 +77,7 @@ def _service_request(orc: Segment, obr: Segment | None, subject: dict, ctx: Cont
     requester = practitioner_ref(orc.components(12)) or (practitioner_ref(obr.components(16)) if obr else None)
     if requester:
         resource["requester"] = requester
-    if obr and (reason := codeable(obr.components(31))):
+    if obr and (reason := codeable(obr.components(31), ctx)):
         resource["reasonCode"] = [reason]
     if _is_referral(orc, code, ctx):
         resource["category"] = [{"coding": [REFERRAL]}]

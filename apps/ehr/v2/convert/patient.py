@@ -68,7 +68,7 @@ def patient(message: V2Message, ctx: Context, pid: Segment | None = None) -> Res
     telecom += [t for t in (contact_point(r, "work") for r in pid.reps(14)) if t]
     if telecom:
         out["telecom"] = telecom
-    if language := codeable(pid.components(15)):
+    if language := codeable(pid.components(15), ctx):
         out["communication"] = [{"language": language}]
     if marital := pid.get(16):
         out["maritalStatus"] = table_code("0002", marital)

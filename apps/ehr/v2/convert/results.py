@@ -59,7 +59,7 @@ def _report(obr: Segment, observations: list, subject: dict, orc: Segment | None
     ids = [i for i in (filler, placer) if i]
     if not ids:
         raise V2Error("OBR-3 or OBR-2, the order number, is required.", code="101", ack="AE", location=loc(obr, 3))
-    code = codeable(obr.components(4))
+    code = codeable(obr.components(4), ctx)
     if code is None:
         raise V2Error("OBR-4, what was tested, is required.", code="101", ack="AE", location=loc(obr, 4))
     status_code = obr.get(25).upper() or "F"
@@ -94,7 +94,7 @@ def _report(obr: Segment, observations: list, subject: dict, orc: Segment | None
 
 
 def _observation(obx: Segment, notes: list[str], report: Resource, number: int, ctx: Context) -> Resource:
-    code = codeable(obx.components(3))
+    code = codeable(obx.components(3), ctx)
     if code is None:
         raise V2Error("OBX-3, what was observed, is required.", code="101", ack="AE", location=f"OBX^{number}^3")
     status_code = obx.get(11).upper() or "F"
@@ -162,7 +162,7 @@ def _value(obx: Segment, number: int, ctx: Context) -> dict[str, Any]:
             quantity["comparator"] = COMPARATOR[comparator]
         return {"valueQuantity": quantity}
     if kind in ("CE", "CWE", "CNE", "CF"):
-        concept = codeable(first)
+        concept = codeable(first, ctx)
         return {"valueCodeableConcept": concept} if concept else {}
     if kind in ("DT", "DTM", "TS"):
         value = when(obx, 5, ctx)

@@ -44,11 +44,11 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
     out: Resource = {"resourceType": "Appointment", "id": appointment_id, "identifier": ids, "status": status}
     reason = sch.components(7)
     if reason and reason[0]:
-        concept = codeable(reason, default_system=V2 + "0276")
+        concept = codeable(reason, ctx, default_system=V2 + "0276")
         if concept and len(reason) > 2 and reason[2].upper() in ("", "HL70276"):
             concept["coding"][0]["system"] = V2 + "0276"
         out["appointmentType"] = concept
-    if status in ("cancelled", "noshow", "entered-in-error") and (why := codeable(sch.components(6))):
+    if status in ("cancelled", "noshow", "entered-in-error") and (why := codeable(sch.components(6), ctx)):
         out["cancelationReason"] = why
     # Start from the first resource segment that has one (AIS, then AIL/AIP/AIG), else SCH-11.
     start = end = ""
