@@ -226,3 +226,74 @@ def test_split_file_reads_framed_and_blank_line_separated_files():
         raw("adt_a01").split(b"\r")[0],
         raw("adt_a03").split(b"\r")[0],
     ]
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, written as PEM files."""
+    from datetime import UTC, datetime, timedelta
+    from ipaddress import ip_address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "clinops-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_mllp_over_tls(source, tmp_path):
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    running = Running(mllp_routes(sources=[source.name], port=0), ssl_context=server)
+    try:
+        client = ssl.create_default_context(cafile=str(cert))
+        with client.wrap_socket(connect(running.port), server_hostname="127.0.0.1") as sock:
+            sock.sendall(frame(raw("adt_a01")))
+            [ack] = read_acks(sock, 1)
+        assert ack["MSA"][1:3] == ["AA", "ADT0001"]
+        with connect(running.port) as plain:  # a client speaking plain MLLP to the TLS port
+            try:
+                plain.sendall(frame(raw("adt_a04")))
+                answer = plain.recv(1024)
+            except ConnectionError:
+                answer = b""
+        assert b"MSA" not in answer
+    finally:
+        running.stop()
+    assert Hl7Message.objects.count() == 1 and running.listener.stats.errors == 0
+
+
+def test_a_quiet_connection_is_closed_and_the_listener_goes_on(source):
+    running = Running(mllp_routes(sources=[source.name], port=0), idle_seconds=0.3)
+    try:
+        with connect(running.port) as quiet:
+            quiet.sendall(START + b"MSH|^~\\&|half a frame")  # then nothing
+            time.sleep(0.8)
+            assert quiet.recv(1024) == b""  # closed by the listener
+        with connect(running.port) as sock:
+            sock.sendall(frame(raw("adt_a01")))
+            assert read_acks(sock, 1)[0]["MSA"][1] == "AA"
+    finally:
+        running.stop()
