@@ -1,10 +1,11 @@
 """Reads for the console's HL7 v2 pages: the message list (filtered, keyset-paged), one message
 with its segments laid out, its ACK and the FHIR inbox messages it became."""
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
 from .models import Hl7Message, InboxMessage
@@ -61,3 +62,12 @@ def hl7_get(*, message_id: int) -> Hl7Detail:
     resources = list(InboxMessage.objects.filter(envelope=message.envelope).order_by("id"))
     patient = next((f"Patient/{m.resource_id}" for m in resources if m.resource_type == "Patient"), "unknown")
     return Hl7Detail(message, readable(text), readable(message.ack), resources, patient[:128], text)
+
+
+def hl7_status_counts() -> dict[int, Counter]:
+    """{source id: Counter(status → v2 messages)}, all time (one grouped query)."""
+    found: dict[int, Counter] = defaultdict(Counter)
+    rows = Hl7Message.objects.values_list("source_id", "status").annotate(n=Count("id")).order_by()
+    for source_id, status, n in rows:
+        found[source_id][status] = n
+    return dict(found)

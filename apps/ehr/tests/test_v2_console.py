@@ -86,3 +86,12 @@ def test_other_roles_are_refused(client, make_user, role, source, django_capture
 
 def test_an_unknown_message_is_404(admin_client):
     assert admin_client.get(reverse("ehr:hl7_detail", args=[999])).status_code == 404
+
+
+def test_the_overview_counts_v2_messages_by_status_per_source(admin_client, source, django_capture_on_commit_callbacks):
+    receive(source, raw("adt_a01"), django_capture_on_commit_callbacks)
+    receive(source, malformed("no_patient_id"), django_capture_on_commit_callbacks)
+    page = admin_client.get(reverse("ehr:console")).content.decode()
+    assert "HL7 v2" in page
+    assert "Stored, not converted (application error) <strong>1</strong>" in page
+    assert f"{reverse('ehr:hl7_list')}?source={source.name}&amp;status=error" in page
