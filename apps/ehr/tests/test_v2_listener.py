@@ -297,3 +297,39 @@ def test_a_quiet_connection_is_closed_and_the_listener_goes_on(source):
             assert read_acks(sock, 1)[0]["MSA"][1] == "AA"
     finally:
         running.stop()
+
+
+def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(source):
+    import os
+    import signal
+    from io import StringIO
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    source.mllp_port = port
+    source.save()
+    answers = []
+
+    def engine():
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                sock = connect(port)
+                break
+            except OSError:
+                time.sleep(0.05)
+        with sock:
+            sock.sendall(frame(raw("adt_a01")) + frame(raw("siu_s12")))
+            answers.extend(a["MSA"][1] for a in read_acks(sock, 2))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=engine)
+    thread.start()
+    out = StringIO()
+    call_command("hl7_listen", "--host", "127.0.0.1", "--workers", "1", stdout=out)
+    thread.join(10)
+    assert answers == ["AA", "AA"]
+    assert f"port(s) {port}" in out.getvalue() and "2 message(s)" in out.getvalue()
+    assert Hl7Message.objects.count() == 2
