@@ -124,3 +124,11 @@ def test_malformed_messages_say_what_is_wrong_and_where(name, answer):
 )
 def test_v2_dates(value, fhir):
     assert v2_datetime(value, default_tz=zoneinfo.ZoneInfo(TIME_ZONE)) == fhir
+
+
+def test_the_filler_status_refines_a_booking_and_the_placer_order_links_it():
+    data = raw("siu_s12").replace(b"|Booked", b"|Pending|ORD7001^EPIC")
+    message, _ = parse(data)
+    appointment = {r["resourceType"]: r for r in convert(message, ctx())}["Appointment"]
+    assert appointment["status"] == "pending"
+    assert appointment["basedOn"] == [{"reference": "ServiceRequest/ORD7001"}]

@@ -37,7 +37,7 @@ def siu(
     sent = sent or datetime.now(start.tzinfo).strftime("%Y%m%d%H%M%S%z")
     segments = [
         f"MSH|^~\\&|EPIC|HOSP|CLINOPS|CLINOPS|{sent}||SIU^{event}^SIU_S12|{control_id}|P|2.5.1",
-        f"SCH|PL555^EPIC|APT1001^EPIC|||||{reason}||30|MIN" + "|" * 14 + status,
+        f"SCH|PL555^EPIC|APT1001^EPIC|||||{reason}||30|MIN" + "|" * 15 + status,
         "PID|1||MRN1001^^^HOSP^MR||Rivera^Ana||19800214|F",
         f"AIS|1|A|NEWPT^New patient visit|{when}|||30|MIN",
         "AIL|1|A|NORTH^^^HOSP",

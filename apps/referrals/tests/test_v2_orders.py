@@ -54,3 +54,19 @@ def test_a_v2_cancellation_cancels_the_referral(django_capture_on_commit_callbac
         django_capture_on_commit_callbacks,
     )
     assert Referral.objects.get().state == "cancelled"
+
+
+@override_settings(EHR_V2_REFERRAL_CODES=["394579002"])
+def test_a_v2_booking_of_the_referral_schedules_it(django_capture_on_commit_callbacks):
+    source, _ = make_source()
+    send(source, orm("ORM1"), django_capture_on_commit_callbacks)
+    Referral.objects.update(state="scheduling")  # triaged and accepted meanwhile
+    siu = [
+        "MSH|^~\\&|EPIC|HOSP|CLINOPS|CLINOPS|20260305100000+0000||SIU^S12^SIU_S12|SIU1|P|2.5.1",
+        "SCH|PL1^EPIC|APT77^EPIC|||||ROUTINE^Routine^HL70276||30|MIN" + "|" * 15 + "Booked|ORD7001^EPIC",
+        "PID|1||MRN1001^^^HOSP^MR||Rivera^Ana||19800214|F",
+        "AIS|1|A|CARD^Cardiology visit|20260320140000+0000|||30|MIN",
+    ]
+    send(source, "\r".join(siu).encode() + b"\r", django_capture_on_commit_callbacks)
+    referral = Referral.objects.get()
+    assert (referral.state, referral.appointment_ref) == ("scheduled", "Appointment/APT77")

@@ -84,8 +84,10 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
             if actor := practitioner_ref(rep):
                 participants.append({"actor": actor, "status": "accepted"})
     out["participant"] = participants
-    if placer_order := entity_identifier(sch.components(26), ctx):
-        out["basedOn"] = [{"reference": f"ServiceRequest/{fhir_id(placer_order['value'])}"}]
+    # SCH-26 (placer order number): the order this booking fulfils, e.g. a referral.
+    if placer_order := entity_identifier(sch.components(26), ctx, type_code="PLAC"):
+        order_id = ctx.resolve("ServiceRequest", subject["reference"], [placer_order]) or fhir_id(placer_order["value"])
+        out["basedOn"] = [{"reference": f"ServiceRequest/{order_id}"}]
     return [person, out]
 
 
