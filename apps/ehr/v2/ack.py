@@ -78,7 +78,7 @@ def ack_build(header: Header | None, ack_code: str, problem: AckProblem | None =
                 [
                     "ERR",
                     err1,
-                    comp.join(loc[:3]),
+                    comp.join(loc[:3]) if problem.location else "",
                     comp.join([problem.code, name, "HL70357"]),
                     severity,
                     "",
