@@ -19,6 +19,7 @@ clinops has no outbound v2 connection to the sender.
 import hashlib
 import json
 import logging
+import traceback
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -161,7 +162,9 @@ def _convert_into(row: Hl7Message, message: V2Message, source: EhrSource) -> lis
     except Exception as exc:
         # A bug in a mapping must not cost the message: it is stored, answered AE and can be
         # converted again from the console once fixed. The log names no patient data.
-        logger.exception("hl7: converting message %s of source %s failed", header.control_id, source.pk)
+        # Where it failed, without the exception's text (which may quote the message's data).
+        where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+        logger.error("hl7: converting a message of source %s failed: %s\n%s", source.pk, exc.__class__.__name__, where)
         problem = AckProblem(INTERNAL, "", f"The message could not be converted ({exc.__class__.__name__}).")
     app_code = "AE" if problem else "AA"
     row.ack, row.ack_code, row.app_ack_code, row.ack_sent = _answer(header, app_code, problem)

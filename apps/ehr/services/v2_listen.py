@@ -1,6 +1,7 @@
 """What the MLLP listener needs from the database: its routes (which source on which port, from
 which addresses) and the call that stores a frame and answers its ACK, from a worker thread."""
 
+import logging
 from collections import defaultdict
 
 from django.db import DatabaseError, connection
@@ -9,6 +10,8 @@ from ..models import EhrSource, Hl7Message
 from ..v2.ack import AckProblem, ack_build
 from ..v2.listener import Reply, Route, networks_of
 from .v2_inbox import hl7_receive
+
+logger = logging.getLogger(__name__)
 
 
 class ListenConfigError(Exception):
@@ -54,8 +57,12 @@ def mllp_handle(source_id: int, raw: bytes, peer: str) -> Reply:
     try:
         source = EhrSource.objects.get(pk=source_id)
         receipt = hl7_receive(source=source, raw=raw, channel=Hl7Message.Channel.MLLP, peer=peer)
-    except DatabaseError:
-        connection.close()
+    except Exception as exc:
+        # Not stored (or not known to be): an AR, and the sender sends it again; a resend of one
+        # that was stored after all gets its stored ACK. The log names no message data.
+        logger.error("hl7_listen: a message from source %s was not stored (%s)", source_id, exc.__class__.__name__)
+        if isinstance(exc, DatabaseError):
+            connection.close()
         problem = AckProblem("207", "", "The message was not stored; send it again.")
         return Reply(ack_build(None, "AR", problem).encode())
     return Reply(receipt.ack_bytes if receipt.send else None)

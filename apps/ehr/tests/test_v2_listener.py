@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
@@ -333,3 +334,17 @@ def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(so
     assert answers == ["AA", "AA"]
     assert f"port(s) {port}" in out.getvalue() and "2 message(s)" in out.getvalue()
     assert Hl7Message.objects.count() == 2
+
+
+def test_a_message_that_cannot_be_stored_is_answered_ar_and_the_resend_is_taken(listening):
+    from django.db import OperationalError
+
+    down = mock.patch("apps.ehr.services.v2_listen.hl7_receive", side_effect=OperationalError("database down"))
+    with down, connect(listening.port) as sock:
+        sock.sendall(frame(raw("adt_a01")))
+        [ack] = read_acks(sock, 1)
+    assert ack["MSA"][1] == "AR" and "send it again" in ack["ERR"][8]
+    with connect(listening.port) as sock:
+        sock.sendall(frame(raw("adt_a01")))
+        assert read_acks(sock, 1)[0]["MSA"][1] == "AA"
+    assert Hl7Message.objects.count() == 1

@@ -226,7 +226,7 @@ def when(segment: Segment, number: int, ctx: Context, *, required: bool = False)
     value = v2_datetime(raw, default_tz=ctx.tz)
     if not value:
         raise V2Error(
-            f"{segment.name}-{number} is not a date/time: {raw[:30]}.",
+            f"{segment.name}-{number} is not a date/time (YYYYMMDD[HHMM[SS]][+ZZZZ]).",
             code="102",
             ack="AE",
             location=loc(segment, number),

@@ -58,7 +58,7 @@ def patient(message: V2Message, ctx: Context, pid: Segment | None = None) -> Res
         out["name"] = names
     if birth := pid.get(7):
         if not (day := v2_date(birth)):
-            raise V2Error(f"PID-7 is not a date: {birth[:20]}.", code="102", ack="AE", location=loc(pid, 7))
+            raise V2Error("PID-7 is not a date (YYYYMMDD).", code="102", ack="AE", location=loc(pid, 7))
         out["birthDate"] = day
     if sex := pid.get(8).upper():
         out["gender"] = GENDER.get(sex, "unknown")

@@ -149,7 +149,7 @@ def _value(obx: Segment, number: int, ctx: Context) -> dict[str, Any]:
     if kind == "NM":
         raw = first[0].strip()
         if not NUMBER.match(raw):
-            raise V2Error(f"OBX-5 is not a number: {raw[:20]}.", code="102", ack="AE", location=where)
+            raise V2Error("OBX-5 is not a number, as OBX-2 (NM) says it is.", code="102", ack="AE", location=where)
         return {"valueQuantity": _quantity(raw, obx.components(6))}
     if kind == "SN":
         comparator, num1, separator, num2 = ([c.strip() for c in first] + ["", "", "", ""])[:4]
