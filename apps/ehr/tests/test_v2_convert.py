@@ -132,3 +132,13 @@ def test_the_filler_status_refines_a_booking_and_the_placer_order_links_it():
     appointment = {r["resourceType"]: r for r in convert(message, ctx())}["Appointment"]
     assert appointment["status"] == "pending"
     assert appointment["basedOn"] == [{"reference": "ServiceRequest/ORD7001"}]
+
+
+def test_escape_sequences_are_read_as_the_characters_they_stand_for():
+    pid = "PID|1||MRN1001^^^HOSP^MR||O\\S\\Brien\\F\\Smith^Ann\\R\\Marie\\E\\||19800214|F|||Caf\\XC3A9\\ St^^Town"
+    data = raw("adt_a28").split(b"\r")[0] + b"\r" + pid.encode() + b"\r"
+    message, _ = parse(data)
+    patient = convert(message, ctx())[0]
+    assert patient["name"][0]["family"] == "O^Brien|Smith"
+    assert patient["name"][0]["given"] == ["Ann~Marie\\"]
+    assert patient["address"][0]["line"] == ["Café St"]  # \Xhh\ bytes in the message's character set

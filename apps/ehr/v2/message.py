@@ -230,9 +230,12 @@ class Segment:
 
 
 class V2Message:
-    def __init__(self, header: Header, text: str) -> None:
+    def __init__(self, header: Header, text: str, codec: str = "utf-8") -> None:
         self.header = header
         self.text = text
+        self.codec = codec
+        esc = re.escape(header.encoding_chars[2:3] or "\\")
+        self._hex = re.compile(f"{esc}X([0-9A-Fa-f]{{2,}}){esc}")
         lines = _split_segments(text)
         if len(lines) > MAX_SEGMENTS:
             raise V2Error(f"The message has more than {MAX_SEGMENTS} segments.", code=SEGMENT_SEQUENCE)
@@ -257,7 +260,16 @@ class V2Message:
     def unescape(self, value: str) -> str:
         if self.header.encoding_chars[2:3] not in value:
             return value
-        return unescape(self._parsed, value)
+        # \Xhh..\ is bytes in the message's character set (python-hl7 would read each byte as a
+        # character on its own, which breaks UTF-8).
+        value = self._hex.sub(lambda m: self._bytes(m.group(1)), value)
+        return unescape(self._parsed, value) if self.header.encoding_chars[2:3] in value else value
+
+    def _bytes(self, digits: str) -> str:
+        try:
+            return bytes.fromhex(digits[: len(digits) // 2 * 2]).decode(self.codec, errors="replace")
+        except ValueError:
+            return ""
 
     def all(self, name: str) -> list[Segment]:
         return [s for s in self.segments if s.name == name]
@@ -274,7 +286,7 @@ def parse(raw: bytes) -> tuple[V2Message, str]:
     header = read_header(raw)
     check_header(header)
     text, codec = decode(raw, header)
-    return V2Message(header, text), codec
+    return V2Message(header, text, codec), codec
 
 
 def v2_datetime(value: str, *, default_tz: Any = UTC) -> str:
