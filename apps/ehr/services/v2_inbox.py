@@ -230,14 +230,16 @@ def resolve_id(source_id: int, resource_type: str, patient_ref: str, identifiers
         rows = model.objects.filter(source_id=source_id, patient_ref=patient_ref, deleted=False)
     else:
         return None
-    for fhir_id, raw in rows.values_list("fhir_id", "raw")[:200]:
+    found = []
+    for fhir_id, version_id, raw in rows.values_list("fhir_id", "version_id", "raw")[:200]:
         stored = (raw or {}).get("identifier") or []
         if isinstance((raw or {}).get("masterIdentifier"), dict):
             stored = [*stored, raw["masterIdentifier"]]
-        for ident in stored:
-            if isinstance(ident, dict) and (ident.get("system", ""), ident.get("value")) in wanted:
-                return fhir_id
-    return None
+        if any(isinstance(i, dict) and (i.get("system", ""), i.get("value")) in wanted for i in stored):
+            found.append((version_id.startswith("v2-"), fhir_id))
+    # The EHR's own FHIR record wins over one made from v2 before it arrived: from then on, v2
+    # messages about the patient land on the EHR's record.
+    return min(found)[1] if found else None
 
 
 def _duplicate(key: str, sha: str, header: Header, codec: str) -> V2Receipt | None:

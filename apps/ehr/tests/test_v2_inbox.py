@@ -203,3 +203,17 @@ def test_hostile_input_is_answered_never_raised(data, source, django_capture_on_
     receipt = receive(source, data, django_capture_on_commit_callbacks)
     assert receipt.ack_code in ("AR", "AE")
     assert segments(receipt.ack)["ERR"][8]
+
+
+def test_once_the_ehr_fhir_record_arrives_later_v2_messages_land_on_it(source, django_capture_on_commit_callbacks):
+    receive(source, raw("adt_a01"), django_capture_on_commit_callbacks)  # no FHIR record yet: the v2 one
+    fhir_patient = {
+        "resourceType": "Patient",
+        "id": "pat-42",
+        "meta": {"versionId": "1", "lastUpdated": "2025-03-05T00:00:00Z"},
+        "identifier": [{"system": "urn:oid:2.16.840.1.113883.3.9999.1", "value": "MRN1001"}],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        inbox_receive(source=source, body=fhir_patient, channel=InboxMessage.Channel.WEBHOOK)
+    receive(source, raw("siu_s12"), django_capture_on_commit_callbacks)
+    assert Appointment.objects.get().patient_ref == "Patient/pat-42"
