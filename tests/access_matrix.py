@@ -28,6 +28,21 @@ from tests.plugins.referrals import (
 from tests.plugins.results import matrix_claimed_result, matrix_coverage, matrix_result
 from tests.plugins.terminology import matrix_map, matrix_unmapped, matrix_version
 
+
+def matrix_hl7_kwargs(site: Any) -> dict[str, Any]:
+    """A stored HL7 v2 message (v2 messages belong to a source, not a site)."""
+    from apps.ehr.models import Hl7Message, InboxEnvelope
+    from tests.plugins.ehr_messages import source_make
+
+    source = source_make("matrix-hl7")
+    envelope = InboxEnvelope.objects.create(source=source, sha256="0" * 64, correlation_id="m", raw=b"MSH|^~\\&|\r")
+    row = Hl7Message.objects.create(
+        source=source, envelope=envelope, dedupe_key=envelope.sha256[:60] + str(envelope.pk), channel="http",
+        status=Hl7Message.Status.ERROR, ack_code="AE", ack="MSH|^~\\&|\rMSA|AE|\r",
+    )  # fmt: skip
+    return {"pk": row.pk}
+
+
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
@@ -132,6 +147,14 @@ ROWS: list[Row] = [
         kwargs=lambda site: {"source": "no-such-source"},
         other_site=401,
     ),
+    # HL7 v2 over HTTP: the same token as the FHIR webhook, never a session.
+    Row(
+        "ehr:hl7v2_receive",
+        every(401, anonymous=401),
+        method="post",
+        kwargs=lambda site: {"source": "no-such-source"},
+        other_site=401,
+    ),
     # The FHIR read API: integration roles only. The store has no site, so the answer is the
     # same at any site (other_site=200), and an unknown path is a 404 OperationOutcome.
     Row("fhir:metadata", every(403, anonymous=401, integration_admin=200), api=True),
@@ -163,6 +186,9 @@ ROWS: list[Row] = [
     Row("ehr:inbox_detail", every(403, integration_admin=200), kwargs=matrix_inbox_kwargs, other_site=200),
     Row("ehr:inbox_retry", every(403, integration_admin=302), method="post"),
     Row("ehr:inbox_replay", every(403, integration_admin=200), method="post"),
+    Row("ehr:hl7_list", every(403, integration_admin=200)),
+    Row("ehr:hl7_detail", every(403, integration_admin=200), kwargs=matrix_hl7_kwargs, other_site=200),
+    Row("ehr:hl7_replay", every(403, integration_admin=302), method="post", kwargs=matrix_hl7_kwargs, other_site=302),
     Row("ehr:outbox_list", every(403, integration_admin=200)),
     Row("ehr:outbox_detail", every(403, integration_admin=200), kwargs=matrix_outbox_kwargs, other_site=200),
     Row("ehr:outbox_retry", every(403, integration_admin=302), method="post"),

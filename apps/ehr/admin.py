@@ -31,7 +31,28 @@ class EhrSourceForm(forms.ModelForm):
         fields = [
             "name", "base_url", "is_active", "auth_type", "client_id", "token_url", "key_id", "scope",
             "poll_enabled", "poll_resource_types", "poll_interval_seconds", "use_bulk_export",
+            "mllp_port", "mllp_allowed_addresses", "v2_systems",
         ]  # fmt: skip
+
+    def clean_mllp_allowed_addresses(self) -> list[str]:
+        """Addresses or networks the listener can read; a typo here would lock the sender out."""
+        import ipaddress
+
+        values = self.cleaned_data.get("mllp_allowed_addresses") or []
+        if not isinstance(values, list):
+            raise forms.ValidationError('Give a list, e.g. ["10.0.0.5", "10.1.0.0/16"].')
+        for value in values:
+            try:
+                ipaddress.ip_network(str(value).strip(), strict=False)
+            except ValueError as exc:
+                raise forms.ValidationError(f"{value} is not an IP address or network: {exc}") from exc
+        return [str(v).strip() for v in values]
+
+    def clean_v2_systems(self) -> dict[str, str]:
+        value = self.cleaned_data.get("v2_systems") or {}
+        if not isinstance(value, dict) or not all(isinstance(v, str) and ":" in v for v in value.values()):
+            raise forms.ValidationError('Give authority → system URI pairs, e.g. {"HOSP": "urn:oid:1.2.3"}.')
+        return value
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from django import forms
 
-from .models import STORE_MODELS, EhrSource, InboxMessage, OutboxMessage
+from .models import STORE_MODELS, EhrSource, Hl7Message, InboxMessage, OutboxMessage
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -95,3 +95,42 @@ class InboxFilterForm(_MessageFilterForm):
 class OutboxFilterForm(_MessageFilterForm):
     status_choices = list(OutboxMessage.Status.choices)
     time_label = "Created"
+
+
+class Hl7FilterForm(forms.Form):
+    """Filters of the HL7 v2 message list."""
+
+    source = forms.ModelChoiceField(
+        queryset=EhrSource.objects.order_by("name").only("id", "name"),
+        required=False,
+        to_field_name="name",
+        empty_label="Any source",
+        label="Source",
+    )
+    status = forms.ChoiceField(required=False, label="Status", choices=[("", "Any status"), *Hl7Message.Status.choices])
+    type = forms.CharField(
+        required=False,
+        max_length=16,
+        label="Message type",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. ADT^A01 or ORU", "autocomplete": "off"}),
+    )
+    control_id = forms.CharField(
+        required=False, max_length=199, label="Control id", widget=forms.TextInput(attrs={"autocomplete": "off"})
+    )
+
+    def filters(self) -> dict[str, Any]:
+        if not self.is_bound or not self.is_valid():
+            return {} if not self.is_bound else {k: v for k, v in self.cleaned_data.items() if v}
+        data = self.cleaned_data
+        found = {
+            "source": data["source"].name if data.get("source") else "",
+            "status": data.get("status") or "",
+            "type": (data.get("type") or "").strip(),
+            "control_id": (data.get("control_id") or "").strip(),
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        if not self.is_bound:
+            return []
+        return [(name, str(self.data.get(name))) for name in self.fields if self.data.get(name)]

@@ -23,9 +23,9 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core.access_log import access_log
 from apps.core.models import User
 
-from . import selectors
+from . import selectors, selectors_v2
 from .forms import InboxFilterForm, OutboxFilterForm
-from .models import InboxMessage, OutboxMessage
+from .models import Hl7Message, InboxMessage, OutboxMessage
 from .services import replay
 
 admin_required = permission_required("core.administer_integrations", raise_exception=True)
@@ -108,6 +108,8 @@ def console(request: HttpRequest) -> HttpResponse:
     stats = selectors.integration_stats(since=since, until=until)
     counts = selectors.message_status_counts()
     inbox_url, outbox_url = reverse("ehr:inbox_list"), reverse("ehr:outbox_list")
+    v2_counts = selectors_v2.hl7_status_counts()
+    v2_url = reverse("ehr:hl7_list")
     sources = []
     for row in stats:
         count = counts.get(row.source_id) or selectors.StatusCounts()
@@ -117,6 +119,9 @@ def console(request: HttpRequest) -> HttpResponse:
                 "inbox": _status_links(inbox_url, row.source_name, InboxMessage.Status.choices, count.inbox),
                 "outbox": _status_links(outbox_url, row.source_name, OutboxMessage.Status.choices, count.outbox),
                 "dead_url": _with_query(inbox_url, [("source", row.source_name), ("status", "dead")]),
+                "hl7": _status_links(v2_url, row.source_name, Hl7Message.Status.choices, v2_counts[row.source_id])
+                if row.source_id in v2_counts
+                else [],
             }
         )
     context = {
@@ -126,7 +131,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "periods": [(key, label) for key, (_, label) in PERIODS.items()],
         "since": since,
         "until": until,
-        "attention": ("failed", "dead"),  # states shown in colour when any message is in them
+        "attention": ("failed", "dead", "error", "rejected"),  # states shown in colour when any message is in them
     }
     return render(request, "ehr/console.html", context)
 

@@ -2,7 +2,7 @@
 
 The raw body is committed to the inbox before the answer (202 with a receipt). Every other
 answer is an OperationOutcome: 400 not FHIR, 401 bad or missing token, 405 not POST,
-413 too large, 415 not JSON, 503 not stored (retry) — never a 500.
+413 too large, 415 neither JSON nor HL7 v2 (which is answered as on ``…/hl7v2``), 503 not stored (retry) — never a 500.
 """
 
 import logging
@@ -13,10 +13,12 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from . import v2_webhook
 from .models import EhrSource, InboxMessage
 from .outcome import FHIR_JSON, operation_outcome, outcome_response
 from .services.envelope import EnvelopeError
 from .services.inbox import inbox_receive
+from .v2_webhook import V2_TYPES
 
 logger = logging.getLogger(__name__)
 ACCEPTED_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
@@ -40,10 +42,13 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
         return _unauthorized("The bearer token is not valid for this source.")
 
     content_type = request.content_type or ""
+    if content_type.lower() in V2_TYPES:  # an HL7 v2 message sent to the FHIR address: take it as v2
+        return v2_webhook.receive(request, source)
     if content_type.lower() not in ACCEPTED_TYPES:
         return outcome_response(
             415,
-            f"Content-Type {content_type or '(none)'} is not accepted; send application/fhir+json.",
+            f"Content-Type {content_type or '(none)'} is not accepted; send application/fhir+json "
+            "(or HL7 v2 as application/hl7-v2).",
             code="not-supported",
         )
     limit = settings.EHR_WEBHOOK_MAX_BYTES

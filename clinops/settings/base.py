@@ -194,6 +194,7 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     # EHR (its history is the inbox). Auditing them would copy each payload again.
     "ehr.inboxenvelope",
     "ehr.inboxmessage",
+    "ehr.hl7message",  # HL7 v2: the raw message is its envelope, kept whole
     "ehr.outboxmessage",
     "ehr.pollcursor",
     "ehr.patient",

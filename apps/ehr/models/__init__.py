@@ -16,6 +16,7 @@ from .store import (
     ServiceRequest,
     Task,
 )
+from .v2 import Hl7Message
 
 __all__ = [
     "STORE_MODELS",
@@ -25,6 +26,7 @@ __all__ = [
     "EhrSource",
     "Encounter",
     "FhirResource",
+    "Hl7Message",
     "InboxEnvelope",
     "InboxMessage",
     "Location",

@@ -33,6 +33,7 @@ class InboxMessage(models.Model):
         WEBHOOK = "webhook", "Webhook"
         BULK = "bulk", "Bulk file"
         POLL = "poll", "Polling"
+        V2 = "hl7v2", "HL7 v2 (converted)"
 
     class Operation(models.TextChoices):
         UPSERT = "upsert", "Create or update"

@@ -29,6 +29,19 @@ class EhrSource(models.Model):
     webhook_token_hash = models.CharField(max_length=64, blank=True)
     webhook_token_hint = models.CharField(max_length=8, blank=True)
 
+    # HL7 v2 inbound (README "HL7 v2"): the MLLP port is this source's own (or shared, when
+    # several sources send from different addresses); HTTP uses the webhook token.
+    mllp_port = models.PositiveIntegerField(null=True, blank=True, help_text="TCP port hl7_listen opens for it")
+    mllp_allowed_addresses = models.JSONField(
+        default=list, blank=True, help_text="IP addresses or networks (CIDR) allowed to send MLLP; empty: none"
+    )
+    v2_systems = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="HL7 v2 names → FHIR system URIs: assigning authorities (CX-4) and coding systems (CWE-3), "
+        'e.g. {"HOSP": "urn:oid:1.2.3", "L": "http://ehr.example.org/codes"}',
+    )
+
     poll_enabled = models.BooleanField(default=False)
     poll_resource_types = models.JSONField(default=list, blank=True, help_text="Empty: every type in the store")
     poll_interval_seconds = models.PositiveIntegerField(default=300)

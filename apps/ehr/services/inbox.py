@@ -125,10 +125,17 @@ def inbox_receive(
     return receipt
 
 
-def inbox_receive_entries(*, source: EhrSource, entries: Iterable[Entry], channel: str, correlation_id: str) -> Receipt:
-    """Store already-split entries (bulk import); the caller processes them."""
+def inbox_receive_entries(
+    *,
+    source: EhrSource,
+    entries: Iterable[Entry],
+    channel: str,
+    correlation_id: str,
+    envelope: InboxEnvelope | None = None,
+) -> Receipt:
+    """Store already-split entries (bulk import, HL7 v2 conversion); the caller processes them."""
     with transaction.atomic():
-        return _store(source, list(entries), channel=channel, correlation_id=correlation_id, envelope=None)
+        return _store(source, list(entries), channel=channel, correlation_id=correlation_id, envelope=envelope)
 
 
 def _store(

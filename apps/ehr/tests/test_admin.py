@@ -94,3 +94,19 @@ def test_saving_a_source_in_the_admin_goes_through_the_service_and_keeps_its_tok
     assert not [m for m in response.context["messages"] if "shown once" in str(m)]
     source.refresh_from_db()
     assert source.base_url == "https://ehr2.example.org/fhir" and source.check_webhook_token(token)
+
+
+def test_the_mllp_settings_are_checked_before_they_are_saved(admin_client):
+    source, _ = source_upsert(name="epic", base_url="https://ehr.example.org/fhir")
+    url = reverse("admin:ehr_ehrsource_change", args=[source.pk])
+    bad = form_data(source, mllp_port="2575", mllp_allowed_addresses='["10.0.0.300"]', v2_systems="{}")
+    page = admin_client.post(url, bad).content.decode()
+    assert "10.0.0.300 is not an IP address or network" in page
+    good = form_data(
+        source, mllp_port="2575", mllp_allowed_addresses='["10.0.0.5", "10.1.0.0/16"]',
+        v2_systems='{"HOSP": "urn:oid:1.2.3"}',
+    )  # fmt: skip
+    assert admin_client.post(url, good).status_code == 302
+    source.refresh_from_db()
+    assert (source.mllp_port, source.mllp_allowed_addresses) == (2575, ["10.0.0.5", "10.1.0.0/16"])
+    assert source.v2_systems == {"HOSP": "urn:oid:1.2.3"}

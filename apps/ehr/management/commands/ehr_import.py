@@ -1,4 +1,4 @@
-"""Import Bulk Data NDJSON (also .gz) and Bundle/resource JSON files or folders of them."""
+"""Import Bulk Data NDJSON (also .gz), Bundle/resource JSON and HL7 v2 files, or folders of them."""
 
 import sys
 import time
@@ -10,12 +10,16 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.ehr.models import EhrSource
 from apps.ehr.services.bulk_import import ImportReport, bulk_import
 from apps.ehr.services.sources import source_upsert
+from apps.ehr.services.v2_import import V2ImportReport, is_v2_file, v2_files, v2_import
 
 COLUMNS = ("new", "updated", "unchanged", "ignored", "failed")
 
 
 class Command(BaseCommand):
-    help = "Import FHIR NDJSON / JSON files into the inbox and the local store."
+    help = (
+        "Import FHIR NDJSON / JSON files and HL7 v2 files (.hl7/.er7: one message per MLLP frame or per "
+        "blank-line-separated block) into the inbox and the local store."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("paths", nargs="+", type=Path)
@@ -39,8 +43,21 @@ class Command(BaseCommand):
             sys.stderr.write(f"\r  {report.resources:>9,} resources  {rate:>8,.0f}/s  {report.failed:>6,} failed")
             sys.stderr.flush()
 
+        paths: list[Path] = options["paths"]
+        for path in paths:
+            if not path.exists():
+                raise CommandError(f"{path}: no such file or folder")
+        v2_report = None
+        if list(v2_files(paths)):
+            v2_report = v2_import(source=source, paths=paths)
+            self._v2_table(v2_report)
+        fhir_paths = [p for p in paths if p.is_dir() or not is_v2_file(p)]
+        if not fhir_paths:
+            if v2_report is not None and options["strict"] and v2_report.failed:
+                raise CommandError(f"{v2_report.failed} v2 message(s) or resource(s) failed (--strict)")
+            return
         try:
-            report = bulk_import(source=source, paths=options["paths"], progress=progress)
+            report = bulk_import(source=source, paths=fhir_paths, progress=progress)
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
         sys.stderr.write("\n")
@@ -51,6 +68,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"  {error}"))
         if len(report.errors) > 50:
             self.stdout.write(f"  … and {len(report.errors) - 50} more (see the integration console)")
+        if v2_report is not None and options["strict"] and v2_report.failed:
+            raise CommandError(f"{v2_report.failed} v2 message(s) or resource(s) failed (--strict)")
         if options["strict"] and report.failed:
             raise CommandError(f"{report.failed} entr{'y' if report.failed == 1 else 'ies'} failed (--strict)")
 
@@ -63,3 +82,13 @@ class Command(BaseCommand):
                 totals[c] += counts[c]
             self.stdout.write(f"{rtype:<22}" + "".join(f"{counts[c]:>11,}" for c in COLUMNS))
         self.stdout.write(f"{'total':<22}" + "".join(f"{totals[c]:>11,}" for c in COLUMNS))
+
+    def _v2_table(self, report: V2ImportReport) -> None:
+        answers = ("AA", "AE", "AR", "duplicate")
+        self.stdout.write(f"{'HL7 v2 message':<22}" + "".join(f"{c:>11}" for c in answers))
+        for kind in sorted(report.counts):
+            self.stdout.write(f"{kind:<22}" + "".join(f"{report.counts[kind][c]:>11,}" for c in answers))
+        made = ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(report.resources.items())) or "none"
+        self.stdout.write(f"{report.messages:,} v2 message(s); FHIR resources: {made}")
+        for error in report.errors[:50]:
+            self.stdout.write(self.style.ERROR(f"  {error}"))
