@@ -157,6 +157,7 @@ def inbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "message": message,
         "payload": payload,
         "payload_is_json": document is not None,
+        "failures": selectors.inbox_failures(message),
         "retryable": message.status in INBOX_RETRYABLE,
         "this_url": reverse("ehr:inbox_detail", args=[message.pk]),
     }

@@ -66,7 +66,10 @@ class InboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The latest attempt's error; cleared when one succeeds")
+    failures = models.JSONField(
+        default=list, blank=True, help_text="Why each failed attempt failed: [{at, attempt, code, error}], oldest first"
+    )
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
