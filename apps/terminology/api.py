@@ -10,7 +10,6 @@ Any signed-in member of staff may translate (session or DRF token, ``Authorizati
 or ``Bearer``); there is no patient data here. Every error is an OperationOutcome.
 """
 
-import json
 import logging
 from typing import Any
 
@@ -28,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from apps.core.fhir_outcome import FHIR_JSON, operation_outcome
+from apps.core.json_input import JsonInputError, json_loads
 
 from .exchange import TO_FHIR
 from .models import CodeSystem, ConceptMap
@@ -50,6 +50,18 @@ class TranslateError(Exception):
     def __init__(self, status: int, diagnostics: str, *, code: str = "invalid", expression: str = "") -> None:
         super().__init__(diagnostics)
         self.status, self.diagnostics, self.code, self.expression = status, diagnostics, code, expression
+
+
+class FhirSessionAuthentication(SessionAuthentication):
+    """A signed-in browser's session, CSRF-checked on the Django request itself.
+
+    DRF's check reads ``request.POST`` on DRF's request, which parses the body with the view's
+    parsers: a ``application/fhir+json`` body has none here (this view reads the body itself),
+    so every session POST was answered 415 before the CSRF token was even looked at. Django's
+    request leaves a JSON body unread, and the token comes from the X-CSRFToken header."""
+
+    def enforce_csrf(self, request: Request) -> None:
+        super().enforce_csrf(request._request)
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -135,9 +147,9 @@ def params_from_body(request: Request) -> dict[str, Any]:
             media or "(none)", detail=f"Send a FHIR Parameters resource as {FHIR_JSON}, not {media or 'no body'}."
         )
     try:
-        data = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TranslateError(400, f"The body is not JSON: {error}.") from None
+        data = json_loads(request.body or b"null")
+    except JsonInputError as error:
+        raise TranslateError(400, f"The body is not JSON we accept: {error.message}") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         raise TranslateError(400, "The body must be a FHIR Parameters resource.")
     try:
@@ -264,7 +276,7 @@ def parameters(translation: Translation | None, message: str) -> dict[str, Any]:
 class ConceptMapTranslateApi(APIView):
     """``GET|POST /fhir/ConceptMap/$translate``."""
 
-    authentication_classes = [TokenAuthentication, BearerTokenAuthentication, SessionAuthentication]
+    authentication_classes = [TokenAuthentication, BearerTokenAuthentication, FhirSessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     http_method_names = ["get", "post"]

@@ -221,6 +221,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own JSON parser with apps.core.json_input's limits (nesting depth, lone surrogates).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api_parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "apps.core.api_errors.exception_handler",
@@ -262,6 +268,9 @@ CELERY_BEAT_SCHEDULE = {
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
 }
+
+# JSON from outside (webhook, APIs, $translate, ConceptMap files): deeper nesting is a 400.
+CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
 
 # EHR sync
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)
