@@ -223,3 +223,12 @@ def test_an_unexpected_error_is_an_outcome_not_an_html_page(fhir):
 def test_anonymous_learns_nothing_but_401_whatever_it_asks(client):
     for params in ({"_format": "xml"}, {"_pretty": "maybe"}, {"_elements": "id"}):
         assert_outcome(client.get("/fhir/Patient/p1", params), 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/fhir/Patient/" + "a" * 65, {}), ("/fhir/Patient/p_1", {}), ("/fhir/Patient", {"_id": "p1," + "a" * 129})],
+)
+def test_an_id_that_is_not_a_fhir_id_is_400_saying_so(fhir, path, params):
+    issue = assert_outcome(fhir(path, params), 400)
+    assert "is not a FHIR id: 1 to 64 characters" in issue["diagnostics"]
