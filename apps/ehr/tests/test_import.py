@@ -141,4 +141,3 @@ def test_an_id_that_is_not_a_fhir_id_fails_alone_with_its_line(tmp_path):
     output = run("--source", "s", str(path), fails=True)
     assert f"{path}:1: Patient/{'p' * 64}" in output and "is not a FHIR id" in output
     assert list(Patient.objects.values_list("fhir_id", flat=True)) == ["p1"]
-

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", type=Path)
         parser.add_argument("--source", required=True, help="EHR source name (created if it does not exist)")
         parser.add_argument(
-            "--strict", action="store_true", help="Kept for old scripts: the exit status is non-zero whenever anything failed"
+            "--strict", action="store_true", help="Kept for old scripts: any failure now exits non-zero"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
