@@ -148,10 +148,15 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
+# The client address (for lockouts and the access log) is then the one the outermost proxy saw.
+CLINOPS_TRUSTED_PROXY_COUNT = env.int("CLINOPS_TRUSTED_PROXY_COUNT", default=0)
+
 # django-axes: lock a username at an address after repeated failures.
 AXES_FAILURE_LIMIT = env.int("CLINOPS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CLINOPS_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_ip.client_ip"  # behind proxies: X-Forwarded-For, as trusted
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
