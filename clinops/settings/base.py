@@ -272,7 +272,14 @@ CELERY_BEAT_SCHEDULE = {
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
+    "core-audit-anchor": {
+        "task": "core.audit_anchor",
+        "schedule": float(env.int("CLINOPS_AUDIT_ANCHOR_SECONDS", default=300)),
+    },
 }
+# The audit chain's head is appended here at each core-audit-anchor run (apps.core.audit_chain);
+# make the file append-only for the app's user (chattr +a) or collect it off the host. Empty: off.
+CLINOPS_AUDIT_ANCHOR_FILE = env("CLINOPS_AUDIT_ANCHOR_FILE", default="")
 
 # JSON from outside (webhook, APIs, $translate, ConceptMap files): deeper nesting is a 400.
 CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
