@@ -6,7 +6,7 @@ target code system's URI), optionally ``url`` (a ConceptMap's canonical URL) and
 Out: ``Parameters`` with ``result``, ``message`` and one ``match`` per target (equivalence,
 concept, source). Served from the active versions' in-memory table unless a version is named.
 
-Any signed-in member of staff may translate (session or DRF token, ``Authorization: Token``
+Any signed-in member of staff may translate (session or API key, ``Authorization: Token``
 or ``Bearer``); there is no patient data here. Every error is an OperationOutcome.
 """
 
@@ -20,12 +20,13 @@ from drf_spectacular.utils import extend_schema
 from fhir.resources.R4B.parameters import Parameters
 from pydantic import ValidationError
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.core.api_tokens import ApiTokenAuthentication
 from apps.core.fhir_outcome import FHIR_JSON, operation_outcome
 from apps.core.json_input import JsonInputError, json_loads
 
@@ -62,12 +63,6 @@ class FhirSessionAuthentication(SessionAuthentication):
 
     def enforce_csrf(self, request: Request) -> None:
         super().enforce_csrf(request._request)
-
-
-class BearerTokenAuthentication(TokenAuthentication):
-    """The DRF token sent as ``Authorization: Bearer <key>``, as FHIR clients do."""
-
-    keyword = "Bearer"
 
 
 def _outcome(status: int, diagnostics: str, *, code: str, expression: str = "") -> JsonResponse:
@@ -276,7 +271,7 @@ def parameters(translation: Translation | None, message: str) -> dict[str, Any]:
 class ConceptMapTranslateApi(APIView):
     """``GET|POST /fhir/ConceptMap/$translate``."""
 
-    authentication_classes = [TokenAuthentication, BearerTokenAuthentication, FhirSessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, FhirSessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     http_method_names = ["get", "post"]

@@ -131,6 +131,8 @@ LOGOUT_REDIRECT_URL = "login"
 # settings change when the last verification is older than this.
 CLINOPS_MFA_REQUIRED_ROLES = ("terminology_steward", "integration_admin", "supervisor")
 CLINOPS_MFA_REVERIFY_SECONDS = env.int("CLINOPS_MFA_REVERIFY_SECONDS", default=300)
+# API keys (apps.core.api_tokens) expire this many days after they are made.
+CLINOPS_API_TOKEN_DAYS = env.int("CLINOPS_API_TOKEN_DAYS", default=30)
 OTP_TOTP_ISSUER = "clinops"
 # Break-glass: how long an emergency grant lasts.
 CLINOPS_EMERGENCY_GRANT_MINUTES = env.int("CLINOPS_EMERGENCY_GRANT_MINUTES", default=60)
@@ -215,14 +217,14 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ehr.documentreference",
     "workflow.transition",
 )
-AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash")
+AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash", "key_hash")
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 AUDITLOG_STORE_JSON_CHANGES = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api_tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

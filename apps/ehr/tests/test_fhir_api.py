@@ -5,8 +5,8 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.ehr.models import STORE_MODELS
@@ -23,7 +23,7 @@ def integrator(make_user):
 
 @pytest.fixture
 def token(integrator):
-    return Token.objects.create(user=integrator).key
+    return api_token_issue(user=integrator, name="test", mfa_verified=True)[1]
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_wrong_token_is_401(client):
 
 def test_a_scheduler_is_refused_with_403_even_with_a_token(client, make_user):
     scheduler = make_user(Role.SCHEDULER)
-    key = Token.objects.create(user=scheduler).key
+    key = api_token_issue(user=scheduler, name="test", mfa_verified=True)[1]
     patient_make("p1")
     response = client.get("/fhir/Patient/p1", headers={"Authorization": f"Token {key}"})
     assert_outcome(response, 403, "forbidden")
@@ -93,7 +93,7 @@ def test_metadata_lists_every_store_type_with_read_search_and_its_parameters(fhi
     assert (statement["fhirVersion"], statement["format"], statement["kind"]) == ("4.0.1", ["json"], "instance")
     rest = statement["rest"][0]
     assert rest["mode"] == "server"
-    assert "drf_create_token" in rest["security"]["description"]
+    assert "/account/api-keys/" in rest["security"]["description"]
     resources = {r["type"]: r for r in rest["resource"]}
     assert set(resources) == set(STORE_MODELS) and len(resources) == 12
     for resource in resources.values():

@@ -5,8 +5,8 @@ import json
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.roles import Role
 from tests.plugins.core import UserFactory
 from tests.plugins.terminology import LOCAL, PRIORITY, activated_now, draft_with, priority_map, row
@@ -167,8 +167,9 @@ def test_anonymous_is_told_to_authenticate(client, concept_map):
 
 @pytest.mark.parametrize("keyword", ["Token", "Bearer"])
 def test_a_token_works(client, concept_map, own_site, keyword):
-    token = Token.objects.create(user=UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site]))
-    response = client.get(URL, {"system": LOCAL, "code": "S"}, HTTP_AUTHORIZATION=f"{keyword} {token.key}")
+    user = UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site])
+    _, key = api_token_issue(user=user, name="t", mfa_verified=True)
+    response = client.get(URL, {"system": LOCAL, "code": "S"}, HTTP_AUTHORIZATION=f"{keyword} {key}")
     assert answer(response)["result"] == [True]
 
 
