@@ -1,6 +1,7 @@
 """The JSON parser of every DRF API: ``apps.core.json_input`` limits (nesting depth, lone
 surrogates), so hostile bodies are a 400 saying why instead of a ``RecursionError`` (a 500)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from .json_input import JsonInputError, json_loads
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         data = stream.read() if stream is not None else b""
         try:

@@ -80,7 +80,7 @@ UNSEALED_GRACE = timedelta(minutes=10)
 # The sweep seals only rows this recent (by the row's own time): a writer that found the chain
 # busy left its row at most a sweep interval ago. audit_verify reports older unsealed rows.
 SWEEP_WINDOW = UNSEALED_GRACE
-TIME_FIELD = {AuditSeal.Kind.CHANGE: "timestamp", AuditSeal.Kind.ACCESS: "at"}
+TIME_FIELD: dict[str, str] = {AuditSeal.Kind.CHANGE: "timestamp", AuditSeal.Kind.ACCESS: "at"}
 
 
 def _chain_lock(*, wait: bool) -> bool:

@@ -363,8 +363,8 @@ OUTBOX_MESSAGES_SQL = sql_relation(
 )
 
 
-def inbox_failures(message: InboxMessage) -> list[dict[str, Any]]:
-    """Why each failed attempt of the message failed, newest first (``at`` as a datetime)."""
+def message_failures(message: InboxMessage | OutboxMessage) -> list[dict[str, Any]]:
+    """Why each failed attempt of an inbox or outbox message failed, newest first (``at`` as a datetime)."""
     rows = [
         {**failure, "at": parse_datetime(str(failure.get("at") or ""))}
         for failure in message.failures or []

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from apps.core.json_input import JsonInputError, json_loads
 
@@ -48,7 +48,7 @@ def files_in(paths: list[Path]) -> Iterator[Path]:
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb"))
 
 
 def _fail(report: ImportReport, where: str, problem: str) -> None:

@@ -203,7 +203,7 @@ def _insert_new(messages: list[InboxMessage]) -> dict[str, int]:
     q = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (
-        f"INSERT INTO {q(InboxMessage._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608
+        f"INSERT INTO {q(InboxMessage._meta.db_table)} ({', '.join(q(f.column or f.name) for f in fields)}) "  # noqa: S608
         f"VALUES {', '.join([row] * len(messages))} "
         f"ON CONFLICT ({q('idempotency_key')}) DO NOTHING RETURNING {q('idempotency_key')}, {q('id')}"
     )

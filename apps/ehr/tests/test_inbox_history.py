@@ -64,3 +64,16 @@ def test_a_polled_entry_with_an_invalid_id_is_a_dead_letter_that_says_why(ehr_so
         reject_invalid_ids=False,
     )
     assert again.messages[0].duplicate is False
+
+
+def test_the_outbox_page_shows_why_each_attempt_failed(client, make_user):
+    from tests.plugins.ehr_messages import outbox_make
+
+    failures = [
+        {"at": "2026-03-02T14:00:00+00:00", "attempt": 1, "error": "could not reach the EHR"},
+        {"at": "2026-03-02T14:01:00+00:00", "attempt": 2, "error": "HTTP 503: try later"},
+    ]
+    message = outbox_make(status="sent", failures=failures)
+    client.force_login(make_user(Role.INTEGRATION_ADMIN))
+    page = client.get(reverse("ehr:outbox_detail", args=[message.pk])).content.decode()
+    assert page.index("Attempt 2") < page.index("HTTP 503") < page.index("Attempt 1") < page.index("could not reach")
