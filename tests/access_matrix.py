@@ -135,6 +135,10 @@ ROWS: list[Row] = [
         every(302, **dict.fromkeys([Role.SUPERVISOR, Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN], 403)),
         method="post",
     ),
+    # API keys: every user manages their own; a key id that is not theirs is 404.
+    Row("core:api_tokens", every(200)),
+    Row("core:api_tokens", every(302), method="post"),
+    Row("core:api_token_revoke", every(404), method="post", kwargs=lambda site: {"pk": 987654}),
     Row("core:emergency_request", every(403)),
     Row("core:emergency_review", every(403, supervisor=200)),
     Row("core:audit_report", every(403)),

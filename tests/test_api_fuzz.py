@@ -4,6 +4,11 @@ Bounded (``EXAMPLES`` per operation and role) so it runs in the normal suite. Ea
 sent twice: as generated, and with the operation's read-only response fields added to the
 body (state, site, patient_ref, id…). Neither may answer 500, and an accepted write must not
 have taken a read-only value.
+
+Then each operation gets the hostile input schemathesis does not generate (``hostile_bodies``,
+``hostile_queries``): JSON nested thousands deep, an escaped lone surrogate, NUL characters,
+a string longer than 131,072 characters, bytes that are not UTF-8. Each must be refused with a
+4xx (or, for a query parameter an operation ignores, answered normally), never a 500.
 """
 
 import json
@@ -65,8 +70,69 @@ def _send(client: Any, case: Any, body: Any) -> Any:
     return client.generic(case.method.upper(), path, data, content_type="application/json")
 
 
+LONG = "x" * 131_073
+
+
+def _strings_replaced(value: Any, by: str) -> Any:
+    if isinstance(value, str):
+        return by
+    if isinstance(value, dict):
+        return {key: _strings_replaced(item, by) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strings_replaced(item, by) for item in value]
+    return value
+
+
+def _has_string(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_string(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_string(item) for item in value)
+    return isinstance(value, str)
+
+
+def hostile_bodies(example: dict[str, Any]) -> dict[str, tuple[bytes, bool]]:
+    """Raw request bodies built around one generated body, each with whether it must be refused
+    (a 4xx): the parser refuses deep nesting, lone surrogates and bad UTF-8 whatever the fields;
+    a NUL is refused in a text field (DRF's CharField), so only when the body has one."""
+    example = example or {}
+    surrogate = _strings_replaced(example, "\ud800") if _has_string(example) else {**example, "x": "\ud800"}
+    return {
+        "nested 5,000 deep": (b'{"note": ' + b"[" * 5000 + b"]" * 5000 + b"}", True),
+        "lone surrogate": (json.dumps(surrogate).encode(), True),  # json.dumps writes it escaped
+        "NUL character": (json.dumps(_strings_replaced(example, "a\x00b")).encode(), _has_string(example)),
+        "131,073-character string": (json.dumps(_strings_replaced(example, LONG)).encode(), False),
+        "not UTF-8": (b'{"note": "\xff\xfe"}', True),
+    }
+
+
+def hostile_queries(query: dict[str, Any]) -> dict[str, str]:
+    """Raw query strings: each parameter the case sent (or ``q``) given a hostile value."""
+    names = list(query or {}) or ["q"]
+    values = {"NUL character": "a%00b", "lone surrogate (not UTF-8)": "%ED%A0%80", "131,073-character value": LONG}
+    return {what: "&".join(f"{name}={value}" for name in names) for what, value in values.items()}
+
+
+def _send_hostile(client: Any, role: str, operation: Any, case: Any, failures: list[str]) -> None:
+    path, method = case.formatted_path, case.method.upper()
+    if method == "GET":
+        for what, query in hostile_queries(case.query).items():
+            response = client.get(path, QUERY_STRING=query)
+            if response.status_code >= 500:
+                failures.append(f"{role} GET {path} with a {what} in the query: {response.status_code}")
+        return
+    for what, (body, refuse) in hostile_bodies(case.body if isinstance(case.body, dict) else {}).items():
+        response = client.generic(method, path, body, content_type="application/json")
+        if response.status_code >= 500:
+            failures.append(f"{role} {method} {path} with a {what} body: {response.status_code}")
+        elif response.status_code < 300 and refuse:
+            failures.append(f"{role} {method} {path} accepted a {what} body ({response.status_code})")
+
+
 def _fuzzer(client: Any, role: str, operation: Any, protected: set[str], targets: tuple, failures: list[str]) -> Any:
-    """A hypothesis test over one operation's generated cases, for targets (own site, other site)."""
+    """A hypothesis test over one operation's generated cases, for targets (own site, other site);
+    the first case is also sent with each hostile body or query."""
+    hostile_sent: list[bool] = []
 
     @given(case=operation.as_strategy())
     @settings(
@@ -77,6 +143,11 @@ def _fuzzer(client: Any, role: str, operation: Any, protected: set[str], targets
         suppress_health_check=list(HealthCheck),
     )
     def run(case: Any) -> None:
+        if not hostile_sent:
+            hostile_sent.append(True)
+            if "id" in (case.path_parameters or {}):
+                case.path_parameters["id"] = targets[0].pk
+            _send_hostile(client, role, operation, case, failures)
         for target in targets:
             if "id" in (case.path_parameters or {}):
                 case.path_parameters["id"] = target.pk

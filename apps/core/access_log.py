@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from .audit_chain import seal_now_or_later
+from .client_ip import client_ip
 from .emergency import is_emergency_view
 from .models import AccessLog, AuditSeal, Site
 
@@ -27,7 +28,7 @@ def access_log(
         action=action,
         site=site,
         path=request.path[:255],
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        remote_addr=client_ip(request),
         correlation_id=request.headers.get("X-Correlation-ID", "")[:64],
     )
 
@@ -70,7 +71,7 @@ def access_log_many(
         "action": action,
         "site": site,
         "path": request.path[:255],
-        "remote_addr": request.META.get("REMOTE_ADDR") or None,
+        "remote_addr": client_ip(request),
         "correlation_id": request.headers.get("X-Correlation-ID", "")[:64],
     }
     site_id = site.pk if site else None

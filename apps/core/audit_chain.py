@@ -11,22 +11,37 @@ A seal stores the SHA-256 of the row's columns and ``chain_hash = sha256(prev ch
 row hash)``. ``audit_verify`` recomputes both: an altered row no longer matches its seal, a
 deleted row leaves a seal without a row, a deleted or altered seal breaks the chain, and a
 row written past the application has no seal.
+
+The tail of a chain proves nothing by itself: deleting the newest rows with their seals, or
+editing the newest row and deleting its seal (the sweep would seal it again), leaves a chain
+that verifies. So the head is anchored outside the database: ``audit_anchor_write`` (beat)
+appends the newest seal's id and chain hash to ``CLINOPS_AUDIT_ANCHOR_FILE``, a file the
+application's database role cannot touch (make it append-only: ``chattr +a``, or ship the
+lines to syslog), and ``audit_verify(anchor=…)`` checks that every anchored seal is still there
+with the same hash. And the sweep never seals a row older than ``SWEEP_WINDOW``: such a row was
+either written past the application or had its seal deleted, and is reported, not re-sealed.
 """
 
 import hashlib
 import json
+import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from auditlog.models import LogEntry
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Model, OuterRef
 from django.db.models.signals import post_save
 from django.utils import timezone
 
 from .models import AccessLog, AuditSeal
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # An arbitrary constant: the PostgreSQL advisory lock that serialises appends to the chain.
@@ -62,6 +77,10 @@ def _row_values(kind: str, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 
 UNSEALED_GRACE = timedelta(minutes=10)
+# The sweep seals only rows this recent (by the row's own time): a writer that found the chain
+# busy left its row at most a sweep interval ago. audit_verify reports older unsealed rows.
+SWEEP_WINDOW = UNSEALED_GRACE
+TIME_FIELD: dict[str, str] = {AuditSeal.Kind.CHANGE: "timestamp", AuditSeal.Kind.ACCESS: "at"}
 
 
 def _chain_lock(*, wait: bool) -> bool:
@@ -105,11 +124,16 @@ def seal_rows(kind: str, ids: list[int], *, wait: bool = True) -> bool:
 
 
 def audit_seal_pending(*, batch: int = 5000) -> int:
-    """Seal rows that were left unsealed (their writer found the chain busy), oldest first."""
+    """Seal recent rows that were left unsealed (their writer found the chain busy), oldest first.
+
+    Never a row older than SWEEP_WINDOW: one that old without a seal had it deleted (or was
+    written past the application), and sealing it again would hide that; audit_verify reports it."""
     done = 0
+    since = timezone.now() - SWEEP_WINDOW
     for kind, model in MODELS.items():
         sealed = AuditSeal.objects.filter(kind=kind, row_id=OuterRef("pk"))
-        ids = list(model._default_manager.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
+        recent = model._default_manager.filter(**{f"{TIME_FIELD[kind]}__gte": since})
+        ids = list(recent.filter(~Exists(sealed)).order_by("pk").values_list("pk", flat=True)[:batch])
         seal_rows(kind, ids)
         done += len(ids)
     return done
@@ -138,8 +162,11 @@ class Problem:
         return f"seal {self.seal_id or '-'} {self.kind} row {self.row_id or '-'}: {self.message}"
 
 
-def audit_verify(*, batch: int = 2000) -> Iterator[Problem]:
-    """Walk the chain and the audited tables; yield every altered, deleted or unsealed row."""
+def audit_verify(*, batch: int = 2000, anchor: Path | None = None) -> Iterator[Problem]:
+    """Walk the chain and the audited tables; yield every altered, deleted or unsealed row; with
+    ``anchor`` (an anchor file), every anchored seal that is gone or no longer has its hash."""
+    if anchor is not None:
+        yield from anchor_verify(anchor, batch=batch)
     prev = GENESIS
     sealed: dict[str, set[int]] = {kind: set() for kind in MODELS}
     last_id = 0
@@ -174,3 +201,87 @@ def audit_verify(*, batch: int = 2000) -> Iterator[Problem]:
         ):
             if pk not in sealed[kind]:
                 yield Problem(kind, pk, None, "the row has no seal (written past the application)")
+
+
+# --- the anchor: the chain's head, outside the database ------------------------------------
+
+
+def anchor_path() -> Path | None:
+    path = getattr(settings, "CLINOPS_AUDIT_ANCHOR_FILE", "")
+    return Path(path) if path else None
+
+
+def _last_anchor(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 4096))
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for line in reversed(lines):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    return None
+
+
+def audit_anchor_write(*, path: Path | None = None) -> dict[str, Any] | None:
+    """Append the chain's head (newest seal id and chain hash) to the anchor file, if it moved
+    since the last line. Returns the line written (None: no file configured, or no change)."""
+    path = path or anchor_path()
+    if path is None:
+        return None
+    head = AuditSeal.objects.order_by("-id").values("id", "chain_hash").first()
+    if head is None:
+        return None
+    last = _last_anchor(path)
+    if last and last.get("seal") == head["id"] and last.get("chain_hash") == head["chain_hash"]:
+        return None
+    line = {"at": timezone.now().isoformat(), "seal": head["id"], "chain_hash": head["chain_hash"]}
+    # O_APPEND: every line goes to the end, whoever else writes; the file itself should refuse
+    # anything but appends (chattr +a) to the application's user.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    try:
+        os.write(fd, (json.dumps(line, separators=(",", ":")) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return line
+
+
+def anchor_verify(path: Path, *, batch: int = 2000) -> Iterator[Problem]:
+    """Every seal the anchor file names must still exist with the hash it had then: a missing one
+    means the tail was cut (newest rows and seals deleted), a different hash that it was rewritten."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        yield Problem("anchor", None, None, f"the anchor file {path} cannot be read ({exc.strerror})")
+        return
+    anchors: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            anchors.append((int(entry["seal"]), entry))
+        except (ValueError, KeyError, TypeError):
+            yield Problem("anchor", None, None, f"line {number} of the anchor file is not an anchor")
+    if not anchors:
+        yield Problem("anchor", None, None, f"the anchor file {path} holds no anchor")
+        return
+    for start in range(0, len(anchors), batch):
+        chunk = anchors[start : start + batch]
+        found = dict(AuditSeal.objects.filter(pk__in=[pk for pk, _ in chunk]).values_list("pk", "chain_hash"))
+        for pk, entry in chunk:
+            if pk not in found:
+                yield Problem(
+                    "anchor", None, pk, f"the seal anchored at {entry.get('at')} is gone: the chain's tail was cut"
+                )
+            elif found[pk] != entry.get("chain_hash"):
+                yield Problem(
+                    "anchor",
+                    None,
+                    pk,
+                    f"the seal anchored at {entry.get('at')} has another hash: the chain was rewritten",
+                )

@@ -5,7 +5,6 @@ registers how to find them (``audit_patient_directory_register``, in its ``AppCo
 so core never imports it (DESIGN.md: one direction). Without one, only a reference is understood.
 """
 
-import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -17,6 +16,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from .csv_cells import csv_writer
 from .models import AccessLog
 
 PAGE_SIZE = 100
@@ -232,13 +232,8 @@ def report_rows(data: dict[str, Any], *, limit: int | None = PAGE_SIZE, offset: 
 
 def report_csv(data: dict[str, Any], out: Any) -> None:
     """Write the whole filtered report as CSV (times in UTC, ISO 8601)."""
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # formulas are written as text (apps.core.csv_cells)
     writer.writerow(["at_utc", "user", "action", "patient", "what", "where", "emergency"])
     for row in report_rows(data, limit=None):
         cells = [row.at.astimezone(UTC).isoformat(), row.user, row.action, row.patient, row.what, row.where]
-        writer.writerow([*map(_cell, cells), "yes" if row.emergency else "no"])
-
-
-def _cell(value: str) -> str:
-    # A spreadsheet runs a cell that starts with = + - @ as a formula: quote it.
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+        writer.writerow([*cells, "yes" if row.emergency else "no"])

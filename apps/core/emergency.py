@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
+from .json_input import text_problem
 from .models import EmergencyGrant, User
 
 EMERGENCY_PERMISSION = "core.use_emergency_access"
@@ -54,6 +55,10 @@ def emergency_grant_open(*, user: User, patient: str, reason: str) -> EmergencyG
     """Open a break-glass grant for one patient; the reason is required and the grant expires."""
     if not user.has_perm(EMERGENCY_PERMISSION):
         raise PermissionDenied("Only the emergency access group may break the glass.")
+    for label, value in (("The patient", patient), ("The reason", reason)):
+        if problem := text_problem(value):
+            # PostgreSQL cannot search or store text holding NUL: refused here, not a failed query.
+            raise ValidationError(f"{label} {problem}; type it again.", code="not_text")
     reason = reason.strip()
     if len(reason) < MIN_REASON_LENGTH:
         raise ValidationError(f"Say why in at least {MIN_REASON_LENGTH} characters.", code="reason")

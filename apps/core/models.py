@@ -144,3 +144,25 @@ class AuditSeal(models.Model):
 
     def __str__(self) -> str:
         return f"seal {self.pk}: {self.kind} {self.row_id}"
+
+
+class ApiToken(models.Model):
+    """A key for API clients (``Authorization: Token <key>`` or ``Bearer <key>``), made by its user
+    on the account page. Only a hash of the key is kept; it expires, and its user can revoke it.
+    For a role that requires MFA it is made only right after a code (``created_with_mfa``)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80, help_text="What the key is for, to tell keys apart")
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=8, help_text="The key's first characters, to recognise it")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    created_with_mfa = models.BooleanField(default=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"API key {self.key_prefix}… of {self.user_id}"

@@ -15,3 +15,11 @@ def audit_seal_pending() -> int:
     from .audit_chain import audit_seal_pending as seal
 
     return seal()
+
+
+@shared_task(name="core.audit_anchor")
+def audit_anchor() -> bool:
+    """Append the audit chain's head to CLINOPS_AUDIT_ANCHOR_FILE (apps.core.audit_chain)."""
+    from .audit_chain import audit_anchor_write
+
+    return audit_anchor_write() is not None

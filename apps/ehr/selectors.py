@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
 from django.db.models.functions import Left
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 
 from apps.core.sql_relations import sql_relation
 
@@ -360,3 +361,13 @@ INBOX_MESSAGES_SQL = sql_relation(
 OUTBOX_MESSAGES_SQL = sql_relation(
     OutboxMessage, id="id", resource_type="resource_type", status="status", created_at="created_at"
 )
+
+
+def message_failures(message: InboxMessage | OutboxMessage) -> list[dict[str, Any]]:
+    """Why each failed attempt of an inbox or outbox message failed, newest first (``at`` as a datetime)."""
+    rows = [
+        {**failure, "at": parse_datetime(str(failure.get("at") or ""))}
+        for failure in message.failures or []
+        if isinstance(failure, dict)
+    ]
+    return rows[::-1]

@@ -162,6 +162,7 @@ def inbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "message": message,
         "payload": payload,
         "payload_is_json": document is not None,
+        "failures": selectors.message_failures(message),
         "retryable": message.status in INBOX_RETRYABLE,
         "this_url": reverse("ehr:inbox_detail", args=[message.pk]),
     }
@@ -237,6 +238,7 @@ def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "message": message,
         "changes": json.dumps(message.changes, indent=2, ensure_ascii=False),
+        "failures": selectors.message_failures(message),
         "retryable": message.status in OUTBOX_RETRYABLE,
         "this_url": reverse("ehr:outbox_detail", args=[message.pk]),
     }

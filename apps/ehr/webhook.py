@@ -1,11 +1,13 @@
 """``POST /integrations/<source>/fhir``: the EHR pushes resources or Bundles here.
 
 The raw body is committed to the inbox before the answer (202 with a receipt). Every other
-answer is an OperationOutcome: 400 not FHIR, 401 bad or missing token, 405 not POST,
-413 too large, 415 neither JSON nor HL7 v2 (which is answered as on ``…/hl7v2``), 503 not stored (retry) — never a 500.
+answer is an OperationOutcome: 400 not FHIR (or an id that is not a FHIR id), 401 bad or
+missing token, 405 not POST, 411 chunked where the server cannot decode chunks, 413 too large,
+415 neither JSON nor HL7 v2 (which is answered as on ``…/hl7v2``), 503 not stored (retry) — never a 500.
 """
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -27,6 +29,19 @@ CHUNK = 64 * 1024
 
 def _unauthorized(reason: str) -> HttpResponse:
     return outcome_response(401, reason, code="login", WWW_Authenticate='Bearer realm="clinops"')
+
+
+def _body_stream(request: HttpRequest) -> Any:
+    """What to read the body from. A chunked upload has no Content-Length, so Django reads it as
+    empty; the WSGI server (gunicorn) decodes the chunks and says so with
+    ``wsgi.input_terminated``, and its input is then read to the end (with the same size cap).
+    None when the server does not decode chunks."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not chunked or request.META.get("CONTENT_LENGTH"):
+        return request
+    if request.META.get("wsgi.input_terminated"):
+        return request.META["wsgi.input"]
+    return None
 
 
 @csrf_exempt
@@ -58,8 +73,13 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
         declared = 0
     if declared > limit:
         return outcome_response(413, f"The body is {declared} bytes; the limit is {limit}.", code="too-costly")
+    stream = _body_stream(request)
+    if stream is None:
+        return outcome_response(
+            411, "This server cannot read a chunked body here; send Content-Length.", code="not-supported"
+        )
     body = bytearray()
-    while chunk := request.read(CHUNK):
+    while chunk := stream.read(CHUNK):
         body += chunk
         if len(body) > limit:
             return outcome_response(413, f"The body is larger than the limit of {limit} bytes.", code="too-costly")

@@ -1,7 +1,6 @@
 """The scorecard for leaders and supervisors: tiles, pilot vs baseline, a chart per KPI, and the
 items behind a number for those allowed to see patients (access-logged); CSV of both."""
 
-import csv
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from apps.core.access_log import access_log_many
+from apps.core.csv_cells import csv_writer
 from apps.core.models import AccessLog
 from apps.core.roles import can_see_patient_data
 
@@ -88,7 +88,7 @@ def export(request: HttpRequest) -> HttpResponse:
     pilot, baseline = _scopes(form)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="scorecard-{pilot.start}-{pilot.end}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # formulas are written as text (apps.core.csv_cells)
     head = ["group", "kpi", "unit", "better", "target", "value", "items"]
     if baseline:
         writer.writerow([*head, "baseline value", "baseline items", "difference", "period", "baseline period"])
@@ -167,7 +167,7 @@ def items_csv(request: HttpRequest, key: str) -> HttpResponse:
         _log(request, kpi.key, items, AccessLog.Action.EXPORT)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{kpi.key}-{scope.start}-{scope.end}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)  # formulas are written as text (apps.core.csv_cells)
     columns = list(items[0]) if items else ["item_id", "event_at", "value"]
     writer.writerow([*columns[:-1], f"value ({kpi.unit})"])
     for row in items:

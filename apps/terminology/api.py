@@ -6,11 +6,10 @@ target code system's URI), optionally ``url`` (a ConceptMap's canonical URL) and
 Out: ``Parameters`` with ``result``, ``message`` and one ``match`` per target (equivalence,
 concept, source). Served from the active versions' in-memory table unless a version is named.
 
-Any signed-in member of staff may translate (session or DRF token, ``Authorization: Token``
+Any signed-in member of staff may translate (session or API key, ``Authorization: Token``
 or ``Bearer``); there is no patient data here. Every error is an OperationOutcome.
 """
 
-import json
 import logging
 from typing import Any
 
@@ -21,13 +20,15 @@ from drf_spectacular.utils import extend_schema
 from fhir.resources.R4B.parameters import Parameters
 from pydantic import ValidationError
 from rest_framework import exceptions
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from apps.core.api_tokens import ApiTokenAuthentication
 from apps.core.fhir_outcome import FHIR_JSON, operation_outcome
+from apps.core.json_input import JsonInputError, json_loads
 
 from .exchange import TO_FHIR
 from .models import CodeSystem, ConceptMap
@@ -52,10 +53,16 @@ class TranslateError(Exception):
         self.status, self.diagnostics, self.code, self.expression = status, diagnostics, code, expression
 
 
-class BearerTokenAuthentication(TokenAuthentication):
-    """The DRF token sent as ``Authorization: Bearer <key>``, as FHIR clients do."""
+class FhirSessionAuthentication(SessionAuthentication):
+    """A signed-in browser's session, CSRF-checked on the Django request itself.
 
-    keyword = "Bearer"
+    DRF's check reads ``request.POST`` on DRF's request, which parses the body with the view's
+    parsers: a ``application/fhir+json`` body has none here (this view reads the body itself),
+    so every session POST was answered 415 before the CSRF token was even looked at. Django's
+    request leaves a JSON body unread, and the token comes from the X-CSRFToken header."""
+
+    def enforce_csrf(self, request: Request) -> None:
+        super().enforce_csrf(request._request)  # type: ignore[arg-type]  # the check needs .POST and .META only
 
 
 def _outcome(status: int, diagnostics: str, *, code: str, expression: str = "") -> JsonResponse:
@@ -135,9 +142,9 @@ def params_from_body(request: Request) -> dict[str, Any]:
             media or "(none)", detail=f"Send a FHIR Parameters resource as {FHIR_JSON}, not {media or 'no body'}."
         )
     try:
-        data = json.loads(request.body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TranslateError(400, f"The body is not JSON: {error}.") from None
+        data = json_loads(request.body or b"null")
+    except JsonInputError as error:
+        raise TranslateError(400, f"The body is not JSON we accept: {error.message}") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Parameters":
         raise TranslateError(400, "The body must be a FHIR Parameters resource.")
     try:
@@ -264,7 +271,7 @@ def parameters(translation: Translation | None, message: str) -> dict[str, Any]:
 class ConceptMapTranslateApi(APIView):
     """``GET|POST /fhir/ConceptMap/$translate``."""
 
-    authentication_classes = [TokenAuthentication, BearerTokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, FhirSessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     http_method_names = ["get", "post"]

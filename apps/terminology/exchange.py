@@ -13,7 +13,6 @@ unknown codes: clinops sends those to the unmapped-codes queue instead of guessi
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,9 @@ from django.utils import timezone
 from fhir.resources.R4B.conceptmap import ConceptMap as FhirConceptMap
 from pydantic import ValidationError
 
+from apps.core.csv_cells import SafeDictWriter, cell_unescape
 from apps.core.errors import ApplicationError
+from apps.core.json_input import JsonInputError, json_loads, text_problem
 
 from .models import ConceptMapElement, ConceptMapVersion
 from .rows import Row
@@ -99,6 +100,19 @@ def csv_parse(text: str) -> ParsedMap:
     """Rows from CSV text; every problem is collected before anything is refused."""
     text = text.removeprefix("\ufeff")
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _csv_rows(reader)
+    except csv.Error as error:
+        # A value longer than the csv module's field limit (131,072 characters), or a broken quote,
+        # found on the line after the last one read whole.
+        if "field larger than field limit" in str(error):
+            problem = f"line {reader.line_num + 1}: a value is longer than {csv.field_size_limit():,} characters"
+        else:
+            problem = f"line {reader.line_num + 1}: {error}"
+        raise FileInvalid([f"The CSV file cannot be read: {problem}"]) from None
+
+
+def _csv_rows(reader: csv.DictReader) -> ParsedMap:
     header = [name.strip() for name in (reader.fieldnames or [])]
     if not header:
         raise FileInvalid(["The CSV file is empty: it needs a header row " + ",".join(CSV_COLUMNS)])
@@ -115,7 +129,7 @@ def csv_parse(text: str) -> ParsedMap:
         if None in record:
             problems.append(f"line {line}: more values than columns")
             continue
-        values = {key: (value or "").strip() for key, value in record.items()}
+        values = {key: cell_unescape((value or "").strip()) for key, value in record.items()}
         if not any(values.values()):
             continue
         relationship = relationship_read(values.get("relationship", ""))
@@ -142,7 +156,7 @@ def csv_parse(text: str) -> ParsedMap:
 
 def csv_export(version: ConceptMapVersion) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")  # formulas as text
     writer.writeheader()
     for element in version.elements.order_by("source_code", "target_code", "id"):
         writer.writerow({name: getattr(element, name) for name in CSV_COLUMNS})
@@ -284,11 +298,31 @@ def file_parse(name: str, content: bytes) -> ParsedMap:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise FileInvalid([f"{name} is not UTF-8 text"]) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise FileInvalid([f"{name} holds a NUL character (line {line}): it is not a text file"])
     if name.lower().endswith(".csv"):
-        return csv_parse(text)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        kind = "FHIR JSON" if name.lower().endswith(".json") else "a .csv or FHIR ConceptMap .json file"
-        raise FileInvalid([f"{name} is not {kind}: {error.msg} at line {error.lineno}"]) from None
-    return fhir_parse(data)
+        parsed = csv_parse(text)
+    else:
+        try:
+            data = json_loads(text)
+        except JsonInputError as error:
+            kind = "FHIR JSON" if name.lower().endswith(".json") else "a .csv or FHIR ConceptMap .json file"
+            raise FileInvalid([f"{name} is not {kind}: {error.message}"]) from None
+        parsed = fhir_parse(data)
+    _refuse_non_text(parsed)
+    return parsed
+
+
+def _refuse_non_text(parsed: ParsedMap) -> None:
+    """A value PostgreSQL cannot store as text (a NUL, e.g. ``\\u0000`` in JSON) is refused here."""
+    problems = []
+    for number, row in enumerate(parsed.rows, start=1):
+        for name, value in row.as_fields().items():
+            if problem := text_problem(value):
+                problems.append(f"row {number}: {name} {problem}")
+    for name in ("source_system", "target_system", "url", "title"):
+        if problem := text_problem(getattr(parsed, name)):
+            problems.append(f"{name} {problem}")
+    if problems:
+        raise FileInvalid(problems)

@@ -131,6 +131,8 @@ LOGOUT_REDIRECT_URL = "login"
 # settings change when the last verification is older than this.
 CLINOPS_MFA_REQUIRED_ROLES = ("terminology_steward", "integration_admin", "supervisor")
 CLINOPS_MFA_REVERIFY_SECONDS = env.int("CLINOPS_MFA_REVERIFY_SECONDS", default=300)
+# API keys (apps.core.api_tokens) expire this many days after they are made.
+CLINOPS_API_TOKEN_DAYS = env.int("CLINOPS_API_TOKEN_DAYS", default=30)
 OTP_TOTP_ISSUER = "clinops"
 # Break-glass: how long an emergency grant lasts.
 CLINOPS_EMERGENCY_GRANT_MINUTES = env.int("CLINOPS_EMERGENCY_GRANT_MINUTES", default=60)
@@ -148,10 +150,15 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: clients connect directly).
+# The client address (for lockouts and the access log) is then the one the outermost proxy saw.
+CLINOPS_TRUSTED_PROXY_COUNT = env.int("CLINOPS_TRUSTED_PROXY_COUNT", default=0)
+
 # django-axes: lock a username at an address after repeated failures.
 AXES_FAILURE_LIMIT = env.int("CLINOPS_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("CLINOPS_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "apps.core.client_ip.client_ip"  # behind proxies: X-Forwarded-For, as trusted
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -211,17 +218,23 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ehr.documentreference",
     "workflow.transition",
 )
-AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash")
+AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash", "key_hash")
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
 AUDITLOG_STORE_JSON_CHANGES = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an anonymous API call then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api_tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own JSON parser with apps.core.json_input's limits (nesting depth, lone surrogates).
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api_parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "apps.core.api_errors.exception_handler",
@@ -262,7 +275,17 @@ CELERY_BEAT_SCHEDULE = {
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
+    "core-audit-anchor": {
+        "task": "core.audit_anchor",
+        "schedule": float(env.int("CLINOPS_AUDIT_ANCHOR_SECONDS", default=300)),
+    },
 }
+# The audit chain's head is appended here at each core-audit-anchor run (apps.core.audit_chain);
+# make the file append-only for the app's user (chattr +a) or collect it off the host. Empty: off.
+CLINOPS_AUDIT_ANCHOR_FILE = env("CLINOPS_AUDIT_ANCHOR_FILE", default="")
+
+# JSON from outside (webhook, APIs, $translate, ConceptMap files): deeper nesting is a 400.
+CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
 
 # EHR sync
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)

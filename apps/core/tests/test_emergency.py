@@ -57,3 +57,16 @@ def test_without_a_finder_the_misconfiguration_is_said(finder, user):
     emergency.emergency_patient_finder_register(None)
     with pytest.raises(ImproperlyConfigured):
         emergency.emergency_grant_open(user=user, patient="Patient/p1", reason=REASON)
+
+
+@pytest.mark.parametrize("field", ["patient", "reason"])
+def test_a_nul_character_in_the_form_is_a_400_saying_so(finder, user, client, field):
+    from django.urls import reverse
+
+    client.force_login(user)
+    data = {"patient": "Patient/p1", "reason": REASON}
+    data[field] += "\x00"
+    response = client.post(reverse("core:emergency_request"), data)
+    assert response.status_code == 400
+    assert "holds a NUL character" in response.content.decode()
+    assert not EmergencyGrant.objects.exists()

@@ -45,12 +45,13 @@ def test_state_changes_need_a_csrf_token(own_site):
 
 
 def test_me_api_answers_roles_and_sites_by_token(own_site):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from apps.core.api_tokens import api_token_issue
 
     user = UserFactory(role=Role.LEADER, sites=[own_site])
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=user, name='test', mfa_verified=True)[1]}")
     body = api.get(reverse("core-api:me")).json()
     assert body["roles"] == [Role.LEADER]
     assert body["sites"] == [{"code": "own", "name": "Own Clinic", "timezone": "America/New_York"}]

@@ -2,21 +2,17 @@
 
 from typing import Any
 
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from apps.core.api_tokens import ApiTokenAuthentication
+
 PERMISSION = "ehr.read_fhir_api"
 
-
-class BearerTokenAuthentication(TokenAuthentication):
-    """The same DRF token sent as ``Authorization: Bearer <key>``, the header FHIR clients send."""
-
-    keyword = "Bearer"
-
-
-# Token first: an anonymous call then gets 401 with WWW-Authenticate, not 403.
-AUTHENTICATION_CLASSES = [TokenAuthentication, BearerTokenAuthentication, SessionAuthentication]
+# An API key first (``Token <key>`` or ``Bearer <key>``, the header FHIR clients send): an
+# anonymous call then gets 401 with WWW-Authenticate, not 403.
+AUTHENTICATION_CLASSES = [ApiTokenAuthentication, SessionAuthentication]
 
 
 class CanReadFhirApi(BasePermission):

@@ -10,8 +10,9 @@ SOFTWARE_VERSION = "0.1.0"
 STATEMENT_DATE = "2026-01-15"
 
 SECURITY = (
-    "Send a DRF token: 'Authorization: Token <key>' (or 'Bearer <key>'); an administrator issues one with "
-    "'python manage.py drf_create_token <username>'. A signed-in browser session also works. The user needs "
+    "Send an API key: 'Authorization: Token <key>' (or 'Bearer <key>'); a user makes one on the account's "
+    "API keys page (/account/api-keys/), after a code for roles that require MFA; keys expire. A signed-in "
+    "browser session also works. The user needs "
     "the ehr.read_fhir_api permission (the Integration admin role): anonymous calls get 401, others 403. "
     "The store is not site-scoped: the permission reads every resource. Each resource returned that "
     "belongs to a patient is access-logged."

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
 from ..models import STORE_MODELS, EhrSource, FhirResource
+from ..services.envelope import id_problem
 from .dates import DateValueError, date_bound_parse
 from .errors import FhirError
 
@@ -128,7 +129,10 @@ def _patient_reference(name: str, value: str) -> str:
 
 def _filter(model: type[FhirResource], name: str, value: str) -> Q:
     if name == "_id":
-        return Q(fhir_id__in=_values(name, value))
+        ids = _values(name, value)
+        if bad := next((i for i in ids if not ID_PATTERN.match(i)), None):
+            raise FhirError(400, id_problem(model.RESOURCE_TYPE, bad), expression=name)
+        return Q(fhir_id__in=ids)
     if name in ("patient", "subject"):
         refs = [_patient_reference(name, part) for part in _values(name, value)]
         return Q(**{f"{model.PATIENT_FIELD}__in": refs})

@@ -22,6 +22,7 @@ from apps.core.models import AccessLog
 
 from ..models import FhirResource
 from ..outcome import FHIR_JSON
+from ..services.envelope import id_problem
 from .auth import AUTHENTICATION_CLASSES, CanReadFhirApi
 from .bundle import bundle_searchset, resource_json
 from .capability import capability_statement
@@ -166,6 +167,9 @@ class FhirUnsupportedApi(FhirApiView):
             raise FhirError(404, "This is the FHIR base URL; /fhir/metadata says what it serves.")
         first, _, remainder = rest.partition("/")
         store_model(first)  # an unknown type is a 404 of its own
+        if remainder and "/" not in remainder and not remainder.startswith("$"):
+            # A read of an id that no FHIR server can hold (too long, or other characters).
+            raise FhirError(400, id_problem(first, remainder), expression=first)
         raise FhirError(
             404, f"{first}/{remainder[:100]} is neither a resource id nor supported here: this server offers "
             "read and search-type only (see /fhir/metadata).", code="not-supported",

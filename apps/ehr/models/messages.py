@@ -67,7 +67,10 @@ class InboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The latest attempt's error; cleared when one succeeds")
+    failures = models.JSONField(
+        default=list, blank=True, help_text="Why each failed attempt failed: [{at, attempt, code, error}], oldest first"
+    )
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -110,7 +113,10 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The latest attempt's error; cleared when one succeeds")
+    failures = models.JSONField(
+        default=list, blank=True, help_text="Why each failed attempt failed: [{at, attempt, error}], oldest first"
+    )
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_version = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

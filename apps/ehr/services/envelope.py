@@ -16,9 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from apps.core.errors import ApplicationError
+from apps.core.json_input import JsonInputError, json_loads
 
 # Entries that describe a delivery rather than carry data.
 NOTIFICATION_META_TYPES = {"SubscriptionStatus", "MessageHeader"}
+# FHIR R4's id rule (http://hl7.org/fhir/R4/datatypes.html#id).
+ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}\Z")
 REFERENCE_RE = re.compile(r"(?:^|/)(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/(?P<vid>[^/]+))?$")
 
 
@@ -38,6 +41,7 @@ class Entry:
     version_id: str
     last_updated: str  # meta.lastUpdated as sent ("" if none)
     payload: str  # the resource JSON ("" for delete and fetch)
+    problem: str = ""  # why the entry cannot be applied (an invalid id): stored as a dead letter
 
     @property
     def sha256(self) -> str:
@@ -52,21 +56,35 @@ class Entry:
 
 
 def parse_body(body: bytes) -> Any:
-    """Decode JSON, or raise EnvelopeError saying where it broke."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise EnvelopeError(f"The body is not UTF-8 text (byte {exc.start}).") from exc
-    if not text.strip():
+    """Decode JSON, or raise EnvelopeError saying where it broke (or that it nests too deep, or
+    holds a lone surrogate: apps.core.json_input)."""
+    if not body.removeprefix(b"\xef\xbb\xbf").strip():
         raise EnvelopeError("The body is empty; send a FHIR resource or Bundle as JSON.")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EnvelopeError(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from exc
+        return json_loads(body)
+    except JsonInputError as exc:
+        raise EnvelopeError(exc.message) from None
+
+
+def id_problem(resource_type: str, resource_id: str) -> str:
+    """Why ``resource_id`` is not a FHIR id ("" when it is one)."""
+    if ID_RE.match(resource_id):
+        return ""
+    shown = resource_id if len(resource_id) <= 80 else f"{resource_id[:64]}… ({len(resource_id)} characters)"
+    return f"{resource_type}.id {shown!r} is not a FHIR id: 1 to 64 characters among letters, digits, '-' and '.'."
+
+
+def reject_invalid_ids(entries: list[Entry]) -> None:
+    """Refuse the whole delivery (HTTP 400) when an entry's id is not a FHIR id."""
+    for index, entry in enumerate(entries):
+        if entry.problem:
+            where = f"entry[{index}]" if len(entries) > 1 else entry.resource_type
+            raise EnvelopeError(entry.problem, expression=f"{where}.id")
 
 
 def split(document: Any) -> list[Entry]:
-    """The inbox entries of one FHIR resource or Bundle."""
+    """The inbox entries of one FHIR resource or Bundle; an entry whose id is not a FHIR id
+    carries the ``problem`` (ids are never cut short: two long ids would become one)."""
     if not isinstance(document, dict):
         raise EnvelopeError("The body is JSON but not a FHIR resource: expected an object with a resourceType.")
     resource_type = document.get("resourceType")
@@ -181,10 +199,11 @@ def _resource_entry(resource: dict, *, fallback_id: str) -> Entry:
     return Entry(
         "upsert",
         resource["resourceType"],
-        resource_id[:128],
+        resource_id,
         str(meta.get("versionId", "") or "")[:64],
         str(meta.get("lastUpdated", "") or ""),
         payload,
+        problem=id_problem(resource["resourceType"], resource_id),
     )
 
 

@@ -35,13 +35,16 @@ from ..handlers import ResourceChange, handlers_for
 from ..models import STORE_MODELS, EhrSource, InboxEnvelope, InboxMessage
 from ..retry import max_attempts, next_attempt_at
 from .envelope import Entry, parse_body, parse_instant, split
+from .envelope import reject_invalid_ids as reject_invalid_ids_in
 from .inbox_fetch import Fetched, fetch_all, fetch_lease
 from .store import micros, resource_upsert, resources_upsert
 
 logger = logging.getLogger(__name__)
 Status = InboxMessage.Status
 BATCH = 200
+INSERT_BATCH = 500  # rows per INSERT: under SQLite's limit of 32,766 parameters
 STRANDED_AFTER = timedelta(seconds=60)
+MAX_FAILURES_KEPT = 50  # a message's failure history: the most recent attempts' causes
 
 
 class PermanentError(Exception):
@@ -98,14 +101,19 @@ def inbox_receive(
     content_type: str = "",
     correlation_id: str = "",
     process: bool = True,
+    reject_invalid_ids: bool = True,
 ) -> Receipt:
     """Store a delivery (a resource or Bundle) as inbox messages; queue their processing after commit.
 
-    Raises EnvelopeError when the body is not FHIR; nothing is stored then. Raw webhook bytes
-    are kept whole in an envelope. A message already received (same key) is not stored twice.
+    Raises EnvelopeError when the body is not FHIR, or holds an id that is not a FHIR id
+    (unless ``reject_invalid_ids`` is off: polling stores such an entry as a dead letter that
+    says why); nothing is stored then. Raw webhook bytes are kept whole in an envelope. A
+    message already received (same key) is not stored twice.
     """
     document = parse_body(body) if isinstance(body, bytes) else body
     entries = split(document)
+    if reject_invalid_ids:
+        reject_invalid_ids_in(entries)
     correlation_id = (correlation_id or uuid.uuid4().hex)[:64]
     with transaction.atomic():
         envelope = None
@@ -145,36 +153,71 @@ def _store(
     keyed: dict[str, Entry] = {}
     for entry in entries:
         keyed.setdefault(entry.idempotency_key(source.pk), entry)
-    existing = set(InboxMessage.objects.filter(idempotency_key__in=keyed).values_list("idempotency_key", flat=True))
     now = timezone.now()
-    InboxMessage.objects.bulk_create(
-        [
-            InboxMessage(
-                source=source,
-                envelope=envelope,
-                idempotency_key=key,
-                sha256=entry.sha256,
-                payload=entry.payload,
-                channel=channel,
-                operation=entry.operation,
-                resource_type=entry.resource_type[:64],
-                resource_id=entry.resource_id,
-                version_id=entry.version_id,
-                ehr_last_updated=parse_instant(entry.last_updated),
-                correlation_id=correlation_id,
-                received_at=now,
-            )
-            for key, entry in keyed.items()
-            if key not in existing
-        ],
-        ignore_conflicts=True,
-    )
+    rows = [_message_row(source, envelope, key, entry, channel, correlation_id, now) for key, entry in keyed.items()]
+    inserted: dict[str, int] = {}
+    for start in range(0, len(rows), INSERT_BATCH):
+        inserted.update(_insert_new(rows[start : start + INSERT_BATCH]))
     ids = dict(InboxMessage.objects.filter(idempotency_key__in=keyed).values_list("idempotency_key", "id"))
     for key, entry in keyed.items():
         receipt.messages.append(
-            ReceiptLine(ids[key], entry.resource_type, entry.resource_id, entry.operation, key in existing)
+            ReceiptLine(ids[key], entry.resource_type, entry.resource_id, entry.operation, key not in inserted)
         )
     return receipt
+
+
+def _message_row(
+    source: EhrSource,
+    envelope: InboxEnvelope | None,
+    key: str,
+    entry: Entry,
+    channel: str,
+    correlation_id: str,
+    now: datetime,
+) -> InboxMessage:
+    message = InboxMessage(
+        source=source,
+        envelope=envelope,
+        idempotency_key=key,
+        sha256=entry.sha256,
+        payload=entry.payload,
+        channel=channel,
+        operation=entry.operation,
+        resource_type=entry.resource_type[:64],
+        resource_id=entry.resource_id[:128],  # only an invalid id (a dead letter) is ever longer than 64
+        version_id=entry.version_id,
+        ehr_last_updated=parse_instant(entry.last_updated),
+        correlation_id=correlation_id,
+        received_at=now,
+    )
+    if entry.problem:  # never applied: kept, with the reason, as a dead letter
+        message.status, message.error_code, message.last_error = Status.DEAD, "invalid_id", entry.problem
+        message.failures = [{"at": now.isoformat(), "attempt": 0, "code": "invalid_id", "error": entry.problem}]
+    return message
+
+
+def _insert_new(messages: list[InboxMessage]) -> dict[str, int]:
+    """Insert the messages whose key is new; {key: id} of those this transaction inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a key another transaction inserted first
+    (committed, or committing while this one waits on the unique index) is not returned, so
+    of two identical deliveries at the same moment exactly one is told it is new. (Reading
+    the existing keys first, as this did before, let both be told so: neither saw the other's
+    uncommitted row.) PostgreSQL and SQLite 3.35+ both speak this."""
+    if not messages:
+        return {}
+    fields = [f for f in InboxMessage._meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {q(InboxMessage._meta.db_table)} ({', '.join(q(f.column or f.name) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(messages))} "
+        f"ON CONFLICT ({q('idempotency_key')}) DO NOTHING RETURNING {q('idempotency_key')}, {q('id')}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(m, add=True), connection) for m in messages for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
 
 
 def _queue(ids: list[int]) -> None:
@@ -223,7 +266,16 @@ def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
     return messages
 
 
-RESULT_FIELDS = ["status", "attempts", "next_attempt_at", "error_code", "last_error", "outcome", "processed_at"]
+RESULT_FIELDS = [
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "error_code",
+    "last_error",
+    "failures",
+    "outcome",
+    "processed_at",
+]
 FETCHED_FIELDS = ["payload", "sha256", "operation", "version_id", "ehr_last_updated"]  # set by _take_fetched
 
 
@@ -297,10 +349,12 @@ def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
     except PermanentError as exc:
         message.status, message.error_code, message.last_error = Status.DEAD, exc.code, str(exc)
         message.next_attempt_at = None
+        _remember_failure(message)
         logger.info("inbox: message %s dead-lettered (%s)", message.pk, exc.code)
     except Exception as exc:  # a handler or a transient failure: retry, then dead-letter
         message.error_code = getattr(exc, "code", "") or "error"
         message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
+        _remember_failure(message)
         if message.attempts >= max_attempts():
             message.status, message.next_attempt_at = Status.DEAD, None
             logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
@@ -310,6 +364,18 @@ def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
     else:
         message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
         message.next_attempt_at, message.processed_at = None, timezone.now()
+
+
+def _remember_failure(message: InboxMessage) -> None:
+    """Add this attempt's cause to the message's history: ``last_error`` says only the latest
+    (and is cleared by a success), the history keeps why each attempt failed."""
+    entry = {
+        "at": timezone.now().isoformat(),
+        "attempt": message.attempts,
+        "code": message.error_code,
+        "error": message.last_error[:2000],
+    }
+    message.failures = [*(message.failures or []), entry][-MAX_FAILURES_KEPT:]
 
 
 def _apply(message: InboxMessage) -> str:

@@ -41,6 +41,7 @@ from ..models import EhrSource, OutboxMessage
 from ..retry import max_attempts, next_attempt_at
 
 logger = logging.getLogger(__name__)
+MAX_FAILURES_KEPT = 50
 Status = OutboxMessage.Status
 Operation = OutboxMessage.Operation
 SENDABLE = (Status.PENDING, Status.FAILED)
@@ -228,6 +229,9 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> None:
     elif not isinstance(exc, FhirClientError):
         error = f"{exc.__class__.__name__}: {exc}"
     fields: dict[str, Any] = {"last_error": error[:4000], "response_status": getattr(exc, "status", None)}
+    # Each attempt's cause is kept: last_error is cleared when a later attempt succeeds.
+    failure = {"at": timezone.now().isoformat(), "attempt": message.attempts, "error": error[:2000]}
+    fields["failures"] = [*(message.failures or []), failure][-MAX_FAILURES_KEPT:]
     if transient and message.attempts < max_attempts():
         fields |= {"status": Status.FAILED, "next_attempt_at": next_attempt_at(message.attempts)}
         logger.info("outbox: message %s failed (attempt %d, %s); will retry", message.pk, message.attempts, _kind(exc))

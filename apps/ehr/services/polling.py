@@ -158,6 +158,7 @@ def _poll_search(
                         body={**page, "entry": entries},
                         channel=InboxMessage.Channel.POLL,
                         correlation_id=correlation_id,
+                        reject_invalid_ids=False,  # one bad id must not stop the pass: a dead letter says why
                     )
                     poll.stored += len(receipt.new_ids)
                 if in_order:
@@ -192,6 +193,7 @@ def _poll_bulk(
                     body={"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in batch]},
                     channel=InboxMessage.Channel.POLL,
                     correlation_id=correlation_id,
+                    reject_invalid_ids=False,  # one bad id must not stop the pass: a dead letter says why
                 )
             for line in receipt.messages:
                 if line.resource_type in polls and not line.duplicate:

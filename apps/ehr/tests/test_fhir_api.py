@@ -5,8 +5,8 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.ehr.models import STORE_MODELS
@@ -23,7 +23,7 @@ def integrator(make_user):
 
 @pytest.fixture
 def token(integrator):
-    return Token.objects.create(user=integrator).key
+    return api_token_issue(user=integrator, name="test", mfa_verified=True)[1]
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_a_wrong_token_is_401(client):
 
 def test_a_scheduler_is_refused_with_403_even_with_a_token(client, make_user):
     scheduler = make_user(Role.SCHEDULER)
-    key = Token.objects.create(user=scheduler).key
+    key = api_token_issue(user=scheduler, name="test", mfa_verified=True)[1]
     patient_make("p1")
     response = client.get("/fhir/Patient/p1", headers={"Authorization": f"Token {key}"})
     assert_outcome(response, 403, "forbidden")
@@ -93,7 +93,7 @@ def test_metadata_lists_every_store_type_with_read_search_and_its_parameters(fhi
     assert (statement["fhirVersion"], statement["format"], statement["kind"]) == ("4.0.1", ["json"], "instance")
     rest = statement["rest"][0]
     assert rest["mode"] == "server"
-    assert "drf_create_token" in rest["security"]["description"]
+    assert "/account/api-keys/" in rest["security"]["description"]
     resources = {r["type"]: r for r in rest["resource"]}
     assert set(resources) == set(STORE_MODELS) and len(resources) == 12
     for resource in resources.values():
@@ -223,3 +223,12 @@ def test_an_unexpected_error_is_an_outcome_not_an_html_page(fhir):
 def test_anonymous_learns_nothing_but_401_whatever_it_asks(client):
     for params in ({"_format": "xml"}, {"_pretty": "maybe"}, {"_elements": "id"}):
         assert_outcome(client.get("/fhir/Patient/p1", params), 401)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/fhir/Patient/" + "a" * 65, {}), ("/fhir/Patient/p_1", {}), ("/fhir/Patient", {"_id": "p1," + "a" * 129})],
+)
+def test_an_id_that_is_not_a_fhir_id_is_400_saying_so(fhir, path, params):
+    issue = assert_outcome(fhir(path, params), 400)
+    assert "is not a FHIR id: 1 to 64 characters" in issue["diagnostics"]

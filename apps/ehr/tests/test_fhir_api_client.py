@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import ForbiddenError, ResourceNotFound
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from tests.plugins.core import UserFactory
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def client_for(live_server):
     def make(role):
-        key = Token.objects.create(user=UserFactory(role=role)).key
+        key = api_token_issue(user=UserFactory(role=role), name="test", mfa_verified=True)[1]
         return SyncFHIRClient(f"{live_server.url}/fhir", authorization=f"Token {key}")
 
     return make

@@ -7,8 +7,8 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from tests.plugins.ehr_store import T0, observation_make, patient_make, store_make
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fhir(client, make_user):
     """fhir(path, params, **headers) -> a GET with an integration admin's token."""
-    key = Token.objects.create(user=make_user(Role.INTEGRATION_ADMIN)).key
+    key = api_token_issue(user=make_user(Role.INTEGRATION_ADMIN), name="test", mfa_verified=True)[1]
 
     def get(path, params=None, **headers):
         return client.get(path, params or {}, headers={"Authorization": f"Token {key}", **headers})

@@ -181,6 +181,10 @@ def test_an_unreachable_ehr_backs_off_then_dead_letters_and_a_retry_revives_it(
     revived = OutboxMessage.objects.get(pk=message.pk)
     assert (revived.status, revived.attempts, revived.response_version) == (Status.SENT, 1, "2")
     assert fhir.read("Task", referral_task["id"])["status"] == "accepted"
+    # The success cleared last_error, not the history of why the five attempts failed.
+    assert revived.last_error == ""
+    assert [f["attempt"] for f in revived.failures] == [1, 2, 3, 4, 5]
+    assert all("could not reach the EHR" in f["error"] for f in revived.failures)
 
 
 def test_only_integration_admins_may_retry(source, referral_task, make_user):

@@ -4,9 +4,9 @@ per action; read-only state; errors mapped to 400/403/404/409; patient data acce
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
 from apps.referrals.models import Referral
@@ -51,8 +51,8 @@ def test_the_api_is_for_people_who_work_referrals(api, make_user, own_site, role
 
 def test_a_token_works_too(api, sam, own_site):
     ReferralFactory(site=own_site)
-    token = Token.objects.create(user=sam)
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, key = api_token_issue(user=sam, name="test", mfa_verified=True)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert len(api.get(LIST).json()["results"]) == 1
 
 

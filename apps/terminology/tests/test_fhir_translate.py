@@ -5,8 +5,8 @@ import json
 import pytest
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
-from rest_framework.authtoken.models import Token
 
+from apps.core.api_tokens import api_token_issue
 from apps.core.roles import Role
 from tests.plugins.core import UserFactory
 from tests.plugins.terminology import LOCAL, PRIORITY, activated_now, draft_with, priority_map, row
@@ -167,8 +167,9 @@ def test_anonymous_is_told_to_authenticate(client, concept_map):
 
 @pytest.mark.parametrize("keyword", ["Token", "Bearer"])
 def test_a_token_works(client, concept_map, own_site, keyword):
-    token = Token.objects.create(user=UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site]))
-    response = client.get(URL, {"system": LOCAL, "code": "S"}, HTTP_AUTHORIZATION=f"{keyword} {token.key}")
+    user = UserFactory(role=Role.INTEGRATION_ADMIN, sites=[own_site])
+    _, key = api_token_issue(user=user, name="t", mfa_verified=True)
+    response = client.get(URL, {"system": LOCAL, "code": "S"}, HTTP_AUTHORIZATION=f"{keyword} {key}")
     assert answer(response)["result"] == [True]
 
 
@@ -176,3 +177,37 @@ def test_a_token_works(client, concept_map, own_site, keyword):
 def test_every_signed_in_role_may_translate(client, concept_map, own_site, role):
     client.force_login(UserFactory(role=role, sites=[own_site]))
     assert answer(client.get(URL, {"system": LOCAL, "code": "S"}))["result"] == [True]
+
+
+def _translate_body(code: str = "S") -> str:
+    return json.dumps(
+        {
+            "resourceType": "Parameters",
+            "parameter": [{"name": "system", "valueUri": LOCAL}, {"name": "code", "valueCode": code}],
+        }
+    )
+
+
+def test_a_signed_in_browser_posts_with_its_csrf_token_and_without_it_is_refused(concept_map, own_site):
+    from django.conf import settings
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(UserFactory(role=Role.SCHEDULER, sites=[own_site]))
+    token = "k" * 32
+    browser.cookies[settings.CSRF_COOKIE_NAME] = token
+    with_token = browser.post(URL, _translate_body(), content_type=FHIR_JSON, HTTP_X_CSRFTOKEN=token)
+    assert answer(with_token)["result"] == [True]
+    without = outcome(browser.post(URL, _translate_body(), content_type=FHIR_JSON), 403)
+    assert "CSRF" in without["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"resourceType": "Parameters", "parameter": ' + "[" * 5000 + "]" * 5000 + "}", "nests 5001 levels deep"),
+        ('{"resourceType": "Parameters", "id": "\\udc00"}', "lone UTF-16 surrogate (\\ud800-\\udfff) at id"),
+    ],
+)
+def test_hostile_posts_are_400_saying_why(api, concept_map, body, says):
+    assert says in outcome(api.post(URL, body, content_type=FHIR_JSON), 400)["diagnostics"]
