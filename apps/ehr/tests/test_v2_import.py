@@ -46,10 +46,13 @@ def test_an_mllp_framed_file_and_a_folder_mixing_v2_and_fhir(tmp_path, source):
     assert Patient.objects.filter(fhir_id="p9").exists()  # the FHIR file next to it is imported too
 
 
-def test_resends_and_bad_messages_are_counted_and_strict_fails(tmp_path, source):
+def test_resends_and_bad_messages_are_counted_and_the_exit_status_is_non_zero(tmp_path, source):
     blocks = [raw("adt_a01"), raw("adt_a01"), malformed("unknown_event"), malformed("no_patient_id")]
     (tmp_path / "mixed.hl7").write_bytes(b"\n".join(b.replace(b"\r", b"\n") for b in blocks))
-    output = run("--source", source.name, str(tmp_path / "mixed.hl7"))
+    out = StringIO()
+    with pytest.raises(CommandError, match="2 v2 message\\(s\\) or resource\\(s\\) failed; the rest was imported"):
+        call_command("ehr_import", "--source", source.name, str(tmp_path / "mixed.hl7"), stdout=out, stderr=StringIO())
+    output = out.getvalue()
     assert line(output, "ADT^A01") == ["1", "1", "0", "1"]  # AA, AE (no PID-3), AR none, one resend
     assert line(output, "ADT^A99") == ["0", "0", "1", "0"]
     assert "PID-3" in output

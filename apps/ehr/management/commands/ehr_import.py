@@ -73,12 +73,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"  {error}"))
         if len(report.errors) > 50:
             self.stdout.write(f"  … and {len(report.errors) - 50} more (see the integration console)")
-        failed = report.failed + (v2_report.failed if v2_report is not None else 0)
-        if failed:
+        if report.failed or (v2_report is not None and v2_report.failed):
             # Everything that could be read has landed; the status tells a script that not all did.
+            said = [f"{report.failed} entr{'y' if report.failed == 1 else 'ies'}"] if report.failed else []
+            if v2_report is not None and v2_report.failed:
+                said.append(f"{v2_report.failed} v2 message(s) or resource(s)")
             raise CommandError(
-                f"{failed} entr{'y' if failed == 1 else 'ies'} or v2 message(s) failed; the rest was imported "
-                "(see above, and the integration console)"
+                f"{' and '.join(said)} failed; the rest was imported (see above, and the integration console)"
             )
 
     def _table(self, report: ImportReport) -> None:
