@@ -9,7 +9,7 @@ from typing import Any
 
 from apps.workflow.transitions import Clock, Policy, Step
 
-from .workflow import STAFF_TRANSITIONS, State, is_closed
+from .workflow import ARRIVED_AND_DONE_STEP, NEXT_STEP, STAFF_TRANSITIONS, State, is_closed
 
 SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
 
@@ -18,6 +18,12 @@ class IntakePolicy(Policy):
     noun = "intake"
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the intake is cancelled."}
+    next_steps = NEXT_STEP
+
+    def next_step(self, item: Any) -> str:
+        if not item.is_open and item.state in (State.CHECKED_IN, State.COMPLETED_LATE):
+            return ARRIVED_AND_DONE_STEP
+        return super().next_step(item)
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         if name in ("finish", "finish_late"):

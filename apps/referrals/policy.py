@@ -11,13 +11,14 @@ from apps.workflow.models import Transition
 from apps.workflow.transitions import EXCEPTIONS_QUEUE, Clock, Policy, Step
 
 from .models import Referral
-from .workflow import CLOSED, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
+from .workflow import CLOSED, NEXT_STEP, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
 
 
 class ReferralPolicy(Policy):
     noun = "referral"
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the referral is cancelled."}
+    next_steps = NEXT_STEP
 
     def step(self, item: Any, name: str, from_state: str) -> Step:
         if item.state in CLOSED:

@@ -69,6 +69,24 @@ TASK_STATUS = {
     State.ABANDONED: ("failed", "patient-not-reached", "Patient not reached"),
 }
 
+# State → the next step, or who acts next (shown on the item page; booking happens in the EHR).
+NEXT_STEP = {
+    State.RECEIVED: "Start triage: read the referral, then accept it, ask the referrer for more information or decline it.",
+    State.TRIAGE: "Accept the referral, ask the referrer for more information, or decline it.",
+    State.ACCEPTED: "Start scheduling, or say that the payer's authorisation is needed first.",
+    State.PENDING_AUTH: "Waiting for the payer's authorisation: press “Authorisation received” when it arrives.",
+    State.SCHEDULING: "Book the appointment in the EHR; clinops marks this referral scheduled when the EHR's "
+    "appointment arrives. Record each call to the patient under Outreach.",
+    State.SCHEDULED: "Nothing to do now: the EHR tells clinops when the visit has taken place (a cancelled or "
+    "missed appointment brings the referral back to scheduling).",
+    State.NEEDS_INFO: "Waiting for the referrer's answer (the SLA clock is paused): press “Information received” "
+    "when it arrives.",
+    State.COMPLETED: "Closed: the visit took place and the referrer has been told. Nothing left to do.",
+    State.DECLINED: "Closed: declined, and the referrer has been told. Nothing left to do.",
+    State.CANCELLED: "Closed: cancelled, and the referrer has been told. Nothing left to do.",
+    State.ABANDONED: "Closed: the patient could not be reached, and the referrer has been told. Nothing left to do.",
+}
+
 # Who may fire which transition from the worklist (EHR-driven ones are for the system only).
 STAFF_TRANSITIONS = frozenset(
     {"triage", "accept", "request_auth", "authorize", "start_scheduling", "request_info", "receive_info", "decline",

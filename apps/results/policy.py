@@ -9,11 +9,16 @@ from typing import Any
 from apps.workflow.transitions import Clock, Policy, Step
 
 from .escalation import result_escalate
-from .workflow import CLOSED_STATES, EXCEPTIONS_QUEUE, QUEUE_FOR_STATE, State
+from .workflow import CLOSED_STATES, EXCEPTIONS_QUEUE, NEXT_STEP, QUEUE_FOR_STATE, State
 
 
 class ResultPolicy(Policy):
     noun = "result"
+    next_steps = NEXT_STEP
+    held_step = (
+        "Held until a terminology steward maps its interpretation code (then its criticality is known and it "
+        "goes to review by itself); the ordering clinician can review it meanwhile."
+    )
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         if name == "void" and not item.is_open:

@@ -19,6 +19,7 @@ from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
 from apps.workflow import services as work
+from apps.workflow.registry import workflow_policy
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
 
@@ -86,6 +87,7 @@ def _item_page(
         "events": timeline(item=item),
         "sla": sla_status(item),
         "error": error,
+        "next_step": workflow_policy(item.WORKFLOW).next_step(item),
         "can_review": reviewer and item.state in TO_REVIEW,
         "can_take": reviewer and item.state in TO_REVIEW and item.assignee_id != request.user.pk,
         "can_notify": worker and item.state == State.REVIEWED,

@@ -59,6 +59,18 @@ QUEUE_FOR_STATE = {
     State.PATIENT_NOTIFIED: FOLLOW_UP_QUEUE,
     State.FOLLOW_UP_SCHEDULED: FOLLOW_UP_QUEUE,
 }
+# State → the next step, or who acts next (shown on the result's page).
+NEXT_STEP = {
+    State.NEW: "Waiting for the ordering clinician to review it (or whoever covers their results inbox).",
+    State.ESCALATED: "Overdue for review: the covering clinician reviews it now, or a supervisor gives it to a "
+    "clinician of the site.",
+    State.REVIEWED: "A medical assistant tells the patient and records how (result follow-up worklist).",
+    State.PATIENT_NOTIFIED: "A medical assistant books the repeat test or appointment the clinician asked for, "
+    "then records it here.",
+    State.FOLLOW_UP_SCHEDULED: "The follow-up is booked: a medical assistant closes the result.",
+    State.CLOSED: "Closed: nothing left to do.",
+    State.VOIDED: "Voided: the EHR marked the result as entered in error. Nothing left to do.",
+}
 NOT_VOIDED = [s for s in State if s != State.VOIDED]
 
 

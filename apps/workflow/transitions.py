@@ -57,10 +57,24 @@ class Policy:
     labels: Mapping[str, str] = {}  # transition name → how people say it
     staff_transitions: frozenset[str] = frozenset()  # what people may fire (the rest: EHR, timers)
     reason_required: Mapping[str, str] = {}  # staff transition → what to ask when its reason is blank
+    # State → the next step, or who acts next, in a plain sentence: every item page shows it, so
+    # no state leaves a user without a way on (a test asserts every state of every workflow has one).
+    next_steps: Mapping[str, str] = {}
+    # An item held in the exceptions queue waits for a steward, whatever its state.
+    held_step = (
+        "Held until a terminology steward maps its code; it then moves on by itself. "
+        "A supervisor can also move it to a queue by hand."
+    )
 
     def label(self, name: str) -> str:
         """A transition as people say it (never snake_case)."""
         return self.labels.get(name, name.replace("_", " "))
+
+    def next_step(self, item: Any) -> str:
+        """The next step of this item, or who acts next, as one plain sentence."""
+        if item.is_open and item.queue == EXCEPTIONS_QUEUE:
+            return self.held_step
+        return self.next_steps.get(item.state, "")
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         """Extra field updates of a transition (after it fired, before queue and clock)."""

@@ -17,6 +17,7 @@ from apps.core.roles import can_see_patient_data
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
 from apps.workflow.permissions import can
+from apps.workflow.registry import workflow_policy
 from apps.workflow.web import partial
 
 from .. import selectors, services
@@ -97,6 +98,7 @@ def _item_context(request: AuthenticatedRequest, pk: int) -> dict[str, Any]:
         "note_form": NoteForm(),
         "cancel_form": CancelForm(),
         "visit_local": timezone.localtime(intake.visit_start, intake.site.tzinfo),
+        "next_step": workflow_policy(intake.WORKFLOW).next_step(intake),
     }
 
 

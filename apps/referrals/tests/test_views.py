@@ -381,7 +381,16 @@ def test_only_the_allowed_actions_are_offered(as_sam, own_site):
     triaged = as_sam.get(item_url(ReferralFactory(site=own_site, state=State.TRIAGE))).content.decode()
     assert set(re.findall(r'data-transition="(\w+)"', triaged)) == {"accept", "request_info", "decline", "cancel"}
     closed = as_sam.get(item_url(ReferralFactory(site=own_site, state=State.DECLINED))).content.decode()
-    assert "data-transition" not in closed and "This referral is closed" in closed
+    assert "data-transition" not in closed and "Closed: declined, and the referrer has been told." in closed
+
+
+def test_after_start_scheduling_the_page_says_where_the_booking_is_made(as_sam, own_site):
+    """Issue 14: only Forward and Cancel were left, with no hint of what comes next."""
+    scheduling = ReferralFactory(site=own_site, state=State.ACCEPTED, queue="scheduling")
+    response = as_sam.post(f"/referrals/{scheduling.pk}/start_scheduling/", follow=True)
+    body = response.content.decode()
+    assert "Ready to schedule." in body
+    assert "Book the appointment in the EHR; clinops marks this referral scheduled" in body
 
 
 def test_decline_reasons_come_from_the_code_list(as_sam, own_site):
