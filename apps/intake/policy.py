@@ -7,9 +7,10 @@ arriving says whether it was complete before the visit (the scorecards read both
 from datetime import datetime
 from typing import Any
 
+from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import Clock, Policy, Step
 
-from .workflow import ARRIVED_AND_DONE_STEP, NEXT_STEP, STAFF_TRANSITIONS, State, is_closed
+from .workflow import ACTION_LABELS, ARRIVED_AND_DONE_STEP, NEXT_STEP, STAFF_TRANSITIONS, State, is_closed
 
 SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
 
@@ -19,6 +20,12 @@ class IntakePolicy(Policy):
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the intake is cancelled."}
     next_steps = NEXT_STEP
+    labels = ACTION_LABELS
+    queue_labels = {"intake": "Intake"}
+
+    def queues_for(self, item: Any) -> frozenset[str]:
+        """Every intake is worked in the intake queue (or waits for a supervisor)."""
+        return frozenset({"intake", SUPERVISOR_QUEUE})
 
     def next_step(self, item: Any) -> str:
         if not item.is_open and item.state in (State.CHECKED_IN, State.COMPLETED_LATE):

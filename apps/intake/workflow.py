@@ -33,6 +33,13 @@ WORKING = [State.PENDING, State.OUTREACH, State.IN_PROGRESS]
 BEFORE_ARRIVAL = [*WORKING, State.READY, State.COMPLETED_LATE]
 ALWAYS_CLOSED = frozenset({State.NO_SHOW, State.CANCELLED})
 
+# Transition → its name as on the buttons (messages say "“Check in” is not possible now").
+ACTION_LABELS = {
+    "contact": "Contact the patient", "start": "Start", "finish": "Finish", "reopen": "Reopen",
+    "finish_late": "Finish on the day", "check_in": "Check in", "mark_no_show": "No-show",
+    "cancel": "Cancel intake", "reschedule": "Reschedule",
+}  # fmt: skip
+
 # State → the next step, or who acts next (shown on the item page).
 NEXT_STEP = {
     State.PENDING: "Contact the patient and work through the checklist before the visit day.",

@@ -81,13 +81,18 @@ def _item_page(
         raise PermissionDenied("Your role does not see results.")
     access_log(request, patient=item.patient_ref, what=f"result:{item.pk}", site=item.site)
     reviewer, worker = can_review(request.user, item), can_work(request.user, item)
+    policy = workflow_policy(item.WORKFLOW)
+    events = timeline(item=item)
+    for event in events:
+        if event["kind"] == "transition":
+            event["label"] = policy.done_label(event["transition"].transition)
     context = {
         "item": item,
         "values": selectors.result_values(item=item),
-        "events": timeline(item=item),
+        "events": events,
         "sla": sla_status(item),
         "error": error,
-        "next_step": workflow_policy(item.WORKFLOW).next_step(item),
+        "next_step": policy.next_step(item),
         "can_review": reviewer and item.state in TO_REVIEW,
         "can_take": reviewer and item.state in TO_REVIEW and item.assignee_id != request.user.pk,
         "can_notify": worker and item.state == State.REVIEWED,

@@ -313,10 +313,15 @@ def test_bulk_assign_and_move_report_what_failed_and_why(client, boss, kim, own_
     assert f"#{there.pk}: This item belongs to a site" in text  # Kim does not work at the other site
     assert set(Referral.objects.filter(assignee=kim).values_list("pk", flat=True)) == {r.pk for r in here}
     moved = client.post(
-        reverse("referrals:bulk"), {"action": "move", "ids": ids[:3], "queue": "scheduling"}, follow=True
+        reverse("referrals:bulk"), {"action": "move", "ids": ids[:3], "queue": "supervisor"}, follow=True
     )
-    assert "3 referrals moved to Scheduling." in moved.content.decode()
-    assert Referral.objects.filter(queue="scheduling").count() == 3
+    assert "3 referrals moved to Supervisor." in moved.content.decode()
+    assert Referral.objects.filter(queue="supervisor").count() == 3
+    unfit = client.post(
+        reverse("referrals:bulk"), {"action": "move", "ids": ids[:1], "queue": "scheduled"}, follow=True
+    )
+    assert f"#{ids[0]}: Referral #{ids[0]} is received: it belongs in" in unfit.content.decode()
+    assert Referral.objects.get(pk=ids[0]).queue == "supervisor"
     empty = client.post(reverse("referrals:bulk"), {"action": "move", "queue": "scheduling"}, follow=True)
     assert "Select referrals first." in empty.content.decode()
 

@@ -1,0 +1,45 @@
+"""Template filters that keep internal words off staff screens: a code system's URI becomes its
+name (``http://…/v3-ObservationInterpretation|HH`` → ``Observation interpretation HH``)."""
+
+import re
+
+from django import template
+
+register = template.Library()
+
+# A system URI, optionally followed by ``|code`` (the way codes are written in reasons and notes).
+_CODED = re.compile(r"(?P<system>(?:https?|urn):[^\s|,;()]+[^\s|,;().:])(?:\|(?P<code>[^\s,;()]+[^\s,;().:]))?")
+
+
+def system_name(url: str) -> str:
+    """The human name of a code system: its title in the terminology tables, else its last path
+    segment in words (``v3-ObservationInterpretation`` → ``Observation interpretation``)."""
+    from apps.terminology.models import CodeSystem
+
+    title = CodeSystem.objects.filter(url=url).values_list("title", flat=True).first()
+    if title:
+        return title
+    last = re.split(r"[/:]", url.rstrip("/"))[-1]
+    last = re.sub(r"^v[23]-", "", last)
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).replace("-", " ").replace("_", " ").split()
+    return " ".join(words).capitalize() if words else "a code system"
+
+
+def plain_codes_text(text: str) -> str:
+    """``text`` with every code-system URI replaced by the system's name (and its code kept)."""
+    if not text or ":" not in text:
+        return text
+    names: dict[str, str] = {}
+
+    def name(match: re.Match[str]) -> str:
+        system = match["system"]
+        names.setdefault(system, system_name(system))
+        return f"{names[system]} {match['code']}" if match["code"] else names[system]
+
+    return _CODED.sub(name, text)
+
+
+@register.filter
+def plain_codes(text: str) -> str:
+    """``{{ item.exception_reason|plain_codes }}``: code-system URIs shown by their names."""
+    return plain_codes_text(str(text or ""))
