@@ -260,10 +260,11 @@ ROWS: list[Row] = [
                 None,
             ),
             ("results:note", dict.fromkeys(RESULT_WORKERS, 302), "post", matrix_result(), {"text": "Left a message"}),
-            # An unknown clinician is refused on the page (400) — only a supervisor gets that far.
+            # An unknown clinician is refused with a redirect and a message (302, post-redirect-get)
+            # — only a supervisor gets that far.
             (
                 "results:reassign",
-                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 400},
+                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 302},
                 "post",
                 matrix_result(),
                 {"assignee": "999999"},
