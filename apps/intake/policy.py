@@ -7,6 +7,7 @@ arriving says whether it was complete before the visit (the scorecards read both
 from datetime import datetime
 from typing import Any
 
+from apps.workflow.models import Transition, TransitionSource
 from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import Clock, Policy, Step
 
@@ -43,6 +44,13 @@ class IntakePolicy(Policy):
     def step(self, item: Any, name: str, from_state: str) -> Step:
         return Step(clock=Clock.HOLD if item.state in SLA_STOPPED else Clock.RUN)
 
+    def tell_ehr(self, item: Any, logged: Transition, *, business: tuple[str, str] | None = None) -> None:
+        """The front desk checked the patient in or marked a no-show: the EHR's Appointment says so too
+        (outbox, same transaction). What the EHR itself said is not sent back to it."""
+        if logged.source == TransitionSource.STAFF and logged.transition in APPOINTMENT_STATUS:
+            intake_tell_appointment(item, transition_id=logged.pk, status=APPOINTMENT_STATUS[logged.transition],
+                                    correlation_id=logged.correlation_id)  # fmt: skip
+
     def is_closed(self, item: Any) -> bool:
         arrived = item.arrived_at is not None or item.checked_in_at is not None or item.state == State.CHECKED_IN
         return is_closed(item.state, arrived=arrived, checklist_complete=checklist_complete(item))
@@ -50,3 +58,21 @@ class IntakePolicy(Policy):
 
 def checklist_complete(intake: Any) -> bool:
     return not intake.checks.filter(done_at__isnull=True).exists()
+
+
+# A staff transition → the Appointment.status the EHR is told (FHIR R4 AppointmentStatus).
+APPOINTMENT_STATUS = {"check_in": "arrived", "mark_no_show": "noshow"}
+
+
+def intake_tell_appointment(intake: Any, *, transition_id: int, status: str, correlation_id: str = "") -> None:
+    """Queue the update of the intake's Appointment status (written in the caller's transaction)."""
+    from apps.ehr.services.outbox import outbox_enqueue
+
+    outbox_enqueue(
+        source=intake.source,
+        resource_type="Appointment",
+        resource_id=intake.appointment.fhir_id,
+        changes={"status": status},
+        dedupe_key=f"intake:{intake.pk}:transition:{transition_id}",
+        correlation_id=correlation_id,
+    )
