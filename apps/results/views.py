@@ -237,7 +237,8 @@ def coverage(request: AuthenticatedRequest) -> HttpResponse:
                 return redirect("results:coverage")
         status = 400
     rows = selectors.coverage_list(user=request.user)
-    return render(request, "results/coverage.html", {"form": form, "rows": rows}, status=status)
+    context = {"form": form, "rows": rows, "no_colleague": not clinicians.exists()}
+    return render(request, "results/coverage.html", context, status=status)
 
 
 @require_POST

@@ -143,6 +143,19 @@ def test_coverage_form_refuses_a_period_that_ends_first(client, dr, make_user):
     assert "Cover saved" in response.content.decode()
 
 
+def test_coverage_offers_the_clinicians_of_the_same_sites_or_says_why_nobody(client, make_user, own_site, other_site):
+    dr = make_user(Role.CLINICIAN, username="drlee", sites=[own_site])
+    client.force_login(dr)
+    alone = client.get(reverse("results:coverage")).content.decode()
+    assert "No other clinician works at your sites" in alone and "Save cover" not in alone
+    make_user(Role.CLINICIAN, username="drfar", first_name="Far", last_name="Away", sites=[other_site])
+    make_user(Role.MEDICAL_ASSISTANT, username="maria", first_name="Maria", last_name="Assistant", sites=[own_site])
+    make_user(Role.CLINICIAN, username="drkim", first_name="Kim", last_name="Near", sites=[own_site])
+    page = client.get(reverse("results:coverage")).content.decode()
+    assert "Kim Near" in page and "Save cover" in page
+    assert "Far Away" not in page and "Maria Assistant" not in page
+
+
 @pytest.mark.parametrize("count", [3, 30])
 def test_the_inbox_costs_the_same_queries_for_3_or_30_results(
     client, dr, own_site, count, django_assert_max_num_queries
