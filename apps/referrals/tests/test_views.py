@@ -429,7 +429,7 @@ def test_a_stale_action_is_a_409_with_a_reload_link(as_sam, own_site):
     referral = ReferralFactory(site=own_site)  # received: accepting it now is stale
     page = as_sam.post(item_url(referral, "act", action="accept"))
     body = page.content.decode()
-    assert page.status_code == 409 and "it cannot be &#x27;accept&#x27; now" in body
+    assert page.status_code == 409 and "“Accept” is not possible now" in body
     assert f'href="{item_url(referral)}"' in body and "Reload the referral" in body
     swapped = as_sam.post(item_url(referral, "act", action="accept"), **HTMX)
     assert swapped.status_code == 409 and swapped["HX-Retarget"] == "#flash" and "<html" not in swapped.content.decode()
