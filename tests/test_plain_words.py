@@ -89,11 +89,11 @@ def demo(db, settings):
     results.result_review(item_id=walked.pk, by=clinician, follow_up="appointment", note="See me in two weeks")
     results.result_notify(item_id=walked.pk, by=ma, method="phone")
     results.result_schedule_follow_up(item_id=walked.pk, by=ma, note="Booked for the 21st")
+    hh = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation|HH"
     result_make(
         north, criticality="abnormal", queue="exceptions",
-        exception_reason="No active map translates http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation|HH: "
-        "reviewed as abnormal until a steward maps it.",
-        criticality_note="From the interpretation codes http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation|HH",
+        exception_reason=f"No active map translates {hh}: reviewed as abnormal until a steward maps it.",
+        criticality_note=f"From the interpretation codes {hh}",
     )  # fmt: skip
     overdue = Referral.objects.filter(is_open=True, site=north).exclude(queue="exceptions").first()
     Referral.objects.filter(pk=overdue.pk).update(due_at=timezone.now() - timedelta(days=78))
