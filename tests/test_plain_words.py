@@ -58,6 +58,9 @@ def test_plain_codes_names_the_code_system():
     text = "No active map translates http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation|HH: held."
     assert plain_codes_text(text) == "No active map translates Observation interpretation HH: held."
     assert plain_codes_text("no system here") == "no system here"
+    assert plain_codes_text("394582007 is not a known code of http://snomed.info/sct.") == (
+        "394582007 is not a known code of SNOMED CT."
+    )
 
 
 def test_the_page_checker_sees_what_a_person_sees():

@@ -74,15 +74,14 @@ def item_move(*, workflow: str, item_id: int, queue: str, by: User, reason: str 
     if item.queue == queue:
         return item
     policy = workflow_policy(workflow)
-    noun = policy.noun.capitalize()
     if not item.is_open:
-        raise ConflictError(f"{noun} #{item.pk} is closed; it cannot be moved.", code="closed")
+        raise ConflictError(f"This {policy.noun} is closed; it cannot be moved.", code="closed")
     fits = policy.queues_for(item)
     if fits is not None and queue not in fits:
         state = item.get_state_display().lower()
         where = " or ".join(f"“{policy.queue_label(q)}”" for q in sorted(fits, key=policy.queue_label))
         raise ConflictError(
-            f"{noun} #{item.pk} is {state}: it belongs in {where}, not “{policy.queue_label(queue)}”.",
+            f"This {policy.noun} is {state}: it belongs in {where}, not “{policy.queue_label(queue)}”.",
             code="queue_does_not_fit",
         )
     item_requeue(item, queue=queue, transition="move", by=by, reason=reason, fresh_clock=False)

@@ -320,7 +320,7 @@ def test_bulk_assign_and_move_report_what_failed_and_why(client, boss, kim, own_
     unfit = client.post(
         reverse("referrals:bulk"), {"action": "move", "ids": ids[:1], "queue": "scheduled"}, follow=True
     )
-    assert f"#{ids[0]}: Referral #{ids[0]} is received: it belongs in" in unfit.content.decode()
+    assert f"#{ids[0]}: This referral is received: it belongs in" in unfit.content.decode()
     assert Referral.objects.get(pk=ids[0]).queue == "supervisor"
     empty = client.post(reverse("referrals:bulk"), {"action": "move", "queue": "scheduling"}, follow=True)
     assert "Select referrals first." in empty.content.decode()

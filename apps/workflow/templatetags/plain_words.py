@@ -11,14 +11,26 @@ register = template.Library()
 _CODED = re.compile(r"(?P<system>(?:https?|urn):[^\s|,;()]+[^\s|,;().:])(?:\|(?P<code>[^\s,;()]+[^\s,;().:]))?")
 
 
+# The code systems every EHR sends, by their usual names (when the terminology tables lack them).
+WELL_KNOWN = {
+    "http://snomed.info/sct": "SNOMED CT",
+    "http://loinc.org": "LOINC",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "RxNorm",
+    "http://hl7.org/fhir/sid/icd-10": "ICD-10",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD-10-CM",
+}
+
+
 def system_name(url: str) -> str:
-    """The human name of a code system: its title in the terminology tables, else its last path
-    segment in words (``v3-ObservationInterpretation`` → ``Observation interpretation``)."""
+    """The human name of a code system: its title in the terminology tables, a well-known name,
+    else its last path segment in words (``v3-ObservationInterpretation`` → ``Observation interpretation``)."""
     from apps.terminology.models import CodeSystem
 
     title = CodeSystem.objects.filter(url=url).values_list("title", flat=True).first()
     if title:
         return title
+    if url in WELL_KNOWN:
+        return WELL_KNOWN[url]
     last = re.split(r"[/:]", url.rstrip("/"))[-1]
     last = re.sub(r"^v[23]-", "", last)
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", last).replace("-", " ").replace("_", " ").split()

@@ -110,7 +110,7 @@ def test_a_move_to_a_queue_that_does_not_fit_the_state_is_refused_in_words(refer
         item_move(workflow="referral", item_id=referral.pk, queue="scheduled", by=boss)
     assert refused.value.code == "queue_does_not_fit"
     assert refused.value.message == (
-        f"Referral #{referral.pk} is received: it belongs in “Supervisor” or “Triage”, not “Scheduled”."
+        "This referral is received: it belongs in “Supervisor” or “Triage”, not “Scheduled”."
     )
     referral.refresh_from_db()
     assert referral.queue == "triage"
