@@ -41,7 +41,7 @@ ACTION_LABELS = {
 }  # fmt: skip
 
 # State → the next step, or who acts next (shown on the item page).
-NEXT_STEP = {
+NEXT_STEP: dict[str, str] = {
     State.PENDING: "Contact the patient and work through the checklist before the visit day.",
     State.OUTREACH: "Work through the checklist: the intake is ready when every line is done.",
     State.IN_PROGRESS: "Finish the checklist: the intake is ready when every line is done.",

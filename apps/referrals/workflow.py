@@ -88,7 +88,7 @@ TASK_STATUS = {
 }
 
 # State → the next step, or who acts next (shown on the item page; booking happens in the EHR).
-NEXT_STEP = {
+NEXT_STEP: dict[str, str] = {
     State.RECEIVED: "Start triage: read the referral, then accept it, ask the referrer for more information "
     "or decline it.",
     State.TRIAGE: "Accept the referral, ask the referrer for more information, or decline it.",

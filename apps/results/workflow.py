@@ -73,7 +73,7 @@ DONE_LABELS = {
 }  # fmt: skip
 
 # State → the next step, or who acts next (shown on the result's page).
-NEXT_STEP = {
+NEXT_STEP: dict[str, str] = {
     State.NEW: "Waiting for the ordering clinician to review it (or whoever covers their results inbox).",
     State.ESCALATED: "Overdue for review: the covering clinician reviews it now, or a supervisor gives it to a "
     "clinician of the site.",

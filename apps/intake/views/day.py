@@ -2,6 +2,7 @@
 checks patients in and marks no-shows there)
 and the item page; one-click actions answer htmx with the changed row or item."""
 
+import datetime as dt
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -67,12 +68,13 @@ def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
     sort = data.get("sort") or "time"
     context: dict[str, Any] = {"form": asked, "site": site, "sort": sort, "rows": [],
                                "show_patients": can_see_patient_data(request.user),
-                               "day_error": " ".join(asked.errors.get("day", []))}  # fmt: skip
+                               "day_error": " ".join(str(e) for e in asked.errors.get("day", []))}  # fmt: skip
     if site is None:
         return context
     today = selectors.site_today(site)
-    day = data.get("day") or "today"
-    date = {"today": today, "tomorrow": today + timedelta(days=1)}.get(day, day)
+    asked_day = data.get("day") or "today"
+    words = {"today": today, "tomorrow": today + timedelta(days=1)}
+    date: dt.date = asked_day if isinstance(asked_day, dt.date) else words[asked_day]
     context.update(date=date, today=today, is_today=date == today, can_arrive=date <= today, arrivable=BEFORE_ARRIVAL,
                    day_name=_day_name(date, today))  # fmt: skip
     # The form shows the date itself (a date input cannot show "today").
@@ -84,7 +86,7 @@ def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
     context["ready"] = sum(1 for r in rows if not r.missing)
     context["open"] = sum(1 for r in rows if r.intake.is_open)
 
-    def url(on: Any) -> str:
+    def url(on: dt.date) -> str:
         return reverse("intake:day") + "?" + urlencode({"site": site.code, "day": on.isoformat(), "sort": sort})
 
     context.update(this_url=url(date), previous_url=url(date - timedelta(days=1)),
@@ -92,7 +94,7 @@ def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
     return context
 
 
-def _day_name(date: Any, today: Any) -> str:
+def _day_name(date: dt.date, today: dt.date) -> str:
     """``today``, ``tomorrow``, ``yesterday`` or nothing: the date says the rest."""
     return {0: "today", 1: "tomorrow", -1: "yesterday"}.get((date - today).days, "")
 
