@@ -204,7 +204,7 @@ ROWS: list[Row] = [
         every(403, anonymous=401, supervisor=200),
         method="post",
         kwargs=matrix_referral(),
-        data={"queue": "scheduling"},
+        data={"queue": "supervisor"},  # a queue that fits a received referral (another is a 409)
         api=True,
     ),
     # KPI scorecards: leaders and supervisors (view_aggregates); the items behind a number
