@@ -134,8 +134,10 @@ def test_a_refused_action_says_why_in_the_flash_area(client, user, site):
     response = client.post(reverse("intake:check", args=[intake.pk, "demographics"]), {"done": "1"}, **HTMX)
     assert response.status_code == 409 and response["HX-Retarget"] == "#flash"
     assert "cancelled" in response.content.decode()
-    blank = client.post(reverse("intake:act", args=[intake_make(site).pk, "cancel"]), {"reason": ""})
-    assert blank.status_code == 400 and "Say why" in blank.content.decode()
+    other = intake_make(site)
+    blank = client.post(reverse("intake:act", args=[other.pk, "cancel"]), {"reason": ""}, follow=True)
+    assert blank.redirect_chain == [(reverse("intake:detail", args=[other.pk]), 302)]  # post-redirect-get
+    assert "Say why the intake is cancelled." in blank.content.decode()
 
 
 def test_the_item_page_shows_the_patient_and_is_access_logged(client, user, site):
@@ -151,7 +153,7 @@ def test_outreach_from_the_item_page(client, user, site):
                            **HTMX)  # fmt: skip
     assert response.status_code == 200 and "Text message: Reached the patient" in response.content.decode()
     bad = client.post(reverse("intake:outreach", args=[intake.pk]), {"channel": "pigeon", "outcome": "reached"})
-    assert bad.status_code == 400
+    assert bad.status_code == 302 and bad.url == reverse("intake:detail", args=[intake.pk])
     assert Intake.objects.get(pk=intake.pk).outreach_attempts == 1
 
 
