@@ -64,6 +64,7 @@ ROWS: list[Row] = [
     Row("healthz", every(200, anonymous=200)),
     # The simulated EHR (apps/demo/ehr_server.py) exists only with DEBUG on (tests run with it off).
     Row("demo:ehr-task", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "t1"}, other_site=404),
+    Row("demo:ehr-appointment", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "a1"}, other_site=404),
     Row("admin:index", every(302, **dict.fromkeys(STAFF, 200))),
     Row("api-schema", every(200, anonymous=401), api=True),
     Row("core-api:me", every(200, anonymous=401), api=True),
