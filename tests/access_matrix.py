@@ -87,6 +87,7 @@ ROWS: list[Row] = [
     Row("healthz", every(200, anonymous=200)),
     # The simulated EHR (apps/demo/ehr_server.py) exists only with DEBUG on (tests run with it off).
     Row("demo:ehr-task", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "t1"}, other_site=404),
+    Row("demo:ehr-appointment", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "a1"}, other_site=404),
     Row("admin:index", every(302, **dict.fromkeys(STAFF, 200))),
     Row("api-schema", every(200, anonymous=401), api=True),
     Row("core-api:me", every(200, anonymous=401), api=True),
@@ -272,7 +273,7 @@ ROWS: list[Row] = [
         every(403, anonymous=401, supervisor=200),
         method="post",
         kwargs=matrix_referral(),
-        data={"queue": "scheduling"},
+        data={"queue": "supervisor"},  # a queue that fits a received referral (another is a 409)
         api=True,
     ),
     # KPI scorecards: leaders and supervisors (view_aggregates); the items behind a number
@@ -343,10 +344,11 @@ ROWS: list[Row] = [
                 None,
             ),
             ("results:note", dict.fromkeys(RESULT_WORKERS, 302), "post", matrix_result(), {"text": "Left a message"}),
-            # An unknown clinician is refused on the page (400) — only a supervisor gets that far.
+            # An unknown clinician is refused with a redirect and a message (302, post-redirect-get)
+            # — only a supervisor gets that far.
             (
                 "results:reassign",
-                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 400},
+                {Role.MEDICAL_ASSISTANT: 403, Role.SUPERVISOR: 302},
                 "post",
                 matrix_result(),
                 {"assignee": "999999"},

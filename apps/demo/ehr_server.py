@@ -1,12 +1,14 @@
-"""The simulated EHR's FHIR Task endpoint: where the demo source's write-backs go (DEBUG only).
+"""The simulated EHR's FHIR Task and Appointment endpoints: where the demo source's write-backs
+go (DEBUG only).
 
-The referral workflow closes the loop by updating the referrer's Task on the EHR (the outbox:
-read the Task, then ``PUT`` it with ``If-Match``). The simulated EHR has no FHIR server of its
-own, so without this every write-back of the demo would end as a dead letter. This endpoint
-answers as the EHR would for the demo source only: a read returns the Task as the EHR last sent
-it (from clinops's synced store) or as the last write left it, with its version; a write needs
-the source's bearer token and the current version (else 412) and keeps the new version in memory
-(a demo EHR, forgotten when the server restarts, like the live feed). With DEBUG off it is a 404.
+The referral workflow closes the loop by updating the referrer's Task on the EHR, and the front
+desk's check-in or no-show updates the visit's Appointment (the outbox: read the resource, then
+``PUT`` it with ``If-Match``). The simulated EHR has no FHIR server of its own, so without this
+every write-back of the demo would end as a dead letter. These endpoints answer as the EHR would
+for the demo source only: a read returns the resource as the EHR last sent it (from clinops's
+synced store) or as the last write left it, with its version; a write needs the source's bearer
+token and the current version (else 412) and keeps the new version in memory (a demo EHR,
+forgotten when the server restarts, like the live feed). With DEBUG off it is a 404.
 """
 
 import json
@@ -20,11 +22,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from apps.ehr.models import EhrSource, Task
+from apps.ehr.models import Appointment, EhrSource, Task
 
 SOURCE = "demo-ehr"
 FHIR_JSON = "application/fhir+json"
-_written: dict[str, dict] = {}  # Task id → the Task as the last write left it
+STORED = {"Task": Task, "Appointment": Appointment}  # what the simulated EHR lets clinops write
+_written: dict[tuple[str, str], dict] = {}  # (type, id) → the resource as the last write left it
 _lock = threading.Lock()
 
 
@@ -33,11 +36,11 @@ def _outcome(status: int, code: str, text: str) -> JsonResponse:
     return JsonResponse(body, status=status, content_type=FHIR_JSON)
 
 
-def _current(fhir_id: str) -> dict | None:
+def _current(kind: str, fhir_id: str) -> dict | None:
     with _lock:
-        if fhir_id in _written:
-            return _written[fhir_id]
-    record = Task.objects.filter(source__name=SOURCE, fhir_id=fhir_id).first()
+        if (kind, fhir_id) in _written:
+            return _written[(kind, fhir_id)]
+    record = STORED[kind].objects.filter(source__name=SOURCE, fhir_id=fhir_id).first()
     if record is None:
         return None
     return {**record.raw, "meta": {**(record.raw.get("meta") or {}), "versionId": record.version_id or "1"}}
@@ -51,9 +54,9 @@ def _authorised(request: HttpRequest) -> bool:
     return secrets.compare_digest(token, source.bearer_token)
 
 
-def _answer(task: dict, status: int = 200) -> JsonResponse:
-    response = JsonResponse(task, status=status, content_type=FHIR_JSON)
-    response["ETag"] = f'W/"{task["meta"]["versionId"]}"'
+def _answer(resource: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(resource, status=status, content_type=FHIR_JSON)
+    response["ETag"] = f'W/"{resource["meta"]["versionId"]}"'
     return response
 
 
@@ -62,32 +65,44 @@ def _answer(task: dict, status: int = 200) -> JsonResponse:
 @require_http_methods(["GET", "PUT"])
 def task(request: HttpRequest, fhir_id: str) -> HttpResponse:
     """``GET``/``PUT [base]/Task/<id>`` of the simulated EHR."""
+    return _resource(request, "Task", fhir_id)
+
+
+@login_not_required  # as ``task``
+@csrf_exempt
+@require_http_methods(["GET", "PUT"])
+def appointment(request: HttpRequest, fhir_id: str) -> HttpResponse:
+    """``GET``/``PUT [base]/Appointment/<id>`` of the simulated EHR (the front desk's check-ins)."""
+    return _resource(request, "Appointment", fhir_id)
+
+
+def _resource(request: HttpRequest, kind: str, fhir_id: str) -> HttpResponse:
     if not settings.DEBUG:
         raise Http404("The simulated EHR runs only in the demo (DEBUG).")
     if not _authorised(request):
         return _outcome(401, "login", "Bearer token of the demo source required.")
-    current = _current(fhir_id)
+    current = _current(kind, fhir_id)
     if current is None:
-        return _outcome(404, "not-found", f"Task/{fhir_id} is not known to the simulated EHR.")
+        return _outcome(404, "not-found", f"{kind}/{fhir_id} is not known to the simulated EHR.")
     if request.method == "GET":
         return _answer(current)
-    return _update(request, fhir_id, current)
+    return _update(request, kind, fhir_id, current)
 
 
-def _update(request: HttpRequest, fhir_id: str, current: dict) -> HttpResponse:
+def _update(request: HttpRequest, kind: str, fhir_id: str, current: dict) -> HttpResponse:
     try:
         body: Any = json.loads(request.body or b"null")
     except ValueError:
         return _outcome(400, "invalid", "The body is not JSON.")
-    if not isinstance(body, dict) or body.get("resourceType") != "Task" or body.get("id") != fhir_id:
-        return _outcome(400, "invalid", f"Expected a Task with id {fhir_id}.")
+    if not isinstance(body, dict) or body.get("resourceType") != kind or body.get("id") != fhir_id:
+        return _outcome(400, "invalid", f"Expected a {kind} with id {fhir_id}.")
     version = str(current["meta"]["versionId"])
     if request.headers.get("If-Match", "").strip() not in ("", f'W/"{version}"', f'"{version}"'):
-        return _outcome(412, "conflict", f"Task/{fhir_id} is at version {version}.")
+        return _outcome(412, "conflict", f"{kind}/{fhir_id} is at version {version}.")
     new_version = f"{version.split('-clinops-')[0]}-clinops-{int(version.partition('-clinops-')[2] or 0) + 1}"
     updated = {**body, "meta": {**(body.get("meta") or {}), "versionId": new_version}}
     with _lock:
-        if fhir_id in _written and _written[fhir_id]["meta"]["versionId"] != version:
-            return _outcome(412, "conflict", f"Task/{fhir_id} changed meanwhile.")
-        _written[fhir_id] = updated
+        if (kind, fhir_id) in _written and _written[(kind, fhir_id)]["meta"]["versionId"] != version:
+            return _outcome(412, "conflict", f"{kind}/{fhir_id} changed meanwhile.")
+        _written[(kind, fhir_id)] = updated
     return _answer(updated)

@@ -40,7 +40,7 @@ def demo_clinicians_link(*, source_name: str = SOURCE, username: str = "clinicia
 
 
 def demo_ehr_connect(*, base_url: str, source_name: str = SOURCE, admin_username: str = "integration") -> int:
-    """Point the demo source's write-backs at the simulated EHR's Task endpoint (apps/demo/ehr_server.py)
+    """Point the demo source's write-backs at the simulated EHR's endpoints (apps/demo/ehr_server.py)
     with a bearer token, and put its undelivered write-backs back in line through the integration
     console's own retry (as the demo integration admin). Returns how many were put back."""
     from apps.ehr.models import OutboxMessage

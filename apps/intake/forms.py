@@ -7,9 +7,22 @@ from apps.workflow.models import OutreachChannel, OutreachOutcome
 SORT_CHOICES = [("time", "Time (earliest first)"), ("-time", "Time (latest first)"), ("readiness", "Least ready first")]
 
 
+class DayField(forms.DateField):
+    """A day: a date (``2026-12-09``), or ``today`` / ``tomorrow`` (kept as words: the site says
+    which date they are, in its own time zone)."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.strip().lower() in ("today", "tomorrow"):
+            return value.strip().lower()
+        return super().to_python(value)
+
+
 class DayForm(forms.Form):
     site = forms.ChoiceField(label="Site", required=False)
-    day = forms.ChoiceField(label="Day", required=False, choices=[("today", "Today"), ("tomorrow", "Tomorrow")])
+    day = DayField(label="Day", required=False, input_formats=["%Y-%m-%d"],
+                   error_messages={"invalid": "Enter a date such as 2026-12-09."})  # fmt: skip
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
 
     def __init__(self, *args, sites=(), **kwargs):

@@ -33,6 +33,27 @@ WORKING = [State.PENDING, State.OUTREACH, State.IN_PROGRESS]
 BEFORE_ARRIVAL = [*WORKING, State.READY, State.COMPLETED_LATE]
 ALWAYS_CLOSED = frozenset({State.NO_SHOW, State.CANCELLED})
 
+# Transition → its name as on the buttons (messages say "“Check in” is not possible now").
+ACTION_LABELS = {
+    "contact": "Contact the patient", "start": "Start", "finish": "Finish", "reopen": "Reopen",
+    "finish_late": "Finish on the day", "check_in": "Check in", "mark_no_show": "No-show",
+    "cancel": "Cancel intake", "reschedule": "Reschedule",
+}  # fmt: skip
+
+# State → the next step, or who acts next (shown on the item page).
+NEXT_STEP: dict[str, str] = {
+    State.PENDING: "Contact the patient and work through the checklist before the visit day.",
+    State.OUTREACH: "Work through the checklist: the intake is ready when every line is done.",
+    State.IN_PROGRESS: "Finish the checklist: the intake is ready when every line is done.",
+    State.READY: "Ready for the visit. On the day, check the patient in when they arrive, or mark a no-show.",
+    State.CHECKED_IN: "The patient is here: tick any checklist line still open.",
+    State.COMPLETED_LATE: "The checklist was finished on the visit day: check the patient in when they arrive.",
+    State.NO_SHOW: "Closed: the patient did not come. A new booking in the EHR brings a new intake.",
+    State.CANCELLED: "Closed: the visit will not happen. Nothing left to do.",
+}
+# Once the patient is here with the checklist complete, nothing is left (checked in or completed late).
+ARRIVED_AND_DONE_STEP = "Closed: the patient is here and the checklist is complete. Nothing left to do."
+
 # Staff may fire these from the day view (the rest follow the checklist or the EHR).
 STAFF_TRANSITIONS = frozenset({"contact", "start", "check_in", "mark_no_show", "cancel"})
 

@@ -8,16 +8,33 @@ from typing import Any
 from django.utils import timezone
 
 from apps.workflow.models import Transition
+from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import EXCEPTIONS_QUEUE, Clock, Policy, Step
 
 from .models import Referral
-from .workflow import CLOSED, QUEUE_FOR_STATE, STAFF_TRANSITIONS, TASK_STATUS, State
+from .workflow import (
+    ACTION_LABELS,
+    CLOSED,
+    NEXT_STEP,
+    QUEUE_FOR_STATE,
+    QUEUE_LABELS,
+    STAFF_TRANSITIONS,
+    TASK_STATUS,
+    State,
+)
 
 
 class ReferralPolicy(Policy):
     noun = "referral"
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the referral is cancelled."}
+    next_steps = NEXT_STEP
+    labels = ACTION_LABELS
+    queue_labels = QUEUE_LABELS
+
+    def queues_for(self, item: Any) -> frozenset[str]:
+        """The queue of its state, or the supervisor's."""
+        return frozenset({QUEUE_FOR_STATE[item.state], SUPERVISOR_QUEUE})
 
     def step(self, item: Any, name: str, from_state: str) -> Step:
         if item.state in CLOSED:

@@ -25,15 +25,12 @@ from apps.workflow.sla import SUPERVISOR_QUEUE
 
 from .models import Referral
 from .services import EXCEPTIONS_QUEUE
+from .workflow import QUEUE_LABELS
 
 WORKFLOW = Referral.WORKFLOW
 PAGE_SIZE = 50
 QUEUES: list[tuple[str, str]] = [
-    ("triage", "Triage"),
-    ("scheduling", "Scheduling"),
-    ("authorization", "Authorisation"),
-    ("waiting", "Waiting on referrer"),
-    ("scheduled", "Scheduled"),
+    *QUEUE_LABELS.items(),
     (EXCEPTIONS_QUEUE, "Exceptions"),
     (SUPERVISOR_QUEUE, "Supervisor"),
 ]

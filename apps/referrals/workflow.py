@@ -54,6 +54,24 @@ QUEUE_FOR_STATE = {
     State.NEEDS_INFO: "waiting",
 }
 
+# Transition → its name as on the buttons (messages say "“Accept” is not possible now").
+ACTION_LABELS = {
+    "triage": "Start triage", "accept": "Accept", "request_auth": "Needs authorisation",
+    "authorize": "Authorisation received", "start_scheduling": "Start scheduling", "request_info": "Ask the referrer",
+    "receive_info": "Information received", "decline": "Decline", "schedule": "Schedule",
+    "unschedule": "Back to scheduling", "complete": "Complete", "cancel": "Cancel referral",
+    "merge": "Merge into the duplicate", "abandon": "Abandon",
+}  # fmt: skip
+
+# Queue → how people say it (the exceptions and supervisor queues: apps.workflow's labels).
+QUEUE_LABELS = {
+    "triage": "Triage",
+    "scheduling": "Scheduling",
+    "authorization": "Authorisation",
+    "waiting": "Waiting on referrer",
+    "scheduled": "Scheduled",
+}
+
 # State → (Task.status, businessStatus code, businessStatus text): the closed loop.
 TASK_STATUS = {
     State.RECEIVED: ("received", "received", "Received"),
@@ -67,6 +85,25 @@ TASK_STATUS = {
     State.DECLINED: ("rejected", "declined", "Declined"),
     State.CANCELLED: ("cancelled", "cancelled", "Cancelled"),
     State.ABANDONED: ("failed", "patient-not-reached", "Patient not reached"),
+}
+
+# State → the next step, or who acts next (shown on the item page; booking happens in the EHR).
+NEXT_STEP: dict[str, str] = {
+    State.RECEIVED: "Start triage: read the referral, then accept it, ask the referrer for more information "
+    "or decline it.",
+    State.TRIAGE: "Accept the referral, ask the referrer for more information, or decline it.",
+    State.ACCEPTED: "Start scheduling, or say that the payer's authorisation is needed first.",
+    State.PENDING_AUTH: "Waiting for the payer's authorisation: press “Authorisation received” when it arrives.",
+    State.SCHEDULING: "Book the appointment in the EHR; clinops marks this referral scheduled when the EHR's "
+    "appointment arrives. Record each call to the patient under Outreach.",
+    State.SCHEDULED: "Nothing to do now: the EHR tells clinops when the visit has taken place (a cancelled or "
+    "missed appointment brings the referral back to scheduling).",
+    State.NEEDS_INFO: "Waiting for the referrer's answer (the SLA clock is paused): press “Information received” "
+    "when it arrives.",
+    State.COMPLETED: "Closed: the visit took place and the referrer has been told. Nothing left to do.",
+    State.DECLINED: "Closed: declined, and the referrer has been told. Nothing left to do.",
+    State.CANCELLED: "Closed: cancelled, and the referrer has been told. Nothing left to do.",
+    State.ABANDONED: "Closed: the patient could not be reached, and the referrer has been told. Nothing left to do.",
 }
 
 # Who may fire which transition from the worklist (EHR-driven ones are for the system only).

@@ -6,14 +6,37 @@ overdue result escalates to whoever covers the responsible clinician (``escalati
 from datetime import datetime
 from typing import Any
 
+from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import Clock, Policy, Step
 
 from .escalation import result_escalate
-from .workflow import CLOSED_STATES, EXCEPTIONS_QUEUE, QUEUE_FOR_STATE, State
+from .workflow import (
+    ACTION_LABELS,
+    CLOSED_STATES,
+    DONE_LABELS,
+    EXCEPTIONS_QUEUE,
+    NEXT_STEP,
+    QUEUE_FOR_STATE,
+    QUEUE_LABELS,
+    State,
+)
 
 
 class ResultPolicy(Policy):
     noun = "result"
+    next_steps = NEXT_STEP
+    labels = ACTION_LABELS
+    done_labels = DONE_LABELS
+    queue_labels = QUEUE_LABELS
+
+    def queues_for(self, item: Any) -> frozenset[str]:
+        """The queue of its state, or the supervisor's."""
+        return frozenset({QUEUE_FOR_STATE[item.state], SUPERVISOR_QUEUE})
+
+    held_step = (
+        "Held until a terminology steward maps its interpretation code (then its criticality is known and it "
+        "goes to review by itself); the ordering clinician can review it meanwhile."
+    )
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         if name == "void" and not item.is_open:

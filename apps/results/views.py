@@ -1,7 +1,8 @@
 """Server-rendered pages: the clinician's results inbox, the results worklist (the shared one), one
 result (values beside earlier results, timeline, the next action), and the coverage page.
-Every page that shows patient data is access-logged; refused actions are 403, stale ones 409,
-bad input 400 — each shown on the page with the form kept."""
+Every page that shows patient data is access-logged. Every action answers with a redirect and a
+message (post-redirect-get), done or refused; a refused form comes back as it was typed; a role
+that may not act at all is 403."""
 
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from apps.core.access_log import access_log, access_log_listed
 from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
 from apps.workflow import services as work
+from apps.workflow.registry import workflow_policy
 from apps.workflow.selectors import timeline
 from apps.workflow.sla import sla_status
 from apps.workflow.worklist.rows import due_text, span
@@ -70,19 +72,41 @@ def worklist(request: AuthenticatedRequest) -> HttpResponse:
     return _worklist.worklist(request)
 
 
-def _item_page(
-    request: AuthenticatedRequest, item: ResultItem, *, status: int = 200, error: str = "", **forms: Any
-) -> HttpResponse:
+FORMS: dict[str, type] = {
+    "review_form": ReviewForm,
+    "notify_form": NotifyForm,
+    "follow_up_form": FollowUpForm,
+    "close_form": CloseForm,
+    "note_form": NoteForm,
+}
+
+
+def _kept_form(request: AuthenticatedRequest, pk: int) -> dict[str, Any]:
+    """The form a refused action left (post-redirect-get keeps what was typed, once)."""
+    kept = request.session.pop(f"results:form:{pk}", None)
+    if not isinstance(kept, dict) or kept.get("key") not in FORMS:
+        return {}
+    form = FORMS[kept["key"]](kept.get("data") or {})
+    form.is_valid()  # shows the field errors again
+    return {kept["key"]: form}
+
+
+def _item_page(request: AuthenticatedRequest, item: ResultItem, **forms: Any) -> HttpResponse:
     if not can_view(request.user, item):
         raise PermissionDenied("Your role does not see results.")
     access_log(request, patient=item.patient_ref, what=f"result:{item.pk}", site=item.site)
     reviewer, worker = can_review(request.user, item), can_work(request.user, item)
+    policy = workflow_policy(item.WORKFLOW)
+    events = timeline(item=item)
+    for event in events:
+        if event["kind"] == "transition":
+            event["label"] = policy.done_label(event["transition"].transition)
     context = {
         "item": item,
         "values": selectors.result_values(item=item),
-        "events": timeline(item=item),
+        "events": events,
         "sla": sla_status(item),
-        "error": error,
+        "next_step": policy.next_step(item),
         "can_review": reviewer and item.state in TO_REVIEW,
         "can_take": reviewer and item.state in TO_REVIEW and item.assignee_id != request.user.pk,
         "can_notify": worker and item.state == State.REVIEWED,
@@ -93,37 +117,44 @@ def _item_page(
         "can_note": worker,
         "can_reassign": worker and item.state in TO_REVIEW and request.user.has_perm("core.supervise_queues"),
         "clinicians": selectors.clinicians_at_sites(user=request.user, site_ids=[item.site_id]),
-        "review_form": forms.get("review_form") or ReviewForm(),
-        "notify_form": forms.get("notify_form") or NotifyForm(),
-        "follow_up_form": forms.get("follow_up_form") or FollowUpForm(),
-        "close_form": forms.get("close_form") or CloseForm(),
-        "note_form": forms.get("note_form") or NoteForm(),
+        **{key: forms.get(key) or form_class() for key, form_class in FORMS.items()},
     }
-    return render(request, "results/item.html", context, status=status)
+    return render(request, "results/item.html", context)
 
 
 @require_GET
 def detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
-    return _item_page(request, selectors.result_get(user=request.user, item_id=pk))
+    return _item_page(request, selectors.result_get(user=request.user, item_id=pk), **_kept_form(request, pk))
 
 
 def _act(request: AuthenticatedRequest, pk: int, form_class: type, form_key: str, call: Any, done: str) -> HttpResponse:
+    """Post-redirect-get for every action: done or refused, the answer is a redirect with a message
+    (Back and reload never resubmit); a refused form comes back filled in as it was sent."""
     item = selectors.result_get(user=request.user, item_id=pk)
+    page = reverse("results:detail", args=[item.pk])
     form = form_class(request.POST)
     if not form.is_valid():
-        return _item_page(request, item, status=400, error="Please check the form.", **{form_key: form})
+        problems = " ".join(f"{form.fields[name].label or name}: {' '.join(map(str, errors))}"
+                            for name, errors in form.errors.items())  # fmt: skip
+        return _refused(request, item.pk, form_key, form, f"Please check the form. {problems}", page)
     try:
         call(item, form.cleaned_data)
     except PermissionDenied:
         raise
     except (ApplicationError, TransitionNotAllowed, ConcurrentTransition) as exc:
-        item = selectors.result_get(user=request.user, item_id=pk)
-        status = getattr(exc, "status", 409)
         message = getattr(exc, "message", "") or "This result changed while you were looking at it."
-        return _item_page(request, item, status=status, error=message, **{form_key: form})
+        return _refused(request, item.pk, form_key, form, message, page)
     messages.success(request, done)
-    return redirect(reverse("results:inbox") if request.POST.get("next") == reverse("results:inbox") else
-                    reverse("results:detail", args=[pk]))  # fmt: skip
+    return redirect(reverse("results:inbox") if request.POST.get("next") == reverse("results:inbox") else page)
+
+
+def _refused(request: AuthenticatedRequest, pk: int, key: str, form: Any, message: str, page: str) -> HttpResponse:
+    request.session[f"results:form:{pk}"] = {
+        "key": key,
+        "data": {name: request.POST.get(name, "") for name in form.fields},
+    }
+    messages.error(request, message)
+    return redirect(page)
 
 
 @require_POST
@@ -203,7 +234,8 @@ def coverage(request: AuthenticatedRequest) -> HttpResponse:
                 return redirect("results:coverage")
         status = 400
     rows = selectors.coverage_list(user=request.user)
-    return render(request, "results/coverage.html", {"form": form, "rows": rows}, status=status)
+    context = {"form": form, "rows": rows, "no_colleague": not clinicians.exists()}
+    return render(request, "results/coverage.html", context, status=status)
 
 
 @require_POST

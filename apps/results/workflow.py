@@ -59,6 +59,32 @@ QUEUE_FOR_STATE = {
     State.PATIENT_NOTIFIED: FOLLOW_UP_QUEUE,
     State.FOLLOW_UP_SCHEDULED: FOLLOW_UP_QUEUE,
 }
+# Transition → its name as on the buttons (messages say "“Close” is not possible now").
+ACTION_LABELS = {
+    "review": "Mark reviewed", "escalate": "Escalate", "notify": "Record notification",
+    "schedule_follow_up": "Follow-up booked", "close": "Close", "reopen": "Reopen", "void": "Void",
+}  # fmt: skip
+# Transition → what happened, on the result's timeline.
+DONE_LABELS = {
+    "receive": "Received from the EHR", "review": "Reviewed", "escalate": "Escalated", "notify": "Patient notified",
+    "schedule_follow_up": "Follow-up booked", "close": "Closed", "reopen": "Reopened (amended result)",
+    "void": "Voided", "claim": "Taken for review", "reassign": "Given to a clinician",
+    "interpret": "Interpretation mapped", "ehr_update": "Updated by the EHR",
+}  # fmt: skip
+
+# State → the next step, or who acts next (shown on the result's page).
+NEXT_STEP: dict[str, str] = {
+    State.NEW: "Waiting for the ordering clinician to review it (or whoever covers their results inbox).",
+    State.ESCALATED: "Overdue for review: the covering clinician reviews it now, or a supervisor gives it to a "
+    "clinician of the site.",
+    State.REVIEWED: "A medical assistant tells the patient and records how (result follow-up worklist).",
+    State.PATIENT_NOTIFIED: "A medical assistant books the repeat test or appointment the clinician asked for, "
+    "then records it here.",
+    State.FOLLOW_UP_SCHEDULED: "The follow-up is booked: a medical assistant closes the result.",
+    State.CLOSED: "Closed: nothing left to do.",
+    State.VOIDED: "Voided: the EHR marked the result as entered in error. Nothing left to do.",
+}
+QUEUE_LABELS = {REVIEW_QUEUE: "Review", NOTIFY_QUEUE: "Notify the patient", FOLLOW_UP_QUEUE: "Follow-up"}
 NOT_VOIDED = [s for s in State if s != State.VOIDED]
 
 

@@ -67,12 +67,24 @@ def item_reassign(*, workflow: str, item_id: int, to: User | None, by: User, rea
 
 @transaction.atomic
 def item_move(*, workflow: str, item_id: int, queue: str, by: User, reason: str = "") -> WorkItem:
-    """A supervisor moves an item to another queue; its SLA clock restarts for that queue."""
+    """A supervisor moves an open item to a queue that fits its state; its due time stays (moving
+    an overdue item does not make it on time)."""
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "move")
     if item.queue == queue:
         return item
-    item_requeue(item, queue=queue, transition="move", by=by, reason=reason)
+    policy = workflow_policy(workflow)
+    if not item.is_open:
+        raise ConflictError(f"This {policy.noun} is closed; it cannot be moved.", code="closed")
+    fits = policy.queues_for(item)
+    if fits is not None and queue not in fits:
+        state = item.get_state_display().lower()
+        where = " or ".join(f"“{policy.queue_label(q)}”" for q in sorted(fits, key=policy.queue_label))
+        raise ConflictError(
+            f"This {policy.noun} is {state}: it belongs in {where}, not “{policy.queue_label(queue)}”.",
+            code="queue_does_not_fit",
+        )
+    item_requeue(item, queue=queue, transition="move", by=by, reason=reason, fresh_clock=False)
     return item
 
 

@@ -57,10 +57,44 @@ class Policy:
     labels: Mapping[str, str] = {}  # transition name → how people say it
     staff_transitions: frozenset[str] = frozenset()  # what people may fire (the rest: EHR, timers)
     reason_required: Mapping[str, str] = {}  # staff transition → what to ask when its reason is blank
+    # State → the next step, or who acts next, in a plain sentence: every item page shows it, so
+    # no state leaves a user without a way on (a test asserts every state of every workflow has one).
+    next_steps: Mapping[str, str] = {}
+    # An item held in the exceptions queue waits for a steward, whatever its state.
+    held_step = (
+        "Held until a terminology steward maps its code; it then moves on by itself. "
+        "A supervisor can also move it to a queue by hand."
+    )
+
+    queue_labels: Mapping[str, str] = {}  # queue name → how people say it
+    done_labels: Mapping[str, str] = {}  # transition name → what happened, for timelines
+    SHARED_DONE = {
+        "claim": "Claimed", "release": "Released", "reassign": "Reassigned", "move": "Moved to another queue",
+        "escalate": "Escalated", "ehr_update": "Updated by the EHR",
+    }  # fmt: skip
 
     def label(self, name: str) -> str:
         """A transition as people say it (never snake_case)."""
         return self.labels.get(name, name.replace("_", " "))
+
+    def done_label(self, name: str) -> str:
+        """A logged transition as people say it on a timeline (never snake_case)."""
+        return self.done_labels.get(name) or self.SHARED_DONE.get(name) or name.replace("_", " ").capitalize()
+
+    def queue_label(self, queue: str) -> str:
+        """A queue as people say it (never snake_case)."""
+        shared = {SUPERVISOR_QUEUE: "Supervisor", EXCEPTIONS_QUEUE: "Exceptions"}
+        return self.queue_labels.get(queue) or shared.get(queue) or queue.replace("_", " ").capitalize()
+
+    def queues_for(self, item: Any) -> frozenset[str] | None:
+        """The queues a supervisor may move an open item to in its state (None: any queue)."""
+        return None
+
+    def next_step(self, item: Any) -> str:
+        """The next step of this item, or who acts next, as one plain sentence."""
+        if item.is_open and item.queue == EXCEPTIONS_QUEUE:
+            return self.held_step
+        return self.next_steps.get(item.state, "")
 
     def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
         """Extra field updates of a transition (after it fired, before queue and clock)."""
@@ -130,7 +164,7 @@ def staff_lock(workflow: str, item_id: int, name: str, *, by: User, reason: str 
     if name in policy.reason_required and not reason.strip():
         raise ApplicationError(policy.reason_required[name], code="reason_required")
     if name not in policy.staff_transitions:
-        raise ApplicationError(f"'{name}' is not a staff action.", code="not_a_staff_action")
+        raise ApplicationError(f"“{policy.label(name)}” is not a staff action.", code="not_a_staff_action")
     item = item_lock(workflow, item_id)
     ensure_can(by, item, "work")
     return item
@@ -154,7 +188,7 @@ def transition_apply(
     method = getattr(item, name)
     if not can_proceed(method):
         raise ConflictError(
-            f"This {policy.noun} is {item.get_state_display().lower()}; it cannot be '{policy.label(name)}' now.",
+            f"This {policy.noun} is {item.get_state_display().lower()}: “{policy.label(name)}” is not possible now.",
             code="transition_not_allowed",
         )
     from_state = item.state
@@ -204,10 +238,14 @@ def item_requeue(
     by: User | None = None,
     source: str = TransitionSource.STAFF,
     reason: str = "",
+    fresh_clock: bool = True,
 ) -> Transition:
-    """Put a locked item in a queue with a fresh SLA clock, save and log (its state unchanged)."""
+    """Put a locked item in a queue, save and log (its state unchanged). ``fresh_clock``: a new due
+    time for that queue (an item released from a hold); else its due time stays (a supervisor's move
+    must not make an overdue item look on time)."""
     item.queue = queue
-    sla_start(item)
+    if fresh_clock:
+        sla_start(item)
     item.save()
     return transition_record(item, transition=transition, from_state=item.state, by=by, source=source, reason=reason)
 
@@ -257,7 +295,7 @@ def escalate_to_supervisor(item: WorkItem, now: datetime) -> None:
         transition="escalate",
         from_state=item.state,
         source=TransitionSource.TIMER,
-        reason=f"SLA breached in {previous_queue}",
+        reason=f"SLA breached in the {workflow_policy(item.WORKFLOW).queue_label(previous_queue).lower()} queue",
         at=now,
     )
 

@@ -167,6 +167,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # stored in UTC; shown in the site's time zone
 USE_I18N = True
 USE_TZ = True
+# One date format on every staff screen (clinops/formats/en/formats.py): 7 Dec 2026, 7 Dec 2026, 14:05.
+FORMAT_MODULE_PATH = ["clinops.formats"]
+DATE_FORMAT = "j M Y"
+SHORT_DATE_FORMAT = "j M Y"
+DATETIME_FORMAT = "j M Y, H:i"
+SHORT_DATETIME_FORMAT = "j M Y, H:i"
+TIME_FORMAT = "H:i"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

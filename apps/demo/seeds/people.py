@@ -16,6 +16,8 @@ DEMO_USERS = [
     ("scheduler", "Sam", "Rivera", Role.SCHEDULER, ["north"]),
     ("ma", "Maya", "Chen", Role.MEDICAL_ASSISTANT, ["north"]),
     ("clinician", "Dr. Lena", "Okafor", Role.CLINICIAN, ["north", "south"]),
+    # A colleague at the same sites, so that "Cover while I'm away" has someone to offer.
+    ("clinician2", "Dr. Marcus", "Hale", Role.CLINICIAN, ["north", "south"]),
     ("supervisor", "Priya", "Natarajan", Role.SUPERVISOR, ["north", "south", "west"]),
     ("steward", "Tom", "Becker", Role.TERMINOLOGY_STEWARD, ["north", "south", "west"]),
     # A second steward, so that four-eyes approval of code mappings can be tried in the demo.

@@ -63,3 +63,20 @@ def test_the_endpoint_checks_token_version_and_body_and_keeps_the_write(client, 
 def test_the_endpoint_does_not_exist_without_debug(client, demo_task, settings):
     settings.DEBUG = False
     assert client.get(demo_task, HTTP_AUTHORIZATION="Bearer s3cret").status_code == 404
+
+
+def test_the_front_desks_check_in_reaches_the_simulated_ehrs_appointment(client, settings, db):
+    settings.DEBUG = True
+    source = EhrSource.objects.create(name="demo-ehr", auth_type=EhrSource.Auth.BEARER, bearer_token="s3cret")
+    store_make("Appointment", "a1", source=source, version_id="3", body={"status": "booked"}, status="booked")
+    url = reverse("demo:ehr-appointment", kwargs={"fhir_id": "a1"})
+    auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
+    assert client.get(url).status_code == 401
+    read = client.get(url, **auth)
+    assert read.status_code == 200 and read.json()["status"] == "booked" and read["ETag"] == 'W/"3"'
+    arrived = {**read.json(), "status": "arrived"}
+    written = client.put(url, arrived, content_type="application/fhir+json", HTTP_IF_MATCH='W/"3"', **auth)
+    assert written.status_code == 200 and written.json()["status"] == "arrived"
+    assert client.get(url, **auth).json()["status"] == "arrived"
+    task_shaped = client.put(url, {**arrived, "resourceType": "Task"}, content_type="application/fhir+json", **auth)
+    assert task_shaped.status_code == 400

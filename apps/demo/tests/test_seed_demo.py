@@ -25,6 +25,16 @@ def test_seed_demo_creates_one_user_per_role_who_can_sign_in(settings, capsys):
         assert username in out
 
 
+def test_the_demo_clinician_has_a_colleague_to_cover_the_inbox(settings):
+    """Issue 14: "Cover while I'm away" offered nobody (one clinician in the demo)."""
+    from apps.results.selectors import clinicians_at_sites
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    clinician = User.objects.get(username="clinician")
+    assert [u.username for u in clinicians_at_sites(user=clinician)] == ["clinician2"]
+
+
 def test_seed_demo_twice_changes_nothing_and_keeps_a_changed_password(settings):
     settings.DEBUG = True
     call_command("seed_demo")

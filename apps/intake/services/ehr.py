@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_fsm import can_proceed
 
 from apps.ehr.models import Appointment
@@ -96,7 +97,8 @@ def intake_receive_appointment(
     intake.exception_reason = problem[:300]
     added = checklist_sync(intake) if retyped else 0
     new = timezone.localtime(intake.visit_start, intake.site.tzinfo)
-    reason = f"Appointment moved from {old:%d %b %H:%M} to {new:%d %b %H:%M}" if moved else "Appointment type changed"
+    moved_text = f"{date_format(old, 'DATETIME_FORMAT')} to {date_format(new, 'DATETIME_FORMAT')}"
+    reason = f"Appointment moved from {moved_text}" if moved else "Appointment type changed"
     if added:
         reason += f"; {added} checklist item(s) added"
     if intake.state == State.COMPLETED_LATE and intake.ready_at and intake.ready_at < intake.due_at:

@@ -3,6 +3,7 @@
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import Site, User
@@ -58,7 +59,8 @@ def _staff(intake_id: int, by: User, name: str, *, reason: str = "") -> Intake:
     intake = staff_lock(Intake.WORKFLOW, intake_id, name, by=by, reason=reason)
     today = timezone.localtime(timezone.now(), intake.site.tzinfo).date()
     if name in ("check_in", "mark_no_show") and intake.visit_date > today:
-        raise ConflictError(f"The visit is on {intake.visit_date:%A %d %B}; do this on the day.", code="not_yet")
+        on = f"{date_format(intake.visit_date, 'l')} {date_format(intake.visit_date)}"
+        raise ConflictError(f"The visit is on {on}; do this on the day.", code="not_yet")
     if name == "check_in" and intake.arrived_at is None:
         intake.arrived_at = timezone.now()
     transition_apply(intake, name, by=by, reason=reason)

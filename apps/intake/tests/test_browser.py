@@ -38,7 +38,7 @@ def test_an_ma_completes_an_intake_and_checks_a_patient_in(page: Page, live_serv
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Intake").click()
     expect(page.get_by_role("heading", name=re.compile("North Clinic — today"))).to_be_visible()
-    page.get_by_label("Day").select_option("tomorrow")
+    page.get_by_role("link", name="Next day ›").click()
     expect(page.get_by_role("heading", name=re.compile("North Clinic — tomorrow"))).to_be_visible()
     row = page.locator(f"#intake-{tomorrow.pk}")
     expect(row).to_contain_text("09:00")

@@ -166,3 +166,31 @@ def test_one_checklist_line_per_key_site_and_type_also_for_every_site_on_sqlite(
     with pytest.raises(IntegrityError), transaction.atomic():
         ChecklistItem.objects.create(key="x-ray", label="Again", site=own_site, appointment_type="")
     assert ChecklistItem.objects.filter(key="x-ray").count() == 2
+
+
+def test_the_front_desk_checks_in_and_the_ehr_is_told_through_the_outbox(site, django_capture_on_commit_callbacks):
+    from apps.ehr.models import OutboxMessage
+
+    here, away = intake_make(site, days=0, hour=23), intake_make(site, days=0, hour=22)
+    with django_capture_on_commit_callbacks():
+        services.intake_check_in(intake_id=here.pk, by=ma(site))
+        services.intake_no_show(intake_id=away.pk, by=ma(site))
+    sent = {(m.resource_type, m.resource_id): m for m in OutboxMessage.objects.all()}
+    assert sent[("Appointment", here.appointment.fhir_id)].changes == {"status": "arrived"}
+    assert sent[("Appointment", away.appointment.fhir_id)].changes == {"status": "noshow"}
+    assert {m.source_id for m in sent.values()} == {here.source_id}
+    assert (Intake.objects.get(pk=here.pk).state, Intake.objects.get(pk=away.pk).state) == (
+        State.CHECKED_IN, State.NO_SHOW,
+    )  # fmt: skip
+
+
+def test_what_the_ehr_said_is_not_sent_back_to_it(site):
+    from apps.ehr.models import OutboxMessage
+
+    intake = intake_make(site, days=0, hour=23)
+    services.intake_arrive_from_ehr(
+        source_id=intake.source_id, appointment_id=intake.appointment.fhir_id, status="arrived",
+        at=intake.visit_start,
+    )  # fmt: skip
+    assert Intake.objects.get(pk=intake.pk).state == State.CHECKED_IN
+    assert not OutboxMessage.objects.exists()

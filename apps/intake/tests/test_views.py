@@ -46,6 +46,42 @@ def test_the_day_view_lists_todays_visits_in_time_order_with_missing_items_in_wo
     assert row_ids(later_first) == [late.pk, early.pk]
 
 
+def test_the_front_desk_sees_any_day_with_previous_and_next_day_links(client, user, site):
+    """Issue 14: the day view offered only today and tomorrow."""
+    from datetime import timedelta
+
+    from apps.intake.selectors import site_today
+
+    in_three_days, last_week = intake_make(site, days=3, hour=9), intake_make(site, days=-7, hour=10)
+    today = site_today(site)
+    on = today + timedelta(days=3)
+    response = client.get(reverse("intake:day"), {"site": "north", "day": on.isoformat()})
+    assert row_ids(response) == [in_three_days.pk]
+    body = response.content.decode()
+    assert f'value="{on.isoformat()}"' in body and 'type="date"' in body  # the date picker shows the day
+    previous = f"/intake/?site=north&amp;day={(on - timedelta(days=1)).isoformat()}&amp;sort=time"
+    following = f"/intake/?site=north&amp;day={(on + timedelta(days=1)).isoformat()}&amp;sort=time"
+    assert f'href="{previous}"' in body and f'href="{following}"' in body
+    assert 'data-action="check_in"' not in body  # not yet the visit day
+    past = client.get(reverse("intake:day"), {"site": "north", "day": (today - timedelta(days=7)).isoformat()})
+    assert row_ids(past) == [last_week.pk]
+    assert 'data-action="check_in"' in past.content.decode() and 'data-action="no_show"' in past.content.decode()
+    bad = client.get(reverse("intake:day"), {"site": "north", "day": "someday"})
+    assert bad.status_code == 200 and "Enter a date such as 2026-12-09. Showing today instead." in bad.content.decode()
+
+
+def test_the_front_desk_marks_a_no_show_from_the_day_view(client, user, site):
+    from apps.ehr.models import OutboxMessage
+
+    intake = intake_make(site, days=0, hour=23)
+    back = "/intake/?site=north&day=today"
+    response = client.post(reverse("intake:act", args=[intake.pk, "no_show"]), {"where": "day", "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    assert Intake.objects.get(pk=intake.pk).state == State.NO_SHOW
+    told = OutboxMessage.objects.get(resource_type="Appointment")
+    assert (told.resource_id, told.changes) == (intake.appointment.fhir_id, {"status": "noshow"})
+
+
 def test_the_day_view_reads_the_same_number_of_queries_for_3_or_12_visits(client, user, site):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -98,8 +134,10 @@ def test_a_refused_action_says_why_in_the_flash_area(client, user, site):
     response = client.post(reverse("intake:check", args=[intake.pk, "demographics"]), {"done": "1"}, **HTMX)
     assert response.status_code == 409 and response["HX-Retarget"] == "#flash"
     assert "cancelled" in response.content.decode()
-    blank = client.post(reverse("intake:act", args=[intake_make(site).pk, "cancel"]), {"reason": ""})
-    assert blank.status_code == 400 and "Say why" in blank.content.decode()
+    other = intake_make(site)
+    blank = client.post(reverse("intake:act", args=[other.pk, "cancel"]), {"reason": ""}, follow=True)
+    assert blank.redirect_chain == [(reverse("intake:detail", args=[other.pk]), 302)]  # post-redirect-get
+    assert "Say why the intake is cancelled." in blank.content.decode()
 
 
 def test_the_item_page_shows_the_patient_and_is_access_logged(client, user, site):
@@ -115,7 +153,7 @@ def test_outreach_from_the_item_page(client, user, site):
                            **HTMX)  # fmt: skip
     assert response.status_code == 200 and "Text message: Reached the patient" in response.content.decode()
     bad = client.post(reverse("intake:outreach", args=[intake.pk]), {"channel": "pigeon", "outcome": "reached"})
-    assert bad.status_code == 400
+    assert bad.status_code == 302 and bad.url == reverse("intake:detail", args=[intake.pk])
     assert Intake.objects.get(pk=intake.pk).outreach_attempts == 1
 
 

@@ -1,6 +1,9 @@
-"""The day view (today's and tomorrow's visits at a site, their readiness and what is missing)
+"""The day view (any day's visits at a site, their readiness and what is missing; the front desk
+checks patients in and marks no-shows there)
 and the item page; one-click actions answer htmx with the changed row or item."""
 
+import datetime as dt
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -17,6 +20,7 @@ from apps.core.roles import can_see_patient_data
 from apps.core.scoping import sites_for
 from apps.workflow import services as work
 from apps.workflow.permissions import can
+from apps.workflow.registry import workflow_policy
 from apps.workflow.web import partial
 
 from .. import selectors, services
@@ -48,32 +52,51 @@ ACTIONS = {
 @require_GET
 @work_required
 def day(request: AuthenticatedRequest) -> HttpResponse:
-    """Today's or tomorrow's visits at one of the user's sites, sortable, with readiness."""
+    """One day's visits at one of the user's sites (any date), sortable, with readiness."""
     context = _day_context(request, request.GET)
     template = "intake/_day_table.html" if partial(request) else "intake/day.html"
     return render(request, template, context)
 
 
 def _day_context(request: AuthenticatedRequest, params: Any) -> dict[str, Any]:
-    """The day table for ``params`` (site, day, sort); its patients are access-logged."""
+    """The day table for ``params`` (site, day: any date, ``today`` or ``tomorrow``, sort); its
+    patients are access-logged. A day that is not a date says so and shows today."""
     sites = list(sites_for(request.user))
-    form = DayForm(params or None, sites=sites)
-    data = form.cleaned_data if form.is_valid() else {}
+    asked = DayForm(params or None, sites=sites)
+    data = asked.cleaned_data if asked.is_valid() else {}
     site = next((s for s in sites if s.code == data.get("site")), sites[0] if sites else None)
-    which, sort = data.get("day") or "today", data.get("sort") or "time"
-    context: dict[str, Any] = {"form": form, "site": site, "which": which, "sort": sort, "rows": [],
-                               "show_patients": can_see_patient_data(request.user)}  # fmt: skip
-    if site is not None:
-        today, tomorrow = selectors.intake_days(site)
-        context["date"] = today if which == "today" else tomorrow
-        context["is_today"] = which == "today"
-        rows = selectors.intake_day(user=request.user, site=site, day=context["date"], sort=sort)
-        access_log_listed(request, [row.intake for row in rows])
-        context["rows"] = rows
-        context["ready"] = sum(1 for r in rows if not r.missing)
-        context["open"] = sum(1 for r in rows if r.intake.is_open)
-        context["this_url"] = reverse("intake:day") + "?" + urlencode({"site": site.code, "day": which, "sort": sort})
+    sort = data.get("sort") or "time"
+    context: dict[str, Any] = {"form": asked, "site": site, "sort": sort, "rows": [],
+                               "show_patients": can_see_patient_data(request.user),
+                               "day_error": " ".join(str(e) for e in asked.errors.get("day", []))}  # fmt: skip
+    if site is None:
+        return context
+    today = selectors.site_today(site)
+    asked_day = data.get("day") or "today"
+    words = {"today": today, "tomorrow": today + timedelta(days=1)}
+    date: dt.date = asked_day if isinstance(asked_day, dt.date) else words[asked_day]
+    context.update(date=date, today=today, is_today=date == today, can_arrive=date <= today, arrivable=BEFORE_ARRIVAL,
+                   day_name=_day_name(date, today))  # fmt: skip
+    # The form shows the date itself (a date input cannot show "today").
+    context["form"] = DayForm({"site": site.code, "day": date.isoformat(), "sort": sort}, sites=sites)
+    context["form"].is_valid()
+    rows = selectors.intake_day(user=request.user, site=site, day=date, sort=sort)
+    access_log_listed(request, [row.intake for row in rows])
+    context["rows"] = rows
+    context["ready"] = sum(1 for r in rows if not r.missing)
+    context["open"] = sum(1 for r in rows if r.intake.is_open)
+
+    def url(on: dt.date) -> str:
+        return reverse("intake:day") + "?" + urlencode({"site": site.code, "day": on.isoformat(), "sort": sort})
+
+    context.update(this_url=url(date), previous_url=url(date - timedelta(days=1)),
+                   next_url=url(date + timedelta(days=1)), today_url=url(today))  # fmt: skip
     return context
+
+
+def _day_name(date: dt.date, today: dt.date) -> str:
+    """``today``, ``tomorrow``, ``yesterday`` or nothing: the date says the rest."""
+    return {0: "today", 1: "tomorrow", -1: "yesterday"}.get((date - today).days, "")
 
 
 def _item_context(request: AuthenticatedRequest, pk: int) -> dict[str, Any]:
@@ -97,6 +120,7 @@ def _item_context(request: AuthenticatedRequest, pk: int) -> dict[str, Any]:
         "note_form": NoteForm(),
         "cancel_form": CancelForm(),
         "visit_local": timezone.localtime(intake.visit_start, intake.site.tzinfo),
+        "next_step": workflow_policy(intake.WORKFLOW).next_step(intake),
     }
 
 

@@ -192,8 +192,10 @@ def test_reassign_and_move_are_for_supervisors(api, as_sam, make_user, own_site,
     stranger = make_user(Role.SCHEDULER, sites=[other_site])
     assert api.post(action(referral, "reassign"), {"assignee": stranger.pk}, format="json").status_code == 403
     assert api.post(action(referral, "reassign"), {"assignee": 999999}, format="json").status_code == 400
-    assert api.post(action(referral, "move"), {"queue": "scheduling"}, format="json").json()["queue"] == "scheduling"
+    assert api.post(action(referral, "move"), {"queue": "supervisor"}, format="json").json()["queue"] == "supervisor"
     assert api.post(action(referral, "move"), {"queue": "limbo"}, format="json").status_code == 400
+    unfit = api.post(action(referral, "move"), {"queue": "scheduling"}, format="json")
+    assert unfit.status_code == 409 and unfit.json()["code"] == "queue_does_not_fit"
 
 
 def test_another_sites_referral_is_not_found_for_every_action(as_sam, other_site):

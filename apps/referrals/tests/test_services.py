@@ -46,7 +46,7 @@ def test_triage_accept_and_schedule_path_is_logged_with_the_actor(setup):
 
 def test_a_stale_action_is_a_conflict_with_a_clear_message(setup):
     referral, scheduler, *_ = setup
-    with pytest.raises(ConflictError, match="This referral is received; it cannot be 'accept' now"):
+    with pytest.raises(ConflictError, match="This referral is received: “Accept” is not possible now"):
         services.referral_accept(referral_id=referral.pk, by=scheduler)
 
 

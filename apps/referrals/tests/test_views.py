@@ -274,9 +274,9 @@ def test_the_second_claimer_is_told_who_has_it_and_when(client, sam, kim, own_si
     assert f"Already claimed by Sam Rivera at {at}." in body and 'role="alert"' in body
     assert 'hx-swap-oob="true"' in body and "Sam Rivera</td>" in body  # the row now shows who has it
     assert f'href="{WORKLIST}"' in body  # "Reload" reloads the worklist
-    page = client.post(item_url(referral, "claim"))
-    assert page.status_code == 409 and f"Already claimed by Sam Rivera at {at}." in page.content.decode()
-    assert "Reload the referral" in page.content.decode()
+    page = client.post(item_url(referral, "claim"), follow=True)  # without htmx: post-redirect-get
+    assert page.redirect_chain == [(item_url(referral), 302)]
+    assert f"Already claimed by Sam Rivera at {at}." in page.content.decode()
 
 
 def test_a_plain_claim_without_javascript_redirects_back(as_sam, own_site):
@@ -313,10 +313,15 @@ def test_bulk_assign_and_move_report_what_failed_and_why(client, boss, kim, own_
     assert f"#{there.pk}: This item belongs to a site" in text  # Kim does not work at the other site
     assert set(Referral.objects.filter(assignee=kim).values_list("pk", flat=True)) == {r.pk for r in here}
     moved = client.post(
-        reverse("referrals:bulk"), {"action": "move", "ids": ids[:3], "queue": "scheduling"}, follow=True
+        reverse("referrals:bulk"), {"action": "move", "ids": ids[:3], "queue": "supervisor"}, follow=True
     )
-    assert "3 referrals moved to Scheduling." in moved.content.decode()
-    assert Referral.objects.filter(queue="scheduling").count() == 3
+    assert "3 referrals moved to Supervisor." in moved.content.decode()
+    assert Referral.objects.filter(queue="supervisor").count() == 3
+    unfit = client.post(
+        reverse("referrals:bulk"), {"action": "move", "ids": ids[:1], "queue": "scheduled"}, follow=True
+    )
+    assert f"#{ids[0]}: This referral is received: it belongs in" in unfit.content.decode()
+    assert Referral.objects.get(pk=ids[0]).queue == "supervisor"
     empty = client.post(reverse("referrals:bulk"), {"action": "move", "queue": "scheduling"}, follow=True)
     assert "Select referrals first." in empty.content.decode()
 
@@ -381,7 +386,16 @@ def test_only_the_allowed_actions_are_offered(as_sam, own_site):
     triaged = as_sam.get(item_url(ReferralFactory(site=own_site, state=State.TRIAGE))).content.decode()
     assert set(re.findall(r'data-transition="(\w+)"', triaged)) == {"accept", "request_info", "decline", "cancel"}
     closed = as_sam.get(item_url(ReferralFactory(site=own_site, state=State.DECLINED))).content.decode()
-    assert "data-transition" not in closed and "This referral is closed" in closed
+    assert "data-transition" not in closed and "Closed: declined, and the referrer has been told." in closed
+
+
+def test_after_start_scheduling_the_page_says_where_the_booking_is_made(as_sam, own_site):
+    """Issue 14: only Forward and Cancel were left, with no hint of what comes next."""
+    scheduling = ReferralFactory(site=own_site, state=State.ACCEPTED, queue="scheduling")
+    response = as_sam.post(f"/referrals/{scheduling.pk}/start_scheduling/", follow=True)
+    body = response.content.decode()
+    assert "Ready to schedule." in body
+    assert "Book the appointment in the EHR; clinops marks this referral scheduled" in body
 
 
 def test_decline_reasons_come_from_the_code_list(as_sam, own_site):
@@ -411,12 +425,14 @@ def test_an_action_moves_the_referral_on_and_a_get_changes_nothing(as_sam, own_s
     assert Transition.objects.get(transition="accept").reason == "ECG seen"
 
 
-def test_a_stale_action_is_a_409_with_a_reload_link(as_sam, own_site):
+def test_a_stale_action_redirects_to_the_referral_with_the_reason(as_sam, own_site):
+    """Post-redirect-get on a refusal too: Back and reload never resubmit (issue 14)."""
     referral = ReferralFactory(site=own_site)  # received: accepting it now is stale
     page = as_sam.post(item_url(referral, "act", action="accept"))
-    body = page.content.decode()
-    assert page.status_code == 409 and "it cannot be &#x27;accept&#x27; now" in body
-    assert f'href="{item_url(referral)}"' in body and "Reload the referral" in body
+    assert page.status_code == 302 and page.url == item_url(referral)
+    body = as_sam.get(page.url).content.decode()
+    assert "This referral is received: “Accept” is not possible now. Reload to see where it is now." in body
+    assert "is not possible now" not in as_sam.get(page.url).content.decode()  # said once
     swapped = as_sam.post(item_url(referral, "act", action="accept"), **HTMX)
     assert swapped.status_code == 409 and swapped["HX-Retarget"] == "#flash" and "<html" not in swapped.content.decode()
     assert as_sam.post(item_url(referral, "act", action="fly")).status_code == 404
@@ -442,8 +458,8 @@ def test_a_forbidden_action_is_a_403_page_with_the_reason(client, make_user, own
 )
 def test_an_action_that_needs_input_explains_what_is_missing(as_sam, own_site, action, data, says):
     referral = ReferralFactory(site=own_site)
-    response = as_sam.post(item_url(referral, "act", action=action), data)
-    assert response.status_code == 400 and says in response.content.decode()
+    response = as_sam.post(item_url(referral, "act", action=action), data, follow=True)
+    assert response.redirect_chain == [(item_url(referral), 302)] and says in response.content.decode()
     assert Referral.objects.get().state == State.RECEIVED
 
 
@@ -469,7 +485,8 @@ def test_the_third_failed_outreach_offers_abandonment(as_sam, own_site):
     assert Outreach.objects.filter(workflow="referral", item_id=referral.pk).count() == 3
     as_sam.post(item_url(referral, "act", action="abandon"), {"abandon-note": "No reply"})
     assert Referral.objects.get().state == State.ABANDONED
-    assert as_sam.post(item_url(referral, "outreach"), {"channel": "phone"}).status_code == 400
+    refused = as_sam.post(item_url(referral, "outreach"), {"channel": "phone"}, follow=True)
+    assert "Please check the form. Outcome: This field is required." in refused.content.decode()
 
 
 def test_notes_and_forwarding(as_sam, own_site):
@@ -478,7 +495,8 @@ def test_notes_and_forwarding(as_sam, own_site):
     referral = ReferralFactory(site=own_site)
     as_sam.post(item_url(referral, "note"), {"text": "Called the GP"})
     assert Note.objects.get().text == "Called the GP"
-    assert as_sam.post(item_url(referral, "note"), {"text": ""}).status_code == 400
+    empty = as_sam.post(item_url(referral, "note"), {"text": ""})
+    assert empty.status_code == 302 and Note.objects.count() == 1
     as_sam.post(
         item_url(referral, "act", action="forward"), {"forward-service_line": "neuro", "forward-reason": "Fits"}
     )

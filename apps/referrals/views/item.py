@@ -22,6 +22,7 @@ from apps.workflow import services as work
 from apps.workflow.models import OUTREACH_FAILED
 from apps.workflow.outreach import outreach_list
 from apps.workflow.permissions import can
+from apps.workflow.registry import workflow_policy
 from apps.workflow.selectors import patient_get
 from apps.workflow.sla import sla_status
 from apps.workflow.web import STALE, partial
@@ -224,6 +225,7 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
         "documents": list(selectors.referral_documents(referral=referral)[:50]) if show_patients else [],
         "requester_name": selectors.referral_requester_name(referral=referral),
         "service_request": referral.service_request,
+        "next_step": workflow_policy(WORKFLOW).next_step(referral),
         "decline_reason": dict(DECLINE_REASONS).get(referral.decline_reason, referral.decline_reason),
     }
 

@@ -1,6 +1,7 @@
 """The results pages: the inbox grouped by criticality then age, values beside earlier results,
 access logging, and bad or stale input answered on the page with nothing lost."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -58,22 +59,49 @@ def test_item_page_shows_values_ranges_and_previous_results_of_the_same_test(cli
     assert AccessLog.objects.filter(user=dr, action="view", what=f"result:{item.pk}").exists()
 
 
-def test_bad_input_is_a_400_on_the_page_and_keeps_the_note(client, dr, own_site):
+def test_bad_input_redirects_with_the_reason_and_keeps_the_note(client, dr, own_site):
+    """Post-redirect-get on a refusal too: Back and reload never resubmit (issue 14)."""
     item = result_make(own_site, assignee=dr)
     client.force_login(dr)
+    page = reverse("results:detail", args=[item.pk])
     response = client.post(reverse("results:review", args=[item.pk]),
                            {"follow_up": FollowUp.APPOINTMENT, "note": ""})  # fmt: skip
-    assert response.status_code == 400 and "Say what to book" in response.content.decode()
+    assert response.status_code == 302 and response["Location"] == page
+    body = client.get(page).content.decode()
+    assert "Say what to book" in body
     response = client.post(reverse("results:review", args=[item.pk]), {"note": "Seen, fine"})
-    assert response.status_code == 400 and "Seen, fine" in response.content.decode()
+    assert response.status_code == 302 and response["Location"] == page
+    reloaded = client.get(page)
+    assert reloaded.status_code == 200
+    assert "Please check the form. Follow-up: This field is required." in reloaded.content.decode()
+    assert "Seen, fine" in reloaded.content.decode()  # the note typed comes back, once
+    assert "Seen, fine" not in client.get(page).content.decode()
     assert ResultItem.objects.get().state == State.NEW
 
 
-def test_a_stale_action_is_a_409_that_says_where_the_result_is(client, ma, own_site):
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [("review", {"follow_up": "none"}), ("take", {}), ("notify", {"method": "phone"}),
+     ("follow_up", {"note": "Booked"}), ("close", {}), ("note", {"text": ""}), ("reassign", {"assignee": "0"})],
+)  # fmt: skip
+def test_every_refused_action_redirects_to_the_result_with_a_message(client, make_user, own_site, action, data):
+    item = result_make(own_site, state=State.CLOSED)
+    role = Role.CLINICIAN if action in ("review", "take") else Role.SUPERVISOR
+    user = make_user(role, sites=[own_site])
+    client.force_login(user)
+    response = client.post(reverse(f"results:{action}", args=[item.pk]), data, follow=True)
+    assert response.redirect_chain == [(reverse("results:detail", args=[item.pk]), 302)]
+    shown = [str(m) for m in response.context["messages"]]
+    assert len(shown) == 1 and shown[0], shown
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", shown[0]), shown[0]  # no internal word in the message
+
+
+def test_a_stale_action_redirects_and_says_where_the_result_is(client, ma, own_site):
     item = result_make(own_site, state=State.CLOSED)
     client.force_login(ma)
-    response = client.post(reverse("results:notify", args=[item.pk]), {"method": "phone"})
-    assert response.status_code == 409 and "closed" in response.content.decode()
+    response = client.post(reverse("results:notify", args=[item.pk]), {"method": "phone"}, follow=True)
+    assert response.redirect_chain == [(reverse("results:detail", args=[item.pk]), 302)]
+    assert "This result is closed: “Record notification” is not possible now." in response.content.decode()
 
 
 def test_an_ma_records_the_notification_from_the_worklist(client, ma, own_site):
@@ -113,6 +141,19 @@ def test_coverage_form_refuses_a_period_that_ends_first(client, dr, make_user):
     response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
                            "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-05T09:00"}, follow=True)  # fmt: skip
     assert "Cover saved" in response.content.decode()
+
+
+def test_coverage_offers_the_clinicians_of_the_same_sites_or_says_why_nobody(client, make_user, own_site, other_site):
+    dr = make_user(Role.CLINICIAN, username="drlee", sites=[own_site])
+    client.force_login(dr)
+    alone = client.get(reverse("results:coverage")).content.decode()
+    assert "No other clinician works at your sites" in alone and "Save cover" not in alone
+    make_user(Role.CLINICIAN, username="drfar", first_name="Far", last_name="Away", sites=[other_site])
+    make_user(Role.MEDICAL_ASSISTANT, username="maria", first_name="Maria", last_name="Assistant", sites=[own_site])
+    make_user(Role.CLINICIAN, username="drkim", first_name="Kim", last_name="Near", sites=[own_site])
+    page = client.get(reverse("results:coverage")).content.decode()
+    assert "Kim Near" in page and "Save cover" in page
+    assert "Far Away" not in page and "Maria Assistant" not in page
 
 
 @pytest.mark.parametrize("count", [3, 30])

@@ -48,9 +48,9 @@ def test_only_supervisors_reassign_and_move(referral_and_site):
     with pytest.raises(PermissionDenied, match="Only a supervisor"):
         item_reassign(workflow="referral", item_id=referral.pk, to=sam, by=sam)
     item_reassign(workflow="referral", item_id=referral.pk, to=sam, by=boss, reason="cover")
-    item_move(workflow="referral", item_id=referral.pk, queue="scheduling", by=boss)
+    item_move(workflow="referral", item_id=referral.pk, queue="supervisor", by=boss)
     referral.refresh_from_db()
-    assert (referral.assignee, referral.queue) == (sam, "scheduling")
+    assert (referral.assignee, referral.queue) == (sam, "supervisor")
     leader = UserFactory(role=Role.LEADER, sites=[site])
     with pytest.raises(PermissionDenied):
         item_reassign(workflow="referral", item_id=referral.pk, to=leader, by=boss)  # leaders do not work queues
@@ -81,3 +81,37 @@ def test_two_people_claiming_at_once_exactly_one_wins(referral_and_site):
         t.join()
     assert sorted(results) == ["already_claimed"] * 5 + ["won"]
     assert Transition.objects.filter(item_id=referral.pk, transition="claim").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_move_keeps_the_due_time_of_an_overdue_item(referral_and_site):
+    """Issue 14: an item 78 days overdue became "due in 19 h" after a bulk move."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    referral, site = referral_and_site
+    boss = UserFactory(role=Role.SUPERVISOR, sites=[site])
+    overdue = timezone.now() - timedelta(days=78)
+    Referral.objects.filter(pk=referral.pk).update(due_at=overdue, warn_at=overdue - timedelta(hours=1))
+    item_move(workflow="referral", item_id=referral.pk, queue="supervisor", by=boss, reason="look at it")
+    item_move(workflow="referral", item_id=referral.pk, queue="triage", by=boss)
+    referral.refresh_from_db()
+    assert (referral.queue, referral.due_at) == ("triage", overdue)
+    moves = Transition.objects.filter(item_id=referral.pk, transition="move")
+    assert list(moves.values_list("queue", flat=True)) == ["supervisor", "triage"]
+
+
+@pytest.mark.django_db
+def test_a_move_to_a_queue_that_does_not_fit_the_state_is_refused_in_words(referral_and_site):
+    referral, site = referral_and_site
+    boss = UserFactory(role=Role.SUPERVISOR, sites=[site])
+    with pytest.raises(ConflictError) as refused:
+        item_move(workflow="referral", item_id=referral.pk, queue="scheduled", by=boss)
+    assert refused.value.code == "queue_does_not_fit"
+    assert refused.value.message == (
+        "This referral is received: it belongs in “Supervisor” or “Triage”, not “Scheduled”."
+    )
+    referral.refresh_from_db()
+    assert referral.queue == "triage"
+    assert not Transition.objects.filter(item_id=referral.pk, transition="move").exists()
