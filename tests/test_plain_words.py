@@ -133,8 +133,8 @@ def test_the_main_staff_pages_of_every_workflow_show_no_internal_word(client, de
     found |= _pages(client, "supervisor", [reverse("referrals:worklist"), "/referrals/?queue=supervisor",
                                            "/referrals/?queue=exceptions", *referrals, *results, *intakes,
                                            reverse("intake:day"), "/intake/?day=tomorrow",
-                                           reverse("results:worklist"), "/results/worklist/?step=follow_up",
-                                           "/results/worklist/?step=escalated"])  # fmt: skip
+                                           reverse("results:worklist"), "/results/worklist/?state=patient_notified",
+                                           "/results/worklist/?state=escalated"])  # fmt: skip
     found |= _pages(client, "clinician", [reverse("results:inbox"), reverse("results:coverage")])
     assert not found, found
 

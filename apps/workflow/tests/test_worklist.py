@@ -255,7 +255,8 @@ def test_a_result_waiting_for_review_is_not_claimed_from_the_worklist(client, ma
     item = result_make(own_site)
     client.force_login(make_user(Role.MEDICAL_ASSISTANT))
     response = client.post(reverse("results:claim", args=[item.pk]))
-    assert response.status_code == 409 and "Waiting for a clinician" in response.content.decode()
+    assert response.status_code == 302  # refused, then post-redirect-get: reload never claims again
+    assert "Waiting for a clinician" in client.get(response["Location"]).content.decode()
     assert workflow_model("result").objects.get(pk=item.pk).assignee is None
 
 
