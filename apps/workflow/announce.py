@@ -34,27 +34,28 @@ def _what(item: Any) -> str:
 
 
 def transition_announce(item: Any, logged: Transition) -> None:
-    """Tell the assignee an item is now theirs (given, reopened, escalated to them), or the site's
-    supervisors when it was escalated to their queue. Whoever did it is not told."""
+    """Tell the site's supervisors when an item was escalated to their queue, else the assignee
+    when it is now theirs (given, reopened, escalated to them). Whoever did it is not told."""
     critical = item.priority == Priority.STAT
-    key = f"{item.WORKFLOW}:{item.pk}:{logged.transition}:{item.assignee_id or ''}"
+    # One per hand-over: a twin of the same minute is a repeat, a later escalation is news.
+    key = f"{item.WORKFLOW}:{item.pk}:{logged.transition}:{item.assignee_id or ''}:{logged.at:%Y%m%d%H%M}"
     escalated = logged.transition == "escalate"
     kind = EventKind.ITEM_ESCALATED if escalated else EventKind.ITEM_ASSIGNED
     exclude = (logged.actor_id,) if logged.actor_id else ()
-    if item.assignee_id and (logged.transition in HANDING or not logged.from_state):
-        event_emit(
-            StaffEvent(
-                kind=kind, title=f"{_what(item)} was {'escalated' if escalated else 'given'} to you",
-                link=_link(item), user_ids=(item.assignee_id,), exclude_user_ids=exclude,
-                critical=critical, dedupe_key=key,
-            )
-        )  # fmt: skip
-    elif escalated and item.queue == SUPERVISOR_QUEUE:
+    if escalated and item.queue == SUPERVISOR_QUEUE:
         event_emit(
             StaffEvent(
                 kind=kind, title=f"{_what(item)} was escalated to the supervisor queue", link=_link(item),
                 role=Role.SUPERVISOR, site_id=item.site_id, exclude_user_ids=exclude, critical=critical,
                 dedupe_key=key,
+            )
+        )  # fmt: skip
+    elif item.assignee_id and (logged.transition in HANDING or not logged.from_state):
+        event_emit(
+            StaffEvent(
+                kind=kind, title=f"{_what(item)} was {'escalated' if escalated else 'given'} to you",
+                link=_link(item), user_ids=(item.assignee_id,), exclude_user_ids=exclude,
+                critical=critical, dedupe_key=key,
             )
         )  # fmt: skip
 
