@@ -73,7 +73,9 @@ def _notify(user: User, event: StaffEvent) -> Notification | None:
         existing = Notification.objects.filter(user=user, dedupe_key=event.dedupe_key).first()
         if existing is not None:
             if event.kind in COUNTED_REPEATS:
-                Notification.objects.filter(pk=existing.pk).update(repeats=existing.repeats + 1, last_at=now, read_at=None)
+                Notification.objects.filter(pk=existing.pk).update(
+                    repeats=existing.repeats + 1, last_at=now, read_at=None
+                )
             return None
     prefs = preferences_of(user)
     in_app = wants(prefs, event.kind, Channel.IN_APP, critical=event.critical)
@@ -273,5 +275,3 @@ def digest_send(*, now: datetime | None = None) -> int:
             DigestChoice.objects.filter(user=user).update(last_sent_at=now)
             queued += 1
     return queued
-
-

@@ -37,7 +37,8 @@ def integration_watch(*, now: datetime | None = None) -> int:
             minutes = int((now - source.last).total_seconds() // 60)
             event_emit(
                 StaffEvent(
-                    kind=EventKind.FEED_SILENT, title=f"The EHR feed “{source.name}” has sent nothing for {minutes} minutes",
+                    kind=EventKind.FEED_SILENT,
+                    title=f"The EHR feed “{source.name}” has sent nothing for {minutes} minutes",
                     link=reverse("ehr:console"), role=Role.INTEGRATION_ADMIN,
                     dedupe_key=f"feed_silent:{source.pk}:{source.last:%Y%m%d%H%M%S}",
                 )

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,80 +15,169 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='DigestChoice',
+            name="DigestChoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.BooleanField(default=False)),
-                ('last_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("digest", models.BooleanField(default=False)),
+                ("last_sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('item_assigned', 'An item is given to me'), ('item_escalated', 'An item is escalated to me or my queue'), ('sla_warning', 'One of my items is near its due time'), ('mapping_review', 'A code mapping waits for my approval'), ('dead_letters', 'EHR messages failed (dead letters)'), ('feed_silent', 'An EHR feed went silent'), ('waitlist_offer', 'A wait-list offer waits')], max_length=32)),
-                ('title', models.CharField(help_text='What waits, without patient data', max_length=200)),
-                ('link', models.CharField(blank=True, help_text='Its page on this site, behind sign-in', max_length=300)),
-                ('critical', models.BooleanField(default=False)),
-                ('dedupe_key', models.CharField(blank=True, max_length=200)),
-                ('repeats', models.PositiveIntegerField(default=0, help_text='How often the same thing happened again')),
-                ('in_app', models.BooleanField(default=True, help_text="Shown in the list (per the user's preferences)")),
-                ('email_pending', models.BooleanField(default=False, help_text="Waits for the user's email digest")),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("item_assigned", "An item is given to me"),
+                            ("item_escalated", "An item is escalated to me or my queue"),
+                            ("sla_warning", "One of my items is near its due time"),
+                            ("mapping_review", "A code mapping waits for my approval"),
+                            ("dead_letters", "EHR messages failed (dead letters)"),
+                            ("feed_silent", "An EHR feed went silent"),
+                            ("waitlist_offer", "A wait-list offer waits"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("title", models.CharField(help_text="What waits, without patient data", max_length=200)),
+                (
+                    "link",
+                    models.CharField(blank=True, help_text="Its page on this site, behind sign-in", max_length=300),
+                ),
+                ("critical", models.BooleanField(default=False)),
+                ("dedupe_key", models.CharField(blank=True, max_length=200)),
+                (
+                    "repeats",
+                    models.PositiveIntegerField(default=0, help_text="How often the same thing happened again"),
+                ),
+                (
+                    "in_app",
+                    models.BooleanField(default=True, help_text="Shown in the list (per the user's preferences)"),
+                ),
+                ("email_pending", models.BooleanField(default=False, help_text="Waits for the user's email digest")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_at', '-id'],
+                "ordering": ["-last_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='EmailDelivery',
+            name="EmailDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField(help_text='No patient data: what waits and a link behind sign-in')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed (will retry)'), ('dead', 'Failed for good')], default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('failures', models.JSONField(blank=True, default=list, help_text='[{at, attempt, error}], oldest first')),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('notification', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='emails', to='notifications.notification')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField(help_text="No patient data: what waits and a link behind sign-in")),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed (will retry)"),
+                            ("dead", "Failed for good"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "failures",
+                    models.JSONField(blank=True, default=list, help_text="[{at, attempt, error}], oldest first"),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "notification",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="emails",
+                        to="notifications.notification",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'email deliveries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "email deliveries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Preference',
+            name="Preference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('item_assigned', 'An item is given to me'), ('item_escalated', 'An item is escalated to me or my queue'), ('sla_warning', 'One of my items is near its due time'), ('mapping_review', 'A code mapping waits for my approval'), ('dead_letters', 'EHR messages failed (dead letters)'), ('feed_silent', 'An EHR feed went silent'), ('waitlist_offer', 'A wait-list offer waits')], max_length=32)),
-                ('channel', models.CharField(choices=[('in_app', 'In clinops'), ('email', 'Email')], max_length=16)),
-                ('enabled', models.BooleanField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("item_assigned", "An item is given to me"),
+                            ("item_escalated", "An item is escalated to me or my queue"),
+                            ("sla_warning", "One of my items is near its due time"),
+                            ("mapping_review", "A code mapping waits for my approval"),
+                            ("dead_letters", "EHR messages failed (dead letters)"),
+                            ("feed_silent", "An EHR feed went silent"),
+                            ("waitlist_offer", "A wait-list offer waits"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("channel", models.CharField(choices=[("in_app", "In clinops"), ("email", "Email")], max_length=16)),
+                ("enabled", models.BooleanField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(fields=['user', 'in_app', 'read_at'], name='notification_user_unread'),
+            model_name="notification",
+            index=models.Index(fields=["user", "in_app", "read_at"], name="notification_user_unread"),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(condition=models.Q(('dedupe_key', ''), _negated=True), fields=('user', 'dedupe_key'), name='notification_user_dedupe'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("dedupe_key", ""), _negated=True),
+                fields=("user", "dedupe_key"),
+                name="notification_user_dedupe",
+            ),
         ),
         migrations.AddIndex(
-            model_name='emaildelivery',
-            index=models.Index(fields=['status', 'next_attempt_at'], name='notification_email_due'),
+            model_name="emaildelivery",
+            index=models.Index(fields=["status", "next_attempt_at"], name="notification_email_due"),
         ),
         migrations.AddConstraint(
-            model_name='preference',
-            constraint=models.UniqueConstraint(fields=('user', 'kind', 'channel'), name='notification_preference_unique'),
+            model_name="preference",
+            constraint=models.UniqueConstraint(
+                fields=("user", "kind", "channel"), name="notification_preference_unique"
+            ),
         ),
     ]

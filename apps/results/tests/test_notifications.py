@@ -1,4 +1,5 @@
-"""Staff notifications end to end: an event in a workflow → a notification → an email that a real
+"""Staff notifications (apps.notifications) end to end, here because the events come from
+results, the EHR feed and terminology: an event in a workflow → a notification → an email that a real
 SMTP server on 127.0.0.1 receives, once, without patient data; repeats, preferences, digests,
 retries after a failure."""
 
@@ -20,8 +21,7 @@ from apps.terminology.hooks import review_announce
 from apps.workflow.services import item_reassign, sla_sweep
 from tests.plugins.ehr_messages import inbox_make, outbox_make, source_make
 from tests.plugins.results import result_make
-
-from .smtp import received, smtp_server
+from tests.plugins.smtp import free_port, received, smtp_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -98,8 +98,6 @@ def test_a_silent_feed_is_told_once_per_silence(make_user, settings):
 def test_failed_send_is_retried_with_backoff_and_never_sent_twice(tmp_path, settings, make_user):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_TIMEOUT = "127.0.0.1", 2
-    from .smtp import free_port
-
     settings.EMAIL_PORT = free_port()  # nobody listens there: the first attempt fails
     steward = make_user(Role.TERMINOLOGY_STEWARD, sites=[], email="steward@example.org")
     author = make_user(Role.TERMINOLOGY_STEWARD, sites=[], email="author@example.org")
@@ -126,8 +124,6 @@ def test_failed_send_is_retried_with_backoff_and_never_sent_twice(tmp_path, sett
 def test_the_last_failed_attempt_is_visible_to_integration_admins(settings, make_user, client):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_TIMEOUT, settings.EHR_MAX_ATTEMPTS = "127.0.0.1", 2, 1
-    from .smtp import free_port
-
     settings.EMAIL_PORT = free_port()
     supervisor = make_user(Role.SUPERVISOR, email="sup@example.org")
     _overdue_critical(supervisor.sites.get())

@@ -21,7 +21,17 @@ def free_port() -> int:
 def smtp_server(maildir: Path) -> Iterator[int]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox", str(maildir)],
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(maildir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -44,4 +54,4 @@ def smtp_server(maildir: Path) -> Iterator[int]:
 def received(maildir: Path) -> list[bytes]:
     """The raw bytes of every message the server received."""
     box = mailbox.Maildir(str(maildir), create=False)
-    return [box.get_bytes(key) for key in box.keys()]
+    return [box.get_bytes(key) for key in box.iterkeys()]
