@@ -109,3 +109,25 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"email {self.pk} ({self.status})"
+
+
+class PatientLink(models.Model):
+    """What a signed patient link allows: one purpose on one item, until it expires or is used."""
+
+    class Purpose(models.TextChoices):
+        CONFIRM = "confirm", "Confirm the visit"
+        CANCEL = "cancel", "Cancel the visit"
+        QUESTIONNAIRE = "questionnaire", "Fill the pre-visit questionnaire"
+
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    workflow = models.CharField(max_length=16)
+    item_id = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["workflow", "item_id"], name="patient_link_item")]
+
+    def __str__(self) -> str:
+        return f"patient link {self.pk} {self.purpose} {self.workflow}:{self.item_id}"

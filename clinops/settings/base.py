@@ -327,6 +327,15 @@ CLINOPS_EMAIL_DOMAIN = env("CLINOPS_EMAIL_DOMAIN", default="clinops.localhost")
 NOTIFY_DEAD_LETTER_THRESHOLD = env.int("NOTIFY_DEAD_LETTER_THRESHOLD", default=10)
 NOTIFY_FEED_SILENT_MINUTES = env.int("NOTIFY_FEED_SILENT_MINUTES", default=30)
 
+# Text messages to patients (apps.notifications.sms): the console by default; for Twilio set
+# SMS_BACKEND=apps.notifications.sms.TwilioSmsBackend with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM.
+SMS_BACKEND = env("SMS_BACKEND", default="apps.notifications.sms.ConsoleSmsBackend")
+SMS_FROM = env("SMS_FROM", default="")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=15.0)
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
+
 LOG_LEVEL = env("CLINOPS_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
