@@ -136,6 +136,13 @@ ROWS: list[Row] = [
         every(302, **dict.fromkeys([Role.SUPERVISOR, Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN], 403)),
         method="post",
     ),
+    # Notifications: every user sees only their own; a notification id that is not theirs is 404.
+    Row("notifications:list", every(200)),
+    Row("notifications:count", every(200)),
+    Row("notifications:read_all", every(302), method="post"),
+    Row("notifications:preferences", every(200)),
+    Row("notifications:preferences", every(302), method="post", data={"item_escalated.email": "on"}),
+    Row("notifications:open", every(404), kwargs=lambda site: {"pk": 987654}),
     # API keys: every user manages their own; a key id that is not theirs is 404.
     Row("core:api_tokens", every(200)),
     Row("core:api_tokens", every(302), method="post"),

@@ -59,6 +59,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INTEGRATION_ADMIN: [
         "core.administer_integrations",
         "ehr.read_fhir_api",
+        # Staff emails that failed (apps.notifications), to see and send again in the admin.
+        "notifications.view_emaildelivery",
         # EHR sources and where their referrals go, in the admin.
         "ehr.add_ehrsource",
         "ehr.change_ehrsource",

@@ -10,6 +10,7 @@ the others (``transaction.on_commit(..., robust=True)``).
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 
@@ -40,6 +41,24 @@ def _runner(callback: MappingActivated, system: str, codes: frozenset[str]) -> C
 
     run.__qualname__ = f"on_mapping_activated:{getattr(callback, '__qualname__', repr(callback))}"
     return run
+
+
+def review_announce(version: Any, *, by: Any) -> None:
+    """A version went to review: the other stewards are told it waits for their approval (four
+    eyes: not whoever submitted it). Through apps.core.events, in the submitting transaction."""
+    from django.urls import reverse
+
+    from apps.core.events import EventKind, StaffEvent, event_emit
+    from apps.core.roles import Role
+
+    event_emit(
+        StaffEvent(
+            kind=EventKind.MAPPING_REVIEW, title="A code mapping version waits for your approval",
+            link=reverse("admin:terminology_conceptmapversion_change", args=[version.pk]),
+            role=Role.TERMINOLOGY_STEWARD, exclude_user_ids=(by.pk,),
+            dedupe_key=f"mapping_review:{version.pk}:{version.submitted_at:%Y%m%d%H%M%S}",
+        )
+    )  # fmt: skip
 
 
 def mapping_activated_schedule(system: str, codes: frozenset[str]) -> None:

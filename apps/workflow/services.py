@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.core.errors import ConflictError
 from apps.core.models import User
 
+from .announce import sla_warning_announce
 from .models import Note, SavedView, WorkItem
 from .permissions import ensure_can
 from .registry import workflow_models, workflow_policy
@@ -117,7 +118,20 @@ def sla_sweep(*, now: datetime | None = None) -> int:
                 escalated += 1
     if escalated:
         logger.info("sla: escalated %d item(s)", escalated)
+    sla_warn(now=now)
     return escalated
+
+
+def sla_warn(*, now: datetime) -> None:
+    """Warn the assignees of open, running items past their warning time and not yet due (the
+    notifications collapse the repeats of each sweep: one warning per item and due time)."""
+    for model in workflow_models().values():
+        near = model.objects.filter(
+            is_open=True, escalated_at__isnull=True, sla_paused_at__isnull=True, assignee__isnull=False,
+            warn_at__lte=now, due_at__gt=now,
+        ).only("pk", "site_id", "assignee_id", "priority", "due_at")[:1000]  # fmt: skip
+        for item in near:
+            sla_warning_announce(item)
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import User
 from apps.core.roles import roles_of
 
+from .announce import transition_announce
 from .models import Transition, TransitionSource, WorkItem
 from .permissions import ensure_can
 from .registry import workflow_model, workflow_policy
@@ -130,9 +131,10 @@ def transition_record(
     correlation_id: str = "",
     at: datetime | None = None,
 ) -> Transition:
-    """Append one row to the transition log (the source of every KPI)."""
+    """Append one row to the transition log (the source of every KPI); whoever the item is now
+    given or escalated to hears of it (``announce``)."""
     roles = roles_of(by) if by is not None else []
-    return Transition.objects.create(
+    logged = Transition.objects.create(
         workflow=item.WORKFLOW,
         item_id=item.pk,
         site_id=item.site_id,
@@ -149,6 +151,8 @@ def transition_record(
         reason=reason,
         correlation_id=correlation_id,
     )
+    transition_announce(item, logged)  # who is now asked to act hears of it (same transaction)
+    return logged
 
 
 def item_lock(workflow: str, item_id: int) -> Any:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.ehr",
     "apps.terminology",
     "apps.workflow",
+    "apps.notifications",
     "apps.referrals",
     "apps.kpis",
     "apps.results",
@@ -280,6 +281,9 @@ CELERY_BEAT_SCHEDULE = {
     "workflow-sla-sweep": {"task": "workflow.sla_sweep", "schedule": 60.0},
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
+    "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
+    "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
+    "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
     "core-audit-anchor": {
@@ -301,6 +305,36 @@ EHR_MAX_ATTEMPTS = env.int("EHR_MAX_ATTEMPTS", default=5)
 EHR_RETRY_BASE_SECONDS = env.int("EHR_RETRY_BASE_SECONDS", default=30)
 EHR_RETRY_MAX_SECONDS = env.int("EHR_RETRY_MAX_SECONDS", default=3600)
 EHR_HTTP_TIMEOUT_SECONDS = env.float("EHR_HTTP_TIMEOUT_SECONDS", default=30.0)
+
+# Email (staff notifications). EMAIL_URL as django-environ reads it, e.g.
+# smtp+tls://user:password@smtp.example.org:587 ; the default prints emails to the console.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="clinops <no-reply@localhost>")
+# The address people reach clinops at: links in emails are built on it.
+CLINOPS_BASE_URL = env("CLINOPS_BASE_URL", default="http://127.0.0.1:8000")
+# The right-hand side of the emails' Message-ID (the same on a retry, so a resend is recognisable).
+CLINOPS_EMAIL_DOMAIN = env("CLINOPS_EMAIL_DOMAIN", default="clinops.localhost")
+# Integration admins are told when dead letters (inbox + outbox) reach this many, at most once an
+# hour while they stay there, and when a source that has been sending is silent this many minutes.
+NOTIFY_DEAD_LETTER_THRESHOLD = env.int("NOTIFY_DEAD_LETTER_THRESHOLD", default=10)
+NOTIFY_FEED_SILENT_MINUTES = env.int("NOTIFY_FEED_SILENT_MINUTES", default=30)
+
+# Text messages to patients (apps.notifications.sms): the console by default; for Twilio set
+# SMS_BACKEND=apps.notifications.sms.TwilioSmsBackend with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, SMS_FROM.
+SMS_BACKEND = env("SMS_BACKEND", default="apps.notifications.sms.ConsoleSmsBackend")
+SMS_FROM = env("SMS_FROM", default="")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=15.0)
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
 
 LOG_LEVEL = env("CLINOPS_LOG_LEVEL", default="INFO")
 LOGGING = {

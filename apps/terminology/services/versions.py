@@ -20,7 +20,7 @@ from django_fsm import can_proceed
 from apps.core.errors import ApplicationError, ConflictError
 from apps.core.models import User
 
-from ..hooks import mapping_activated_schedule
+from ..hooks import mapping_activated_schedule, review_announce
 from ..impact import impact_reroute_schedule
 from ..models import (
     Concept,
@@ -206,6 +206,7 @@ def version_submit(*, version_id: int, by: User, comment: str = "") -> ConceptMa
         version.submit(by=by, now=now)
         version.save()
         comment_add(version, by, Action.SUBMIT, comment.strip(), now)
+    review_announce(version, by=by)
     return version
 
 
