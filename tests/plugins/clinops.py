@@ -31,6 +31,9 @@ def need_service(url: str, what: str) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    from .shared_db import refuse_transactional_inside_shared_data
+
+    refuse_transactional_inside_shared_data(item)
     if item.get_closest_marker("postgres"):
         from django.conf import settings
 
