@@ -68,16 +68,16 @@ def no_reference_data(db):
 
 @pytest.fixture
 def own_site(db):
-    from tests.plugins.core import SiteFactory
+    from tests.plugins.core import own_site_make
 
-    return SiteFactory(code="own", name="Own Clinic", timezone="America/New_York")
+    return own_site_make()
 
 
 @pytest.fixture
 def other_site(db):
-    from tests.plugins.core import SiteFactory
+    from tests.plugins.core import other_site_make
 
-    return SiteFactory(code="other", name="Other Hospital", timezone="America/Los_Angeles")
+    return other_site_make()
 
 
 @pytest.fixture
