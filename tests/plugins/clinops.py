@@ -46,13 +46,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database (migrated), plus the reference data, loaded once: each test's
-    transaction rolls back over it, and a transactional test's flush puts it back (post_migrate)."""
+    transaction rolls back over it, and a transactional test ends with the database put back to
+    these rows (tests.plugins.db_reset; a ``flush`` puts them back too, through post_migrate)."""
+    from . import db_reset
     from .reference import reference_data_load, reload_after_flush_connect, reload_after_flush_disconnect
 
     with django_db_blocker.unblock():
         reference_data_load()
+        db_reset.snapshot_take()
     reload_after_flush_connect()
+    db_reset.install()
     yield
+    db_reset.uninstall()
     reload_after_flush_disconnect()
 
 
