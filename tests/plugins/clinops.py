@@ -30,6 +30,25 @@ def need_service(url: str, what: str) -> None:
     pytest.skip(message)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from . import db_template
+
+    db_template.install()  # an xdist worker: migrate once per run, copy for the other workers
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    dsession = session.config.pluginmanager.getplugin("dsession")  # the xdist controller
+    nodemanager = getattr(dsession, "nodemanager", None)
+    if nodemanager is not None:
+        from pytest_django.plugin import blocking_manager_key
+
+        from . import db_template
+
+        with session.config.stash[blocking_manager_key].unblock():
+            db_template.remove(nodemanager.testrunuid)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     from .shared_db import refuse_transactional_inside_shared_data
 

@@ -111,6 +111,7 @@ def first_start(django_db_setup, django_db_blocker):
     yield from shared_data(django_db_blocker, _first_start)
 
 
+@pytest.mark.xdist_group("first_start")  # one worker loads the history once for the class
 class TestTheFirstStartsHistory:
     """Tests of one history: make run's first start (seed_demo, demo_start --days 12), loaded once for
     the class (each test's writes roll back; the module's other tests start from an empty database)."""
