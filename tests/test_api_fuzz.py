@@ -6,6 +6,7 @@ body (state, site, patient_ref, id…). Neither may answer 500, and an accepted 
 have taken a read-only value.
 """
 
+import functools
 import json
 import os
 from typing import Any
@@ -40,9 +41,14 @@ PROTECTED_VALUES: dict[str, Any] = {
 }
 
 
+@functools.cache
+def _schema_json() -> str:
+    """The OpenAPI schema, generated once per process (the same for every role)."""
+    return json.dumps(SchemaGenerator().get_schema(request=None, public=True), cls=DjangoJSONEncoder)
+
+
 def _raw_schema() -> dict[str, Any]:
-    raw = SchemaGenerator().get_schema(request=None, public=True)
-    return json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
+    return json.loads(_schema_json())  # a fresh copy for each test
 
 
 def _read_only_fields(operation: Any, raw: dict[str, Any]) -> set[str]:
