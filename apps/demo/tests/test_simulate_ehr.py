@@ -70,6 +70,7 @@ def history(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.mark.django_db
 @pytest.mark.xdist_group("simulated_history")  # one worker builds the history once for both tests
+@pytest.mark.timeout(600)  # the first of them also builds the history (about 45 s alone, minutes on a busy machine)
 def test_history_flows_through_ehr_import_into_the_referral_workflow(history, settings):
     settings.DEBUG = True
     assert InboxMessage.objects.exclude(status=InboxMessage.Status.PROCESSED).count() == 0
@@ -97,6 +98,7 @@ def test_history_flows_through_ehr_import_into_the_referral_workflow(history, se
 
 @pytest.mark.django_db
 @pytest.mark.xdist_group("simulated_history")
+@pytest.mark.timeout(600)
 def test_staff_work_the_imported_referrals_through_the_services_once(history, settings):
     settings.DEBUG = True
     # The simulated staff act on what is due by the clock: hold it still across both runs, or an
