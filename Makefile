@@ -55,7 +55,7 @@ format: $(VENV)/.dev
 # at a time to whichever worker is free, except those that share data built once (an
 # xdist_group mark: apps/demo's histories), which go to one worker together. Each worker has its
 # own test database (SQLite in memory, or <name>_gw0, _gw1 … on PostgreSQL), migrated once per
-# run and copied for the others (tests/plugins/test_db.py). Browser tests run on the same workers:
+# run and copied for the others (tests/plugins/db_template.py). Browser tests run on the same workers:
 # while one waits for Chromium, the other worker's CPU is busy. TEST_WORKERS=0: one process.
 # Python writes its bytecode caches here even where PYTHONDONTWRITEBYTECODE is set (every
 # process would otherwise compile apps/ and rewrite every test module again).
