@@ -51,17 +51,19 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Unit, service, API and view tests first, on TEST_WORKERS processes (pytest-xdist; each test
-# module stays on one worker, each worker has its own test database: SQLite in memory, or
-# <name>_gw0, _gw1 … on PostgreSQL); TEST_WORKERS=0 runs them in this process. Browser tests
-# run in their own process, because Playwright's event loop breaks Django database tests that
-# run after it in one process.
+# Every test in one pytest run on TEST_WORKERS processes (pytest-xdist): tests are handed out one
+# at a time to whichever worker is free, except those that share data built once (an
+# xdist_group mark: apps/demo's histories), which go to one worker together. Each worker has its
+# own test database (SQLite in memory, or <name>_gw0, _gw1 … on PostgreSQL), migrated once per
+# run and copied for the others (tests/plugins/db_template.py). Browser tests run on the same workers:
+# while one waits for Chromium, the other worker's CPU is busy. TEST_WORKERS=0: one process.
+# Python writes its bytecode caches here even where PYTHONDONTWRITEBYTECODE is set (every
+# process would otherwise compile apps/ and rewrite every test module again).
 TEST_WORKERS ?= 2
 
 test: lint
 	DJANGO_SETTINGS_MODULE=clinops.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -m "not browser" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
-	$(BIN)/pytest -m browser $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 browser-test: $(VENV)/.dev
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)

@@ -3,7 +3,9 @@
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.plugins.core import UserFactory
+from apps.core.models import User
+from tests.plugins.core import UserFactory, other_site_make, own_site_make
+from tests.plugins.shared_db import shared_data
 
 from .access_matrix import ANON, COVERED_NAMESPACES, ROLES, ROWS
 
@@ -12,12 +14,23 @@ CASES = [(row, role, "own") for row in ROWS for role in ROLES] + [
 ]
 
 
+def _people() -> dict[str, int]:
+    """The two sites, and one user per role at the own site: {role: user id}."""
+    own, _ = own_site_make(), other_site_make()
+    return {role: UserFactory(role=role, sites=[own]).pk for role in ROLES if role != ANON}
+
+
+@pytest.fixture(scope="module")
+def people(django_db_setup, django_db_blocker):
+    """Made once for the module's thousand requests; each test's own writes still roll back."""
+    yield from shared_data(django_db_blocker, _people)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("row", "role", "where"), CASES, ids=lambda v: str(v))
-def test_access(row, role, where, client, own_site, other_site):
+def test_access(row, role, where, client, people, own_site, other_site):
     if role != ANON:
-        user = UserFactory(role=role, sites=[own_site])
-        client.force_login(user)
+        client.force_login(User.objects.get(pk=people[role]))
     site = own_site if where == "own" else other_site
     url = reverse(row.name, kwargs=row.kwargs(site) if row.kwargs else None)
     response = getattr(client, row.method)(url, row.data)

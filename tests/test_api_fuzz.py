@@ -11,6 +11,7 @@ a string longer than 131,072 characters, bytes that are not UTF-8. Each must be 
 4xx (or, for a query parameter an operation ignores, answered normally), never a 500.
 """
 
+import functools
 import json
 import os
 from typing import Any
@@ -45,9 +46,14 @@ PROTECTED_VALUES: dict[str, Any] = {
 }
 
 
+@functools.cache
+def _schema_json() -> str:
+    """The OpenAPI schema, generated once per process (the same for every role)."""
+    return json.dumps(SchemaGenerator().get_schema(request=None, public=True), cls=DjangoJSONEncoder)
+
+
 def _raw_schema() -> dict[str, Any]:
-    raw = SchemaGenerator().get_schema(request=None, public=True)
-    return json.loads(json.dumps(raw, cls=DjangoJSONEncoder))
+    return json.loads(_schema_json())  # a fresh copy for each test
 
 
 def _read_only_fields(operation: Any, raw: dict[str, Any]) -> set[str]:

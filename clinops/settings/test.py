@@ -20,6 +20,11 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": env("CLINOPS_TEST_DATABASE_NAME", default="test_clinops")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A test database need not survive a crash: a commit does not wait for its WAL to reach the
+    # disk (the transactional tests, the live server's requests and the demo loads commit often).
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

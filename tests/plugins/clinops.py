@@ -30,7 +30,29 @@ def need_service(url: str, what: str) -> None:
     pytest.skip(message)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from . import db_template
+
+    db_template.install()  # an xdist worker: migrate once per run, copy for the other workers
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    dsession = session.config.pluginmanager.getplugin("dsession")  # the xdist controller
+    nodemanager = getattr(dsession, "nodemanager", None)
+    if nodemanager is not None:
+        from pytest_django.plugin import blocking_manager_key
+
+        from . import db_template
+
+        with session.config.stash[blocking_manager_key].unblock():
+            db_template.remove(nodemanager.testrunuid)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    from .shared_db import refuse_transactional_inside_shared_data
+
+    refuse_transactional_inside_shared_data(item)
     if item.get_closest_marker("postgres"):
         from django.conf import settings
 
@@ -43,13 +65,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database (migrated), plus the reference data, loaded once: each test's
-    transaction rolls back over it, and a transactional test's flush puts it back (post_migrate)."""
+    transaction rolls back over it, and a transactional test ends with the database put back to
+    these rows (tests.plugins.db_reset; a ``flush`` puts them back too, through post_migrate)."""
+    from . import db_reset
     from .reference import reference_data_load, reload_after_flush_connect, reload_after_flush_disconnect
 
     with django_db_blocker.unblock():
         reference_data_load()
+        db_reset.snapshot_take()
     reload_after_flush_connect()
+    db_reset.install()
     yield
+    db_reset.uninstall()
     reload_after_flush_disconnect()
 
 
@@ -65,16 +92,16 @@ def no_reference_data(db):
 
 @pytest.fixture
 def own_site(db):
-    from tests.plugins.core import SiteFactory
+    from tests.plugins.core import own_site_make
 
-    return SiteFactory(code="own", name="Own Clinic", timezone="America/New_York")
+    return own_site_make()
 
 
 @pytest.fixture
 def other_site(db):
-    from tests.plugins.core import SiteFactory
+    from tests.plugins.core import other_site_make
 
-    return SiteFactory(code="other", name="Other Hospital", timezone="America/Los_Angeles")
+    return other_site_make()
 
 
 @pytest.fixture

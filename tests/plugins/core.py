@@ -58,3 +58,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def sites(self, create: bool, extracted: list[Site] | None, **kwargs: object) -> None:
         if extracted:
             self.sites.set(extracted)
+
+
+def own_site_make() -> Site:
+    """The ``own_site`` fixture's site (the same row again if it exists)."""
+    return SiteFactory(code="own", name="Own Clinic", timezone="America/New_York")
+
+
+def other_site_make() -> Site:
+    """The ``other_site`` fixture's site (the same row again if it exists)."""
+    return SiteFactory(code="other", name="Other Hospital", timezone="America/Los_Angeles")

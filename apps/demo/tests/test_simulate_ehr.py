@@ -5,11 +5,13 @@ from collections import Counter
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.ehr.models import InboxMessage
 from apps.referrals.models import Referral
 from apps.workflow.models import Transition
+from tests.plugins.shared_db import shared_data
 
 NOW = "2026-11-25T08:00:00Z"
 
@@ -47,13 +49,30 @@ def test_posting_needs_a_token(monkeypatch):
         call_command("simulate_ehr", "--url", "http://127.0.0.1:8000", "--count", "1")
 
 
-@pytest.mark.django_db
-def test_history_flows_through_ehr_import_into_the_referral_workflow(tmp_path, settings):
-    settings.DEBUG = True
-    call_command("seed_demo")
-    call_command("simulate_ehr", "--out", str(tmp_path), "--history", "30d", "--now", NOW, "--per-day", "4")
-    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path), "--strict")
+def _history_imported(folder):
+    """seed_demo, 30 days of simulated history written as NDJSON, imported by ehr_import (strict)."""
 
+    def build():
+        with override_settings(DEBUG=True):
+            call_command("seed_demo")
+            call_command("simulate_ehr", "--out", str(folder), "--history", "30d", "--now", NOW, "--per-day", "4")
+            call_command("ehr_import", "--source", "demo-ehr", str(folder), "--strict")
+        return folder
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def history(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The imported history, built once for this module's tests (each test's writes roll back)."""
+    yield from shared_data(django_db_blocker, _history_imported(tmp_path_factory.mktemp("history")))
+
+
+@pytest.mark.django_db
+@pytest.mark.xdist_group("simulated_history")  # one worker builds the history once for both tests
+@pytest.mark.timeout(600)  # the first of them also builds the history (about 45 s alone, minutes on a busy machine)
+def test_history_flows_through_ehr_import_into_the_referral_workflow(history, settings):
+    settings.DEBUG = True
     assert InboxMessage.objects.exclude(status=InboxMessage.Status.PROCESSED).count() == 0
     states = Counter(Referral.objects.values_list("state", flat=True))
     assert {"received", "scheduled", "completed", "cancelled"} <= set(states), states
@@ -68,7 +87,7 @@ def test_history_flows_through_ehr_import_into_the_referral_workflow(tmp_path, s
         Transition.objects.count(),
         InboxMessage.objects.count(),
     )
-    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path), "--strict")
+    call_command("ehr_import", "--source", "demo-ehr", str(history), "--strict")
     after = (
         list(Referral.objects.order_by("pk").values_list("pk", "state", "queue", "priority", "appointment_ref")),
         Transition.objects.count(),
@@ -78,11 +97,10 @@ def test_history_flows_through_ehr_import_into_the_referral_workflow(tmp_path, s
 
 
 @pytest.mark.django_db
-def test_staff_work_the_imported_referrals_through_the_services_once(tmp_path, settings):
+@pytest.mark.xdist_group("simulated_history")
+@pytest.mark.timeout(600)
+def test_staff_work_the_imported_referrals_through_the_services_once(history, settings):
     settings.DEBUG = True
-    call_command("seed_demo")
-    call_command("simulate_ehr", "--out", str(tmp_path), "--history", "30d", "--now", NOW, "--per-day", "4")
-    call_command("ehr_import", "--source", "demo-ehr", str(tmp_path))
     # The simulated staff act on what is due by the clock: hold it still across both runs, or an
     # item that falls due between them (a slow first run on a busy machine) is worked by the second.
     with time_machine.travel(timezone.now(), tick=False):
