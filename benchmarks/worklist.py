@@ -362,6 +362,13 @@ def main() -> None:
 
     if not args.keep:
         fill(args.referrals, args.transitions, open_items=int(args.referrals * 0.3))
+    else:  # the schema of this checkout (new indexes), statistics fresh
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        with connection.cursor() as c:
+            c.execute("ANALYZE")
     sites = list(Site.objects.order_by("id")[:2])
     scheduler, scheduler_client = session_client(Role.SCHEDULER, sites, "scheduler")
     ma, ma_client = session_client(Role.MEDICAL_ASSISTANT, sites, "ma")
