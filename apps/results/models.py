@@ -66,7 +66,9 @@ class ResultItem(ConcurrentTransitionMixin, ResultTransitions, WorkItem):
             # over the open items and stop after a page; the queue counts come from an index alone.
             models.Index(fields=["due_at", "id"], condition=OPEN_ITEMS, name="res_open_due"),
             models.Index(fields=["opened_at", "id"], condition=OPEN_ITEMS, name="res_open_age"),
-            models.Index(fields=["queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="res_open_queue"),
+            models.Index(
+                fields=["queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="res_open_queue"
+            ),
             models.Index(
                 fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
                 condition=OPEN_ITEMS,

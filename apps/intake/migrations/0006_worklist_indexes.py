@@ -5,33 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_api_tokens'),
-        ('ehr', '0003_attempt_failure_history'),
-        ('intake', '0005_entered_by_hand'),
+        ("core", "0004_api_tokens"),
+        ("ehr", "0003_attempt_failure_history"),
+        ("intake", "0005_entered_by_hand"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['priority_rank', 'due_at', 'id'], name='intake_open_priority'),
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["priority_rank", "due_at", "id"],
+                name="intake_open_priority",
+            ),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['due_at', 'id'], name='intake_open_due'),
+            model_name="intake",
+            index=models.Index(condition=models.Q(("is_open", True)), fields=["due_at", "id"], name="intake_open_due"),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['opened_at', 'id'], name='intake_open_age'),
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)), fields=["opened_at", "id"], name="intake_open_age"
+            ),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['queue', 'priority_rank', 'due_at', 'id'], name='intake_open_queue'),
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["queue", "priority_rank", "due_at", "id"],
+                name="intake_open_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='intake',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['site', 'queue', 'due_at', 'assignee', 'sla_paused_at'], name='intake_open_counts'),
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
+                name="intake_open_counts",
+            ),
         ),
     ]

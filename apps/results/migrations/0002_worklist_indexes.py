@@ -5,29 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_api_tokens'),
-        ('ehr', '0003_attempt_failure_history'),
-        ('results', '0001_initial'),
+        ("core", "0004_api_tokens"),
+        ("ehr", "0003_attempt_failure_history"),
+        ("results", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='resultitem',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['due_at', 'id'], name='res_open_due'),
+            model_name="resultitem",
+            index=models.Index(condition=models.Q(("is_open", True)), fields=["due_at", "id"], name="res_open_due"),
         ),
         migrations.AddIndex(
-            model_name='resultitem',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['opened_at', 'id'], name='res_open_age'),
+            model_name="resultitem",
+            index=models.Index(condition=models.Q(("is_open", True)), fields=["opened_at", "id"], name="res_open_age"),
         ),
         migrations.AddIndex(
-            model_name='resultitem',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['queue', 'priority_rank', 'due_at', 'id'], name='res_open_queue'),
+            model_name="resultitem",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["queue", "priority_rank", "due_at", "id"],
+                name="res_open_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='resultitem',
-            index=models.Index(condition=models.Q(('is_open', True)), fields=['site', 'queue', 'due_at', 'assignee', 'sla_paused_at'], name='res_open_counts'),
+            model_name="resultitem",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
+                name="res_open_counts",
+            ),
         ),
     ]

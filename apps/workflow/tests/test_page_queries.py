@@ -63,7 +63,8 @@ def fill(case: Case, sites: list[Any], worker: Any, count: int = 60) -> None:
     for i in range(count):
         item = case.make(sites[i % 2], **({"assignee": worker, "claimed_at": now} if i % 3 == 0 else {}))
         if i % 4 == 0:
-            type(item).objects.filter(pk=item.pk).update(due_at=now - timedelta(hours=1), warn_at=now - timedelta(hours=2))
+            late = {"due_at": now - timedelta(hours=1), "warn_at": now - timedelta(hours=2)}
+            type(item).objects.filter(pk=item.pk).update(**late)
 
 
 @by_workflow
