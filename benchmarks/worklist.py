@@ -2,15 +2,23 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinops_bench_worklist \
         .venv/bin/python benchmarks/worklist.py [--referrals 1000000] [--transitions 5000000] [--keep]
+        [--runs 50] [--http-seconds 30]
 
-Fills 1,000,000 referrals (300,000 open over 20 sites) and 5,000,000 transition rows with
-set-based SQL, then times, for a scheduler of two sites:
-  - the worklist request through Django (test client: middleware, auth, selectors, template):
-    first page, a deep page (cursor 10,000 rows in), a filtered page — p50 / p95 over runs;
-  - the ORM query alone (apps.workflow.selectors.worklist_page) against the same page as
-    hand-written raw SQL through psycopg, in the same run: the ratio;
-  - queries per page at page sizes 25 and 100 (must not grow with the page size).
-Targets (issue 5): first page p95 ≤ 50 ms; deep page ≤ 1.5× first; ORM ≤ 6× raw SQL.
+Fills 1,000,000 referrals (300,000 open over 20 sites), 500,000 intakes and 500,000 results
+(150,000 open each; the open intakes with a four-line checklist) and 5,000,000 transition rows
+with set-based SQL (``--keep`` reuses them: migrates to this checkout's schema and analyzes).
+Then, for each workflow's worklist (a scheduler of two sites for referrals, a medical assistant
+of the same two sites for intake and results):
+  - the request through Django (test client: middleware, auth, selectors, template, access
+    log): first page, a deep page (cursor 10,000 rows in), a filtered page — p50 / p95 over runs;
+  - queries per request at page sizes 25 and 100 (every statement, BEGIN and COMMIT included);
+  - the floor, in the same run: one hand-written keyset query for the same page over the same
+    index (p50), and the first page's p95 as a multiple of it (the machine is shared: compare
+    ratios between runs, not milliseconds);
+then an HTTP run: gunicorn with 4 workers, 4 concurrent clients requesting the three worklists
+in turn with the users' session cookies, p50 / p95 per worklist and overall.
+Targets (issue 21): first page p95 ≤ 50 ms for each worklist, ≤ 12 queries per request, HTTP
+p95 ≤ 150 ms.
 """
 
 import argparse
@@ -130,7 +138,8 @@ def fill_intakes(c, source_id: int, sites: int, patients: int, count: int, open_
              'routine', 3, 'Patient/p' || (1 + g %% %s),
              now() + ((g %% 2000) - 548) * interval '1 hour', now() + ((g %% 2000) - 572) * interval '1 hour',
              g <= %s, now() - (g %% 30) * interval '1 day', CASE WHEN g <= %s THEN NULL ELSE now() END, now(),
-             CASE WHEN g <= %s THEN (ARRAY['pending','outreach','in_progress','ready'])[1 + g %% 4] ELSE 'checked_in' END,
+             CASE WHEN g <= %s THEN (ARRAY['pending','outreach','in_progress','ready'])[1 + (g / 20) %% 4]
+                  ELSE 'checked_in' END,
              %s, (SELECT min(id) FROM ehr_appointment) + g - 1, '1',
              now() + ((g %% 2000) - 500) * interval '1 hour', (now() + ((g %% 2000) - 500) * interval '1 hour')::date,
              'ROUTINE', 'Routine visit', '', 0, 0, false
@@ -158,12 +167,13 @@ def fill_results(c, source_id: int, sites: int, patients: int, count: int, open_
              issued_at, ordering_ref, unassigned_reason, exception_reason, changes, follow_up, follow_up_note,
              notification_method, void_reason)
            SELECT (SELECT min(id) FROM core_site) + (g %% %s),
-             CASE WHEN g > %s THEN '' ELSE (ARRAY['review','review','notify','follow_up'])[1 + g %% 4] END,
-             (ARRAY['routine','routine','urgent','stat'])[1 + g %% 4], (ARRAY[3,3,2,0])[1 + g %% 4],
+             CASE WHEN g > %s THEN '' ELSE (ARRAY['review','review','notify','follow_up'])[1 + (g / 20) %% 4] END,
+             (ARRAY['routine','routine','urgent','stat'])[1 + (g / 60) %% 4], (ARRAY[3,3,2,0])[1 + (g / 60) %% 4],
              'Patient/p' || (1 + g %% %s),
              now() + ((g %% 20000) - 5000) * interval '1 minute', now() + ((g %% 20000) - 6000) * interval '1 minute',
              g <= %s, now() - (g %% 90) * interval '1 day', CASE WHEN g <= %s THEN NULL ELSE now() END, now(),
-             CASE WHEN g <= %s THEN (ARRAY['new','new','reviewed','patient_notified'])[1 + g %% 4] ELSE 'closed' END,
+             CASE WHEN g <= %s THEN (ARRAY['new','new','reviewed','patient_notified'])[1 + (g / 20) %% 4]
+                  ELSE 'closed' END,
              %s, 'DiagnosticReport', 'dr' || g, '1', 'final', 'http://loinc.org|24323-8', 'Metabolic panel',
              (ARRAY['normal','abnormal','critical'])[1 + g %% 3], '', '',
              '[{"display": "Sodium", "value": 140, "unit": "mmol/L", "low": 135, "high": 145},

@@ -113,6 +113,11 @@ class Intake(ConcurrentTransitionMixin, IntakeTransitions, WorkItem):
                 condition=OPEN_ITEMS,
                 name="intake_open_counts",
             ),
+            models.Index(
+                fields=["site", "queue", "priority_rank", "due_at", "id"],
+                condition=OPEN_ITEMS,
+                name="intake_open_site_queue",
+            ),
         ]
 
     def __str__(self) -> str:

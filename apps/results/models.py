@@ -74,6 +74,11 @@ class ResultItem(ConcurrentTransitionMixin, ResultTransitions, WorkItem):
                 condition=OPEN_ITEMS,
                 name="res_open_counts",
             ),
+            models.Index(
+                fields=["site", "queue", "priority_rank", "due_at", "id"],
+                condition=OPEN_ITEMS,
+                name="res_open_site_queue",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,4 +47,12 @@ class Migration(migrations.Migration):
                 name="intake_open_counts",
             ),
         ),
+        migrations.AddIndex(
+            model_name="intake",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["site", "queue", "priority_rank", "due_at", "id"],
+                name="intake_open_site_queue",
+            ),
+        ),
     ]

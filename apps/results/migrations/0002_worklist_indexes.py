@@ -37,4 +37,12 @@ class Migration(migrations.Migration):
                 name="res_open_counts",
             ),
         ),
+        migrations.AddIndex(
+            model_name="resultitem",
+            index=models.Index(
+                condition=models.Q(("is_open", True)),
+                fields=["site", "queue", "priority_rank", "due_at", "id"],
+                name="res_open_site_queue",
+            ),
+        ),
     ]

@@ -134,7 +134,13 @@ class WorklistViews:
         size = request.GET.get("page_size", "")
         limit = int(size) if size in PAGE_SIZES else selectors.PAGE_SIZE
         page = selectors.worklist_items(
-            spec=spec, user=user, filters=form.filters(), sort=form.sort_key(), cursor=cursor, limit=limit
+            spec=spec,
+            user=user,
+            filters=form.filters(),
+            sort=form.sort_key(),
+            cursor=cursor,
+            limit=limit,
+            known=workers,
         )
         access_log_listed(request, page.items)
         params = form.params()
