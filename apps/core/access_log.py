@@ -1,6 +1,5 @@
 """Access logging: every page and API that shows patient data records who saw what."""
 
-from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -66,18 +65,29 @@ def access_log_many(
     site: Site | None = None,
 ) -> list[AccessLog]:
     """Record one row per ``(patient, what)`` that ``request.user`` saw, in one bulk INSERT."""
+    return _access_log_rows(request, entries=[(patient, what, site) for patient, what in entries], action=action)
+
+
+def _access_log_rows(
+    request: HttpRequest, *, entries: list[tuple[str, str, Site | None]], action: str
+) -> list[AccessLog]:
+    """One row per ``(patient, what, site)``, whatever the sites: one bulk INSERT and one seal."""
     common = {
         "user": request.user,
         "action": action,
-        "site": site,
         "path": request.path[:255],
         "remote_addr": client_ip(request),
         "correlation_id": request.headers.get("X-Correlation-ID", "")[:64],
     }
-    site_id = site.pk if site else None
     rows = [
-        AccessLog(patient=patient, what=what, emergency=is_emergency_view(request.user, patient, site_id), **common)
-        for patient, what in entries
+        AccessLog(
+            patient=patient,
+            what=what,
+            site=site,
+            emergency=is_emergency_view(request.user, patient, site.pk if site else None),
+            **common,
+        )
+        for patient, what, site in entries
     ]
     if not rows:
         return []
@@ -95,14 +105,12 @@ def access_log_listed(
     only_patients_shown: bool = True,
 ) -> list[AccessLog]:
     """Record that ``request.user`` saw these work items: one row per item (``<workflow>:<id>`` about
-    its ``patient_ref``), one INSERT per site. With ``only_patients_shown``, items whose ``patient``
+    its ``patient_ref`` and site), one INSERT in all. With ``only_patients_shown``, items whose ``patient``
     was not shown (None: not arrived, or a role that sees no patients) are not logged."""
-    by_site: dict[Any, list[tuple[str, str]]] = defaultdict(list)
-    for item in items:
-        if only_patients_shown and getattr(item, "patient", None) is None:
-            continue
-        by_site[item.site].append((item.patient_ref, f"{item.WORKFLOW}:{item.pk}"))
-    logged: list[AccessLog] = []
-    for site, entries in by_site.items():
-        logged.extend(access_log_many(request, entries=entries, action=action, site=site))
-    return logged
+    entries = [
+        (item.patient_ref, f"{item.WORKFLOW}:{item.pk}", item.site)
+        for item in items
+        if not (only_patients_shown and getattr(item, "patient", None) is None)
+    ]
+    # One INSERT and one seal for the whole list, whichever sites its items are at.
+    return _access_log_rows(request, entries=entries, action=action)

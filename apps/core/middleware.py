@@ -15,7 +15,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
-from .scoping import sites_for
+from .scoping import site_list_for
 
 # Elements that poll in the background (worklist refresh, live counts) send this header so
 # that polling never counts as activity and cannot keep an idle session alive.
@@ -125,7 +125,8 @@ class SiteTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        site = sites_for(request.user).order_by("name").first() if request.user.is_authenticated else None
+        sites = site_list_for(request.user) if request.user.is_authenticated else []
+        site = sites[0] if sites else None
         if site is not None:
             timezone.activate(zoneinfo.ZoneInfo(site.timezone))
         else:

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from apps.core.access_log import access_log_listed
 from apps.core.http import AuthenticatedRequest
 from apps.core.roles import can_see_patient_data
-from apps.core.scoping import scope_to_sites, sites_for
+from apps.core.scoping import scope_to_sites, site_list_for
 from apps.terminology.models import ConceptMapVersion
 from apps.terminology.selectors import unmapped_open_count
 from apps.terminology.workflow import State as MapState
@@ -67,12 +67,8 @@ class MyWork:
 
 
 def _decorate(items: list[Any], *, user: Any, now: datetime) -> list[Any]:
-    """Label, link, local times and SLA status of each item (its patient attached per workflow)."""
-    by_workflow: dict[str, list[Any]] = {}
-    for item in items:
-        by_workflow.setdefault(item.WORKFLOW, []).append(item)
-    for group in by_workflow.values():
-        patients_attach(group, user=user)
+    """Label, link, local times and SLA status of each item, and its patient."""
+    patients_attach(items, user=user)  # one query for every workflow's items (keyed by source and reference)
     for item in items:
         item.workflow_label = workflow_policy(item.WORKFLOW).noun.capitalize()
         item.url = item_url(item, user=user)
@@ -192,7 +188,7 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
             if user.has_perm(permission):
                 return HttpResponseRedirect(reverse(url_name))
     context: dict[str, Any] = {
-        "sites": list(sites_for(user).order_by("name")),
+        "sites": site_list_for(user),  # the time zone middleware's list: no query of its own
         "works": works,
         "may_enter": may_enter_work(user),
         "can_enter_referral": may_enter_work(user) and user.has_perm("core.work_referrals"),

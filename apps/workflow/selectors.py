@@ -14,12 +14,13 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.models import Site
 from apps.core.roles import can_see_patient_data
-from apps.core.scoping import scope_to_sites
+from apps.core.scoping import scope_to_sites, site_list_for
 from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Patient
 
-from .models import Note, Transition, WorkItem
+from .models import PRIORITY_RANK, Note, Transition, WorkItem
 
 SORTS: dict[str, tuple[str, ...]] = {
     "priority": ("priority_rank", "due_at", "id"),
@@ -82,6 +83,8 @@ def worklist_filter(qs: QuerySet, filters: dict[str, Any], *, user: Any, now: da
         qs = qs.filter(queue=queue)
     if priority := filters.get("priority"):
         qs = qs.filter(priority=priority)
+        if priority in PRIORITY_RANK:  # the same rows; lets the keyset index range-scan one priority
+            qs = qs.filter(priority_rank=PRIORITY_RANK[priority])
     if state := filters.get("state"):
         qs = qs.filter(state=state)
     assignee = filters.get("assignee")
@@ -111,6 +114,7 @@ def worklist_page(
     limit: int = 50,
     open_only: bool = True,
     select_related: tuple[str, ...] = ("site", "assignee", "service_line"),
+    known: Iterable[Any] = (),
 ) -> Page:
     """One page of the user's worklist: only their sites; a fixed number of queries per page."""
     sort = sort if sort in SORTS else "priority"
@@ -118,16 +122,42 @@ def worklist_page(
     qs = scope_to_sites(model.objects.all(), user)
     if open_only:
         qs = qs.filter(is_open=True)
-    qs = worklist_filter(qs, filters, user=user).select_related(*select_related).order_by(*keys)
+    qs = worklist_filter(qs, filters, user=user).order_by(*keys)
     if cursor and (values := _decode(cursor, keys)) is not None:
         qs = _after(qs, keys, values)
+    # No join in the page's query: with none, PostgreSQL walks the sort order's index and stops after
+    # a page whatever it estimates (a join let a poor estimate of the cursor's row comparison pick a
+    # hash join and a sort of every later row). The related rows are attached after.
     rows = list(qs[: limit + 1])
+    related_attach(rows, select_related, user=user, known=known)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = _encode([getattr(last, k.lstrip("-")) for k in keys])
     return Page(items=rows, next_cursor=next_cursor, sort=sort)
+
+
+def related_attach(items: list[Any], names: Iterable[str], *, user: Any, known: Iterable[Any] = ()) -> None:
+    """Set each item's foreign keys ``names`` (``site``, ``assignee``, …) from the user's own sites
+    and the ``known`` objects the caller already holds (e.g. the people who work the list); one
+    query per related model for any others (none when every key is empty or known)."""
+    if not items:
+        return
+    model = type(items[0])
+    by_model: dict[Any, list[Any]] = defaultdict(list)
+    for name in names:
+        by_model[model._meta.get_field(name).related_model].append(model._meta.get_field(name))
+    for related, fields in by_model.items():
+        wanted = {getattr(item, f.attname) for f in fields for item in items} - {None}
+        held = {obj.pk: obj for obj in (site_list_for(user) if related is Site else known) if type(obj) is related}
+        missing = wanted - held.keys()
+        if missing:  # e.g. an item at another site shown under an emergency grant, a former assignee
+            held.update(related._default_manager.in_bulk(missing))
+        for item in items:
+            for f in fields:
+                key = getattr(item, f.attname)
+                f.set_cached_value(item, held.get(key) if key is not None else None)
 
 
 def queue_counts(*, model: type[WorkItem], user: Any, now: datetime | None = None) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """How a worklist row reads: due and overdue as durations a person says, the age, the queue's
 label, and who acts next when the row cannot be claimed; plus the links the pages build."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,14 +41,27 @@ class Row:
     age: str
     queue: str
     claim_refusal: str  # "" when it may be claimed here, else who acts next
+    detail_url: str = ""
+    claim_url: str = ""
+    release_url: str = ""
 
     @property
     def patient(self) -> Any:
         return getattr(self.item, "patient", None)
 
 
+URL_SENTINEL = 2_147_000_001  # an id no route resolves differently
+
+
+def item_url_maker(spec: WorklistSpec, name: str) -> Callable[[int], str]:
+    """``pk -> url`` for one of the workflow's item routes, reversed once (not once per row)."""
+    head, _, tail = spec.url(name, URL_SENTINEL).partition(str(URL_SENTINEL))
+    return lambda pk: f"{head}{pk}{tail}"
+
+
 def rows_for(spec: WorklistSpec, items: list[Any]) -> list[Row]:
     now = timezone.now()
+    detail, claim, release = (item_url_maker(spec, name) for name in ("detail", "claim", "release"))
     rows = []
     for item in items:
         status = sla_status(item, now=now)
@@ -59,6 +73,9 @@ def rows_for(spec: WorklistSpec, items: list[Any]) -> list[Row]:
                 age=span(now - item.opened_at),
                 queue=spec.queue_label(item.queue),
                 claim_refusal=spec.claim_refusal(item),
+                detail_url=detail(item.pk),
+                claim_url=claim(item.pk),
+                release_url=release(item.pk),
             )
         )
     return rows

@@ -20,13 +20,14 @@ PAGE_SIZE = 50
 
 def worklist_items(
     *, spec: WorklistSpec, user: Any, filters: dict[str, Any], sort: str = "priority", cursor: str | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int = PAGE_SIZE, known: Iterable[Any] = (),
 ) -> Page:  # fmt: skip
     """One keyset page of the user's open items, with their patients (one extra query) and what
-    the workflow's columns read (``prefetch_related``, one query each)."""
+    the workflow's columns read (``prefetch_related``, one query each). ``known``: objects already
+    fetched (the people who work the list) that the items' foreign keys may name."""
     page = worklist_page(
         model=workflow_model(spec.workflow), user=user, filters=filters, sort=sort, cursor=cursor, limit=limit,
-        select_related=spec.select_related,
+        select_related=spec.select_related, known=known,
     )  # fmt: skip
     if spec.prefetch_related:
         prefetch_related_objects(page.items, *spec.prefetch_related)

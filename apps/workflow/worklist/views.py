@@ -134,7 +134,13 @@ class WorklistViews:
         size = request.GET.get("page_size", "")
         limit = int(size) if size in PAGE_SIZES else selectors.PAGE_SIZE
         page = selectors.worklist_items(
-            spec=spec, user=user, filters=form.filters(), sort=form.sort_key(), cursor=cursor, limit=limit
+            spec=spec,
+            user=user,
+            filters=form.filters(),
+            sort=form.sort_key(),
+            cursor=cursor,
+            limit=limit,
+            known=workers,
         )
         access_log_listed(request, page.items)
         params = form.params()
@@ -175,8 +181,7 @@ class WorklistViews:
             response = render(request, "workflow/_results.html", context)
             response["HX-Trigger"] = self.counts_changed  # the counts follow (highlight the current queue)
         else:
-            context["counts"] = selectors.worklist_counts(spec=self.spec, user=request.user)
-            context["counts_at"] = timezone.now()
+            context["counts_lazy"] = True  # the counts panel loads after the list (htmx), not before it
             views = selectors.saved_view_list(spec=self.spec, user=request.user)
             context["saved_views"] = [{"view": view, "url": self.saved_view_url(view.params)} for view in views]
             response = render(request, "workflow/worklist.html", context)
@@ -184,7 +189,8 @@ class WorklistViews:
         return response
 
     def _counts(self, request: AuthenticatedRequest) -> HttpResponse:
-        """The queue counts, polled every 30 s with X-Clinops-Background (not activity)."""
+        """The queue counts, loaded after the list and polled every 30 s with X-Clinops-Background (not
+        activity); without htmx (the page's link when JavaScript is off), a page of their own."""
         context = {
             "spec": self.spec,
             "names": self._names(),
@@ -194,7 +200,7 @@ class WorklistViews:
             "current_site": request.GET.get("site", ""),
             "current_queue": request.GET.get("queue", ""),
         }
-        return render(request, "workflow/_counts.html", context)
+        return render(request, "workflow/_counts.html" if partial(request) else "workflow/counts_page.html", context)
 
     # --- claim and release ----------------------------------------------------------------
 
