@@ -19,8 +19,12 @@ CLOSED_STATES: dict[str, tuple[str, ...]] = {}
 _columns: dict[str, str] = {}
 
 
+CLOSING = "CLOSING_TRANSITION"  # in a column's aggregate: "this transition closed the item"
+
+
 def log_column_register(name: str, aggregate: str) -> None:
-    """Add a per-item column, e.g. ``("ref_triaged_at", "MIN(CASE WHEN ... THEN x.at END)")``."""
+    """Add a per-item column, e.g. ``("ref_triaged_at", "MIN(CASE WHEN ... THEN x.at END)")``; the
+    word ``CLOSING_TRANSITION`` in it stands for the condition that closes an item (``closed_at``)."""
     _columns[name] = aggregate
 
 
@@ -38,7 +42,10 @@ def log_sql() -> str:
     closed = " OR ".join(
         f"(x.workflow = '{wf}' AND x.to_state IN ({_quoted(states)}))" for wf, states in CLOSED_STATES.items()
     )
-    extra = "".join(f",\n           {aggregate} AS {name}" for name, aggregate in _columns.items())
+    closing = f"({closed or '1 = 0'})"
+    extra = "".join(
+        f",\n           {aggregate.replace(CLOSING, closing)} AS {name}" for name, aggregate in _columns.items()
+    )
     return f"""
     SELECT x.workflow AS workflow, x.item_id AS item_id, MAX(x.site_id) AS site_id,
            MAX(x.service_line_id) AS service_line_id, '' AS patient_ref,
