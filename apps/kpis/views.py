@@ -1,6 +1,7 @@
 """The scorecard for leaders and supervisors: tiles, pilot vs baseline, a chart per KPI, and the
 items behind a number for those allowed to see patients (access-logged); CSV of both."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
@@ -8,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET
 
 from apps.core.access_log import access_log_many
@@ -98,11 +100,21 @@ def export(request: HttpRequest) -> HttpResponse:
                  baseline.label()]
             )  # fmt: skip
     else:
-        writer.writerow([*head, "period", *[f"week {i + 1}" for i in range(pilot.weeks)]])
+        writer.writerow([*head, "period", *week_labels(pilot)])
         for results in selectors.scorecard_get(pilot).values():
             for r in results:
                 writer.writerow([*_tile(r), pilot.label(), *[_blank(v) for v in r.weeks]])
     return response
+
+
+def week_labels(scope: Scope) -> list[str]:
+    """Each week's column heading: its first and last local day (the last week may be short)."""
+    labels = []
+    for i in range(scope.weeks):
+        first = scope.start + timedelta(days=7 * i)
+        last = min(first + timedelta(days=6), scope.end)
+        labels.append(f"week {date_format(first)} – {date_format(last)}")
+    return labels
 
 
 def _tile(r: Any) -> list[Any]:
@@ -127,7 +139,7 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
     figures = {"fig-trend": charts.trend_figure(result, scope.start)}
     values = selectors.kpi_values_list(kpi, scope)
     if values:
-        figures["fig-distribution"] = charts.distribution_figure(kpi, values)
+        figures["fig-distribution"] = charts.distribution_figure(kpi, values, weeks=result.weeks)
     may_drill = can_see_patient_data(request.user) and kpi.has_items
     items = selectors.kpi_items_list(kpi, scope) if may_drill else None
     if items and source_get(kpi.source).patient_data:
