@@ -334,6 +334,29 @@ def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
         return [row[0] / scale for row in cursor.fetchall()]
 
 
+def item_values(kpis: Iterable[Kpi], scope: Scope) -> dict[str, list[tuple[int, float]]]:
+    """(week, value in display units; 0/1 for a rate) of every item each KPI counts, for the
+    intervals of a comparison: one statement per source, as the scorecard. Snapshots and
+    backlogs have no per-item values."""
+    wanted: dict[str, list[Kpi]] = defaultdict(list)
+    for kpi in kpis:
+        if kpi.snapshot is None and kpi.kind not in OPEN_KINDS:
+            wanted[kpi.source].append(kpi)
+    out: dict[str, list[tuple[int, float]]] = {k.key: [] for ks in wanted.values() for k in ks}
+    if not scope.sites:
+        return out
+    for key, group in wanted.items():
+        head, params = _with(source_get(key), scope)
+        scales = {k.key: 1.0 if k.kind in (Kind.RATE, Kind.COUNT) else k.scale for k in group}
+        with transaction.atomic(), connection.cursor() as cursor:
+            if is_postgres():
+                _more_memory(cursor)
+            cursor.execute(head + " UNION ALL ".join(_raw(k) for k in group), params)
+            for k, wk, v in cursor.fetchall():
+                out[k].append((int(wk), v / scales[k]))
+    return out
+
+
 def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str, Any]]:
     """The exact items behind a KPI: the drill columns, the event time and the value."""
     if kpi.snapshot is not None or kpi.kind in OPEN_KINDS or not scope.sites:

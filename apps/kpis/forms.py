@@ -29,6 +29,11 @@ class ScorecardForm(forms.Form):
     base_start = forms.DateField(label="Baseline from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     base_end = forms.DateField(label="Baseline to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     base_site = forms.ChoiceField(label="Baseline site", required=False)
+    controls = forms.MultipleChoiceField(
+        label="Control sites (same two periods, no pilot)",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 3}),
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,6 +41,7 @@ class ScorecardForm(forms.Form):
         choices = [(s.code, s.name) for s in self.user_sites]
         cast(forms.ChoiceField, self.fields["site"]).choices = [("", "All my sites"), *choices]
         cast(forms.ChoiceField, self.fields["base_site"]).choices = [("", "—"), *choices]
+        cast(forms.MultipleChoiceField, self.fields["controls"]).choices = choices
         service_line = cast(forms.ModelChoiceField, self.fields["service_line"])
         service_line.queryset = ServiceLine.objects.filter(sites__in=self.user_sites).distinct()
         service_line.to_field_name = "code"
@@ -62,6 +68,11 @@ class ScorecardForm(forms.Form):
                 self.add_error("base_site", "Choose the baseline site.")
             elif data.get("base_site") == data.get("site"):
                 self.add_error("base_site", "Choose a different site from the one shown.")
+        controls = data.get("controls") or []
+        if controls and compare != "period":
+            self.add_error("controls", "Control sites compare two periods: choose another period as the baseline.")
+        elif controls and (not data.get("site") or data.get("site") in controls):
+            self.add_error("controls", "Choose one pilot site above and control sites other than it.")
         return data
 
     def sites(self, code: str) -> tuple:

@@ -36,8 +36,15 @@ COLUMN_LABELS = {
 
 def _form(request: HttpRequest) -> ScorecardForm:
     start, end = default_period(timezone.localdate())
-    data = {"start": start.isoformat(), "end": end.isoformat(), **request.GET.dict()}
+    data = request.GET.copy()
+    data.setdefault("start", start.isoformat())
+    data.setdefault("end", end.isoformat())
     return ScorecardForm(data, user=request.user)
+
+
+def _controls(form: ScorecardForm) -> tuple[Any, ...]:
+    codes = set(form.cleaned_data.get("controls") or [])
+    return tuple(s for s in form.user_sites if s.code in codes)
 
 
 def _scopes(form: ScorecardForm) -> tuple[Scope, Scope | None]:
@@ -76,7 +83,12 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             (Group.LABELS[group], [(r, charts.sparkline_points(r.weeks)) for r in results])
             for group, results in grouped.items()
         ],
-        comparison=selectors.comparison_get(pilot, baseline, pilot_card=grouped) if baseline else None,
+        controls=_controls(form),
+        comparison=(
+            selectors.comparison_get(pilot, baseline, controls=_controls(form), pilot_card=grouped)
+            if baseline
+            else None
+        ),
     )
     return render(request, "kpis/scorecard.html", context)
 
@@ -93,11 +105,19 @@ def export(request: HttpRequest) -> HttpResponse:
     writer = csv_writer(response)  # formulas are written as text (apps.core.csv_cells)
     head = ["group", "kpi", "unit", "better", "target", "value", "items"]
     if baseline:
-        writer.writerow([*head, "baseline value", "baseline items", "difference", "period", "baseline period"])
-        for c in selectors.comparison_get(pilot, baseline):
+        controls = _controls(form)
+        writer.writerow(
+            [*head, "baseline value", "baseline items", "difference", "difference 95 % low", "difference 95 % high",
+             "verdict", "gain fading", "against controls", "against controls 95 % low", "against controls 95 % high",
+             "control items", "period", "baseline period"]
+        )  # fmt: skip
+        for c in selectors.comparison_get(pilot, baseline, controls=controls):
+            ci, did = c.interval, c.did
             writer.writerow(
-                [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference), pilot.label(),
-                 baseline.label()]
+                [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference),
+                 _round(ci and ci.low), _round(ci and ci.high), c.verdict, "yes" if c.fading else "",
+                 _round(did and did.estimate), _round(did and did.low), _round(did and did.high),
+                 c.control_n if controls else "", pilot.label(), baseline.label()]
             )  # fmt: skip
     else:
         writer.writerow([*head, "period", *week_labels(pilot)])
@@ -120,6 +140,10 @@ def week_labels(scope: Scope) -> list[str]:
 def _tile(r: Any) -> list[Any]:
     k = r.kpi
     return [Group.LABELS[k.group], k.name, k.unit, k.better, _blank(k.target), _blank(r.value), r.n]
+
+
+def _round(value: float | None) -> Any:
+    return "" if value is None else round(value, 2)
 
 
 def _blank(value: Any) -> Any:
