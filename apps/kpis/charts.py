@@ -38,14 +38,14 @@ def trend_figure(result: Result, start: date) -> dict[str, Any]:
             "hovertemplate": "week of %{x}: %{y} " + kpi.unit + "<extra></extra>",
         }
     ]
-    if kpi.target is not None and weeks:
+    if result.target is not None and weeks:
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
-                "name": f"target {kpi.target:g} {kpi.unit}",
+                "name": f"target {result.target:g} {kpi.unit}",
                 "x": [weeks[0], weeks[-1]],
-                "y": [kpi.target, kpi.target],
+                "y": [result.target, result.target],
                 "line": {"color": TARGET, "dash": "dash", "width": 1.5},
                 "hoverinfo": "skip",
             }

@@ -18,6 +18,7 @@ from .scope import Scope, bounds
 from .sql import format_sql, is_postgres, now_sql, secs, ts_param, week_of
 
 DRILL_LIMIT = 5000
+SHIPPED = "Shipped default"
 WORK_MEM = "256MB"
 
 
@@ -29,6 +30,14 @@ class Result:
     value: float | None
     n: int
     weeks: list[float | None] = field(default_factory=list)
+    # The target this scorecard holds the value to, and whose it is (a leader's for the site and
+    # service line, or the shipped default): see ``apps.kpis.targets``.
+    target: float | None = None
+    target_whose: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.target_whose:
+            self.target, self.target_whose = self.kpi.target, SHIPPED
 
     @property
     def trend(self) -> str:
@@ -46,7 +55,7 @@ class Result:
 
     @property
     def meets_target(self) -> bool | None:
-        return self.kpi.meets(self.value)
+        return self.kpi.meets(self.value, self.target)
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:

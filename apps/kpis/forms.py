@@ -78,3 +78,19 @@ class ScorecardForm(forms.Form):
     def sites(self, code: str) -> tuple:
         """The chosen site, or all the user's sites for a blank choice."""
         return tuple(s for s in self.user_sites if not code or s.code == code)
+
+
+class TargetsForm(forms.Form):
+    """One optional number per KPI: blank means "use the fallback" (the site's, or the shipped default)."""
+
+    def __init__(self, *args: Any, kpis: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kpis = kpis
+        for kpi in kpis:
+            bounds = {"min_value": 0, "max_value": 100} if kpi.unit == "%" else {"min_value": 0}
+            self.fields[f"t_{kpi.key}"] = forms.FloatField(
+                label=kpi.name, required=False, widget=forms.NumberInput(attrs={"step": "any"}), **bounds
+            )
+
+    def values(self) -> dict[str, float | None]:
+        return {k.key: self.cleaned_data.get(f"t_{k.key}") for k in self.kpis}

@@ -12,6 +12,7 @@ from . import engine, stats
 from .definitions import Group, Kind, Kpi, kpi_all, source_get
 from .engine import Result
 from .scope import Scope
+from .targets import targets_apply
 
 FADE_MIN_WEEKS = 4  # a pilot shorter than this is not split into first and last weeks
 
@@ -99,6 +100,7 @@ def _fading(kpi: Kpi, weeks: int, pilot: list[tuple[int, float]], baseline: list
 def scorecard_get(scope: Scope) -> dict[str, list[Result]]:
     """Every registered KPI over the scope, grouped clinical / operational / technical."""
     results = engine.evaluate(kpi_all(), scope)
+    targets_apply(list(results.values()), scope)
     grouped: dict[str, list[Result]] = {group: [] for group in Group.LABELS}
     for kpi in kpi_all():
         grouped[kpi.group].append(results[kpi.key])
@@ -121,6 +123,8 @@ def comparison_get(
     else:
         first = {r.kpi.key: r for results in pilot_card.values() for r in results}
     second = engine.evaluate(kpis, baseline)
+    targets_apply(list(first.values()), pilot)
+    targets_apply(list(second.values()), baseline)
     p_values, b_values = engine.item_values(kpis, pilot), engine.item_values(kpis, baseline)
     c_after: dict[str, list[tuple[int, float]]] = {}
     c_before: dict[str, list[tuple[int, float]]] = {}
@@ -143,7 +147,9 @@ def comparison_get(
 
 def kpi_result_get(kpi: Kpi, scope: Scope) -> Result:
     """One KPI over the scope, with its weekly trend."""
-    return engine.evaluate([kpi], scope)[kpi.key]
+    result = engine.evaluate([kpi], scope)[kpi.key]
+    targets_apply([result], scope)
+    return result
 
 
 def kpi_values_list(kpi: Kpi, scope: Scope) -> list[float]:

@@ -4,23 +4,27 @@ items behind a number for those allowed to see patients (access-logged); CSV of 
 from datetime import timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access_log import access_log_many
 from apps.core.csv_cells import csv_writer
-from apps.core.models import AccessLog
+from apps.core.models import AccessLog, Site
 from apps.core.roles import can_see_patient_data
+from apps.core.scoping import sites_for
 
 from . import charts, selectors
 from .definitions import Group, kpi_all, kpi_get, source_get
-from .forms import ScorecardForm, default_period
+from .forms import ScorecardForm, TargetsForm, default_period
 from .scope import Scope
+from .targets import target_rows, targets_set
 
 aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
 COLUMN_LABELS = {
@@ -84,6 +88,7 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             for group, results in grouped.items()
         ],
         controls=_controls(form),
+        target_site=pilot.sites[0] if len(pilot.sites) == 1 else None,
         comparison=(
             selectors.comparison_get(pilot, baseline, controls=_controls(form), pilot_card=grouped)
             if baseline
@@ -209,3 +214,47 @@ def items_csv(request: HttpRequest, key: str) -> HttpResponse:
     for row in items:
         writer.writerow([row[c].isoformat() if hasattr(row[c], "isoformat") else row[c] for c in columns])
     return response
+
+
+# --- leaders' targets -------------------------------------------------------------------
+
+
+def _site(request: HttpRequest, code: str) -> Site:
+    site = sites_for(request.user).filter(code=code).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+@require_http_methods(["GET", "POST"])
+@aggregates_required
+def targets(request: HttpRequest, site: str) -> HttpResponse:
+    """A site's targets per KPI (and per service line): leaders set them, supervisors read them."""
+    place = _site(request, site)
+    line_code = request.GET.get("service_line") or request.POST.get("service_line") or ""
+    line = place.service_lines.filter(code=line_code).first() if line_code else None
+    if line_code and line is None:
+        return HttpResponse("No such service line at this site.", status=400, content_type="text/plain")
+    rows = target_rows(place, line)
+    if request.method == "POST":
+        if not request.user.has_perm("kpis.set_targets"):
+            raise PermissionDenied("Only leaders set targets.")
+        form = TargetsForm(request.POST, kpis=[r.kpi for r in rows])
+        if form.is_valid():
+            changed = targets_set(by=request.user, site=place, service_line=line, values=form.values())
+            messages.success(request, f"Saved: {changed} target{'s' if changed != 1 else ''} changed.")
+            query = f"?service_line={line.code}" if line else ""
+            return redirect(reverse("kpis:targets", args=[place.code]) + query)
+        status = 400
+    else:
+        form = TargetsForm(initial={f"t_{r.kpi.key}": r.own.value for r in rows if r.own}, kpis=[r.kpi for r in rows])
+        status = 200
+    context = {
+        "site": place,
+        "line": line,
+        "lines": place.service_lines.all(),
+        "rows": [(r, form[f"t_{r.kpi.key}"]) for r in rows],
+        "form": form,
+        "may_set": request.user.has_perm("kpis.set_targets"),
+    }
+    return render(request, "kpis/targets.html", context, status=status)

@@ -89,11 +89,13 @@ class Kpi:
     def is_better_lower(self) -> bool:
         return self.better == "lower"
 
-    def meets(self, value: float | None) -> bool | None:
-        """Whether a value meets the target (None when there is no value or no target)."""
-        if value is None or self.target is None:
+    def meets(self, value: float | None, target: float | None = None) -> bool | None:
+        """Whether a value meets ``target`` (by default the shipped one; None when there is no
+        value or no target)."""
+        target = self.target if target is None else target
+        if value is None or target is None:
             return None
-        return value <= self.target if self.is_better_lower else value >= self.target
+        return value <= target if self.is_better_lower else value >= target
 
 
 _sources: dict[str, Source] = {}
