@@ -59,9 +59,20 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v), COUNT(*) FROM (
 """
 
 
+# Columns added since ``worklist.py``'s set-based fill was written: NOT NULL without a database
+# default, so its INSERTs need one (bench database only).
+LATER_COLUMNS = {"ehr_ehrsource": {"mllp_allowed_addresses": "'[]'::jsonb", "v2_systems": "'{}'::jsonb"}}
+
+
 def fill(referrals: int) -> None:
+    from django.core.management import call_command
     from django.db import connection
 
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as c:
+        for table, columns in LATER_COLUMNS.items():
+            for column, default in columns.items():
+                c.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")
     worklist_fill(referrals, 0, open_items=int(referrals * 0.3))
     t0 = time.perf_counter()
     with connection.cursor() as c:

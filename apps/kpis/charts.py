@@ -92,7 +92,8 @@ def distribution_figure(kpi: Kpi, values: list[float], *, weeks: list[float | No
     """A histogram of the per-item values behind the number (durations, counts); for a
     percentage, the weeks by their value on 0–100 % (one item is only ever in or out)."""
     if kpi.kind == Kind.RATE:
-        shown = [v for v in (weeks or []) if v is not None]
+        # Bins are [low, high): a week at 100 % goes in the last bin (90–100 %), not past the axis.
+        shown = [min(v, 99.999) for v in (weeks or []) if v is not None]
         start, end, size, what = 0.0, 100.0, 10.0, "weeks"
     else:
         shown = values

@@ -33,7 +33,7 @@ def test_a_percentage_is_shown_on_0_to_100():
     kpi = kpi_get("referral_triaged_within_sla")
     figure = distribution_figure(kpi, [1.0, 1.0, 0.0], weeks=[100.0, 66.67, None])
     assert figure["layout"]["xaxis"]["range"] == [0, 100]
-    assert figure["data"][0]["x"] == [100.0, 66.67]  # the weeks, not items' 0/1
+    assert figure["data"][0]["x"] == [99.999, 66.67]  # the weeks (100 % in the last bin), not items' 0/1
     assert figure["data"][0]["xbins"]["size"] == 10
     trend = trend_figure(Result(kpi, 99.0, 3, [99.0, 100.0]), START)
     assert trend["layout"]["yaxis"]["range"] == [0, 100]
