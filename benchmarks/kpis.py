@@ -59,9 +59,11 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v), COUNT(*) FROM (
 """
 
 
-# Columns added since ``worklist.py``'s set-based fill was written: NOT NULL without a database
-# default, so its INSERTs need one (bench database only).
-LATER_COLUMNS = {"ehr_ehrsource": {"mllp_allowed_addresses": "'[]'::jsonb", "v2_systems": "'{}'::jsonb"}}
+# Columns added since ``worklist.py``'s set-based fill was written are NOT NULL without a
+# database default, so its INSERTs need one (bench database only): false, 0, '' or an empty JSON.
+FILLED_TABLES = ("ehr_ehrsource", "referrals_referral")
+EMPTY = {"boolean": "false", "integer": "0", "bigint": "0", "smallint": "0", "double precision": "0",
+         "jsonb": "'{}'::jsonb", "character varying": "''", "text": "''"}  # fmt: skip
 
 
 def fill(referrals: int) -> None:
@@ -70,9 +72,14 @@ def fill(referrals: int) -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as c:
-        for table, columns in LATER_COLUMNS.items():
-            for column, default in columns.items():
-                c.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {default}")
+        c.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name = ANY(%s)"
+            " AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> 'id'",
+            [list(FILLED_TABLES)],
+        )
+        for table, column, kind in c.fetchall():
+            if kind in EMPTY:
+                c.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT {EMPTY[kind]}')
     worklist_fill(referrals, 0, open_items=int(referrals * 0.3))
     t0 = time.perf_counter()
     with connection.cursor() as c:

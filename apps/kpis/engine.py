@@ -73,6 +73,8 @@ def aggregate(kind: str, values: list[float]) -> float | None:
     """One KPI aggregate in Python (the SQLite path), matching the SQL of ``_sql_aggregate``."""
     if kind == Kind.COUNT:
         return float(len(values))
+    if kind == Kind.SUM:
+        return float(sum(values))
     if not values:
         return None
     if kind == Kind.MEDIAN:
@@ -92,6 +94,7 @@ def _sql_aggregate(kind: str, v: str = "v") -> str:
         Kind.RATE: f"100.0 * AVG({v})",
         Kind.MEAN: f"AVG({v})",
         Kind.COUNT: f"COUNT({v})",
+        Kind.SUM: f"COALESCE(SUM({v}), 0)",
     }[kind]
 
 
@@ -263,7 +266,7 @@ def _more_memory(cursor: Any) -> None:
 
 
 def _empty(kpi: Kpi, weeks: int) -> Result:
-    zero = kpi.kind in (Kind.COUNT, Kind.OPEN_COUNT)
+    zero = kpi.kind in (Kind.COUNT, Kind.OPEN_COUNT, Kind.SUM)
     return Result(kpi, 0.0 if zero else None, 0, [0.0 if kpi.kind == Kind.OPEN_COUNT else None] * weeks)
 
 

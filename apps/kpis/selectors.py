@@ -50,6 +50,21 @@ class Comparison:
         return _clearly_better(self.kpi, self.did)
 
     @property
+    def gain(self) -> str:
+        """What the difference is worth over the pilot's own volume: staff hours saved (minutes per
+        closed item × closed items) or no-shows avoided (rate × visits), with the interval's range."""
+        if self.interval is None or not self.pilot.n:
+            return ""
+        if "hours_saved" in self.kpi.tags:
+            factor, what = self.pilot.n / 60, "staff hours saved"
+        elif "no_shows_avoided" in self.kpi.tags:
+            factor, what = self.pilot.n / 100, "no-shows avoided"
+        else:
+            return ""
+        est, low, high = (-self.interval.estimate * factor, -self.interval.high * factor, -self.interval.low * factor)
+        return f"≈ {est:,.1f} {what} over the pilot's {self.pilot.n:,} items (95 % interval {low:,.1f} to {high:,.1f})"
+
+    @property
     def verdict(self) -> str:
         if not self.pilot.n or not self.baseline.n:
             return "Too few items to compare"

@@ -30,7 +30,13 @@ class Group:
     CLINICAL = "clinical"
     OPERATIONAL = "operational"
     TECHNICAL = "technical"
-    LABELS = {CLINICAL: "Clinical", OPERATIONAL: "Operational", TECHNICAL: "Technical"}
+    FINANCIAL = "financial"
+    LABELS = {
+        CLINICAL: "Clinical",
+        OPERATIONAL: "Operational",
+        FINANCIAL: "Money and capacity",
+        TECHNICAL: "Technical",
+    }
 
 
 class Kind:
@@ -39,6 +45,7 @@ class Kind:
     RATE = "rate"  # share of items whose value is 1, in %
     MEAN = "mean"
     COUNT = "count"
+    SUM = "sum"  # a total of the items' values (staff hours)
     # Snapshots of open work over the item rows: ``event`` names the opening column and
     # ``value`` the closing one. OPEN_COUNT: items open at the period end (and each week's end);
     # OPEN_AGE: their median age (hours) at the period end, or now for a period not yet over.

@@ -98,5 +98,6 @@ kpi_register(
         kind=Kind.RATE,
         value="i.no_show",
         event="visit_start",
+        tags=("no_shows_avoided",),
     )
 )

@@ -1,0 +1,38 @@
+"""Money and capacity: standard minutes per staff action turn the log into staff hours, and a
+comparison turns differences into labour hours saved and no-shows avoided."""
+
+import pytest
+
+from apps.kpis.definitions import kpi_get
+from apps.kpis.engine import Result, evaluate
+from apps.kpis.scope import Scope
+from apps.kpis.selectors import Comparison
+from apps.kpis.stats import Interval
+
+from .history import END, START, build
+
+
+@pytest.mark.django_db
+def test_staff_hours_from_standard_minutes(own_site):
+    build(own_site)
+    got = evaluate([kpi_get("money_staff_hours"), kpi_get("money_minutes_per_item")], Scope(START, END, (own_site,)))
+    # Closed in the period: a (triage 5 + accept 4 + start scheduling 2 + 2 outreach × 6 = 23 min;
+    # the EHR's booking and completion cost no staff time), b (decline 6), g (accept 4 + abandon 3;
+    # the timer's escalations none): 36 min.
+    assert (got["money_staff_hours"].value, got["money_staff_hours"].n) == (0.6, 3)
+    assert got["money_minutes_per_item"].value == 12
+    assert "Items closed in the period" in got["money_staff_hours"].kpi.definition
+
+
+def test_minutes_saved_per_item_become_labour_hours_saved():
+    kpi = kpi_get("money_minutes_per_item")
+    row = Comparison(kpi, Result(kpi, 10, 40), Result(kpi, 16, 30), interval=Interval(-6, -9, -3))
+    assert row.gain == "≈ 4.0 staff hours saved over the pilot's 40 items (95 % interval 2.0 to 6.0)"
+
+
+def test_a_lower_no_show_rate_becomes_no_shows_avoided():
+    kpi = kpi_get("intake_no_show_rate")
+    row = Comparison(kpi, Result(kpi, 5, 200), Result(kpi, 10, 180), interval=Interval(-5, -8, -2))
+    assert row.gain == "≈ 10.0 no-shows avoided over the pilot's 200 items (95 % interval 4.0 to 16.0)"
+    other = kpi_get("referral_triage_median")
+    assert Comparison(other, Result(other, 5, 2), Result(other, 6, 2), interval=Interval(-1, -2, 0)).gain == ""
