@@ -144,6 +144,10 @@ def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     if scope.service_line_id and source.service_line_column:
         items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters
         params.append(scope.service_line_id)
+    if scope.by_hand is not None and source.site_scoped:
+        hand = source.by_hand or "1 = 0"
+        keep = f"({hand})" if scope.by_hand else f"NOT ({hand})"
+        items = f"SELECT * FROM ({items}) s WHERE {keep}"  # noqa: S608 - SQL from KPI definitions
     materialized = "MATERIALIZED " if is_postgres() else ""
     sql = f"WITH {cte}, items AS {materialized}({items}) "
     return sql, params

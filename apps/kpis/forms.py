@@ -25,6 +25,8 @@ class ScorecardForm(forms.Form):
     service_line = forms.ModelChoiceField(
         label="Service line", queryset=ServiceLine.objects.none(), required=False, empty_label="All service lines"
     )
+    HAND = [("", "All items"), ("ehr", "Received from the EHR"), ("hand", "Entered by hand")]
+    entered = forms.ChoiceField(label="Items", choices=HAND, required=False)
     compare = forms.ChoiceField(label="Compare with", choices=COMPARE, required=False)
     base_start = forms.DateField(label="Baseline from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     base_end = forms.DateField(label="Baseline to", required=False, widget=forms.DateInput(attrs={"type": "date"}))

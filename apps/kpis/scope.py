@@ -20,6 +20,7 @@ class Scope:
     end: date  # inclusive
     sites: tuple[Site, ...]
     service_line_id: int | None = None
+    by_hand: bool | None = None  # True: only items entered by hand; False: only the EHR's; None: all
 
     @property
     def weeks(self) -> int:

@@ -54,12 +54,13 @@ def _controls(form: ScorecardForm) -> tuple[Any, ...]:
 def _scopes(form: ScorecardForm) -> tuple[Scope, Scope | None]:
     data = form.cleaned_data
     line = data["service_line"].id if data.get("service_line") else None
-    pilot = Scope(data["start"], data["end"], form.sites(data.get("site", "")), line)
+    hand = {"hand": True, "ehr": False}.get(data.get("entered") or "")
+    pilot = Scope(data["start"], data["end"], form.sites(data.get("site", "")), line, hand)
     baseline = None
     if data.get("compare") == "period":
-        baseline = Scope(data["base_start"], data["base_end"], pilot.sites, line)
+        baseline = Scope(data["base_start"], data["base_end"], pilot.sites, line, hand)
     elif data.get("compare") == "site":
-        baseline = Scope(data["start"], data["end"], form.sites(data["base_site"]), line)
+        baseline = Scope(data["start"], data["end"], form.sites(data["base_site"]), line, hand)
     return pilot, baseline
 
 

@@ -64,6 +64,9 @@ class Source:
     params: tuple = ()
     site_scoped: bool = True
     service_line_column: str = ""  # a column of the item rows to filter by service line
+    # An SQL condition over an item row ``s``: the item was entered by hand (a fax or phone
+    # referral, a walk-in), not received from the EHR; empty when the source has none.
+    by_hand: str = ""
     drill_columns: tuple[str, ...] = ("item_id", "site_id", "patient_ref")
     patient_data: bool = True  # drill-down rows name patients (access-logged)
 

@@ -10,6 +10,8 @@ case an item moved), ``opened_at`` (the first log entry) and ``closed_at`` (the 
 into a closed state, per ``CLOSED_STATES``).
 """
 
+from apps.intake.selectors import INTAKE_FACTS_SQL
+from apps.referrals.selectors import REFERRAL_FACTS_SQL
 from apps.workflow.selectors import TRANSITION_LOG_SQL
 
 from . import Source, source_register
@@ -70,11 +72,17 @@ def log_sql() -> str:
     """  # noqa: S608 - SQL from KPI definitions; values are parameters
 
 
+# Relations from the apps' selectors; no values.
+_REF_HAND = f"SELECT 1 FROM {REFERRAL_FACTS_SQL} h WHERE h.id = s.item_id AND h.entered_by_hand"  # noqa: S608
+_INTAKE_HAND = f"SELECT 1 FROM {INTAKE_FACTS_SQL} h WHERE h.id = s.item_id AND h.entered_by_hand"  # noqa: S608
+BY_HAND = f"(s.workflow = 'referral' AND EXISTS ({_REF_HAND})) OR (s.workflow = 'intake' AND EXISTS ({_INTAKE_HAND}))"
+
 LOG = source_register(
     Source(
         key="log",
         sql=log_sql,
         service_line_column="service_line_id",
         drill_columns=("workflow", "item_id", "site_id", "patient_ref"),
+        by_hand=BY_HAND,
     )
 )

@@ -36,3 +36,26 @@ def test_a_lower_no_show_rate_becomes_no_shows_avoided():
     assert row.gain == "≈ 10.0 no-shows avoided over the pilot's 200 items (95 % interval 4.0 to 16.0)"
     other = kpi_get("referral_triage_median")
     assert Comparison(other, Result(other, 5, 2), Result(other, 6, 2), interval=Interval(-1, -2, 0)).gain == ""
+
+
+@pytest.mark.django_db
+def test_items_entered_by_hand_can_be_kept_apart(client, make_user, own_site):
+    from django.urls import reverse
+
+    from apps.core.roles import Role
+
+    from .history import log, referral, utc
+
+    build(own_site)
+    fax = referral(own_site, utc(2026, 3, 9, 14), entered_by_hand=True)
+    log(fax, "accept", "accepted", utc(2026, 3, 10, 16), role="clinician")  # 26 h
+    kpi = kpi_get("referral_triage_median")
+    by_hand = evaluate([kpi], Scope(START, END, (own_site,), by_hand=True))[kpi.key]
+    from_ehr = evaluate([kpi], Scope(START, END, (own_site,), by_hand=False))[kpi.key]
+    everything = evaluate([kpi], Scope(START, END, (own_site,)))[kpi.key]
+    assert (by_hand.value, by_hand.n) == (26, 1)
+    assert (from_ehr.value, from_ehr.n) == (15, 4)
+    assert everything.n == 5
+    client.force_login(make_user(Role.LEADER))
+    page = client.get(reverse("kpis:scorecard"), {"start": START, "end": END, "entered": "hand"}).content.decode()
+    assert "entered by hand only" in page
