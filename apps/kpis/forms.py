@@ -89,9 +89,12 @@ class TargetsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kpis = kpis
         for kpi in kpis:
-            bounds = {"min_value": 0, "max_value": 100} if kpi.unit == "%" else {"min_value": 0}
             self.fields[f"t_{kpi.key}"] = forms.FloatField(
-                label=kpi.name, required=False, widget=forms.NumberInput(attrs={"step": "any"}), **bounds
+                label=kpi.name,
+                required=False,
+                min_value=0,
+                max_value=100 if kpi.unit == "%" else None,
+                widget=forms.NumberInput(attrs={"step": "any"}),
             )
 
     def values(self) -> dict[str, float | None]:

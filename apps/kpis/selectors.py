@@ -95,9 +95,10 @@ def _interval(kpi: Kpi, pilot: list[float], baseline: list[float]) -> stats.Inte
 def _did(kpi: Kpi, samples: list[list[float]]) -> stats.Interval | None:
     if not all(samples) or not (kpi.kind == Kind.RATE or kpi.kind in stats.STATISTICS):
         return None
+    after, before, control_after, control_before = samples
     if kpi.kind == Kind.RATE:
-        return stats.difference_in_differences(*samples, kind="mean").scaled(100)
-    return stats.difference_in_differences(*samples, kind=kpi.kind)
+        return stats.difference_in_differences(after, before, control_after, control_before, "mean").scaled(100)
+    return stats.difference_in_differences(after, before, control_after, control_before, kpi.kind)
 
 
 def _fading(kpi: Kpi, weeks: int, pilot: list[tuple[int, float]], baseline: list[float]) -> bool:

@@ -66,10 +66,7 @@ def target_rows(site: Site, service_line: ServiceLine | None) -> list[TargetRow]
     own = {
         t.kpi_key: t for t in KpiTarget.objects.filter(site=site, service_line=service_line).select_related("set_by")
     }
-    return [
-        TargetRow(k, *(found.get(k.key) or (k.target, SHIPPED)), own=own.get(k.key))  # type: ignore[arg-type]
-        for k in kpi_all()
-    ]
+    return [TargetRow(k, *(found.get(k.key) or (k.target, SHIPPED)), own=own.get(k.key)) for k in kpi_all()]
 
 
 @transaction.atomic

@@ -121,8 +121,9 @@ def export(request: HttpRequest) -> HttpResponse:
             ci, did = c.interval, c.did
             writer.writerow(
                 [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference),
-                 _round(ci and ci.low), _round(ci and ci.high), c.verdict, "yes" if c.fading else "",
-                 _round(did and did.estimate), _round(did and did.low), _round(did and did.high),
+                 _round(ci.low if ci else None), _round(ci.high if ci else None), c.verdict,
+                 "yes" if c.fading else "", _round(did.estimate if did else None),
+                 _round(did.low if did else None), _round(did.high if did else None),
                  c.control_n if controls else "", pilot.label(), baseline.label()]
             )  # fmt: skip
     else:
