@@ -99,3 +99,18 @@ class TargetsForm(forms.Form):
 
     def values(self) -> dict[str, float | None]:
         return {k.key: self.cleaned_data.get(f"t_{k.key}") for k in self.kpis}
+
+
+class MinutesForm(forms.Form):
+    """One optional number of minutes per kind of staff action: blank means the shipped default."""
+
+    def __init__(self, *args: Any, actions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actions = actions
+        for workflow, action in actions:
+            self.fields[f"m_{workflow}_{action}"] = forms.FloatField(
+                required=False, min_value=0, max_value=480, widget=forms.NumberInput(attrs={"step": "any"})
+            )
+
+    def values(self) -> dict[tuple[str, str], float | None]:
+        return {(w, a): self.cleaned_data.get(f"m_{w}_{a}") for w, a in self.actions}

@@ -32,3 +32,23 @@ class KpiTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kpi_key} target at site {self.site_id}"
+
+
+class StandardMinutes(models.Model):
+    """A site's own standard minutes for one kind of staff action (``workflow``, ``action``: a
+    transition name), replacing the shipped default in ``apps.kpis.definitions.money``."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    workflow = models.CharField(max_length=16)
+    action = models.CharField(max_length=40)
+    minutes = models.FloatField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "workflow", "action"], name="kpis_minutes_per_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} {self.action} at site {self.site_id}"

@@ -16,7 +16,7 @@ from apps.core.models import ServiceLine, Site
 
 from .definitions import Kpi, kpi_all
 from .engine import SHIPPED, Result
-from .models import KpiTarget
+from .models import KpiTarget, StandardMinutes
 from .scope import Scope
 
 
@@ -84,6 +84,65 @@ def targets_set(*, by: Any, site: Site, service_line: ServiceLine | None, values
             changed += 1
         elif current.value != value:
             current.value, current.set_by = value, by
+            current.save()
+            changed += 1
+    return changed
+
+
+# --- standard minutes per staff action (money and capacity) ---------------------------
+
+
+@dataclass(frozen=True)
+class MinutesRow:
+    key: tuple[str, str]  # (workflow, action)
+    label: str
+    default: float
+    own: StandardMinutes | None
+
+    @property
+    def field(self) -> str:
+        return f"m_{self.key[0]}_{self.key[1]}"
+
+    @property
+    def whose(self) -> str:
+        if self.own is None:
+            return SHIPPED
+        user = self.own.set_by
+        name = user.get_full_name() or user.get_username()
+        return f"{name}'s for {self.own.site.name} (set {date_format(localtime(self.own.set_at))})"
+
+
+WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake"}
+
+
+def minutes_rows(site: Site) -> list[MinutesRow]:
+    """Every kind of staff action with its shipped default and the site's own minutes, if set."""
+    from .definitions.money import STANDARD_MINUTES
+
+    own = {
+        (m.workflow, m.action): m for m in StandardMinutes.objects.filter(site=site).select_related("set_by", "site")
+    }
+    return [
+        MinutesRow((w, a), f"{WORKFLOW_LABELS.get(w, w)}: {a.replace('_', ' ')}", m, own.get((w, a)))
+        for (w, a), m in STANDARD_MINUTES.items()
+    ]
+
+
+@transaction.atomic
+def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | None]) -> int:
+    """Set (a number) or clear (None: back to the shipped default) a site's minutes; how many changed."""
+    changed = 0
+    for (workflow, action), minutes in values.items():
+        current = StandardMinutes.objects.filter(site=site, workflow=workflow, action=action).first()
+        if minutes is None:
+            if current is not None:
+                current.delete()
+                changed += 1
+        elif current is None:
+            StandardMinutes.objects.create(site=site, workflow=workflow, action=action, minutes=minutes, set_by=by)
+            changed += 1
+        elif current.minutes != minutes:
+            current.minutes, current.set_by = minutes, by
             current.save()
             changed += 1
     return changed

@@ -22,9 +22,9 @@ from apps.core.scoping import sites_for
 
 from . import charts, selectors
 from .definitions import Group, kpi_all, kpi_get, source_get
-from .forms import ScorecardForm, TargetsForm, default_period
+from .forms import MinutesForm, ScorecardForm, TargetsForm, default_period
 from .scope import Scope
-from .targets import target_rows, targets_set
+from .targets import minutes_rows, minutes_set, target_rows, targets_set
 
 aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
 COLUMN_LABELS = {
@@ -260,3 +260,26 @@ def targets(request: HttpRequest, site: str) -> HttpResponse:
         "may_set": request.user.has_perm("kpis.set_targets"),
     }
     return render(request, "kpis/targets.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@aggregates_required
+def standard_minutes(request: HttpRequest, site: str) -> HttpResponse:
+    """A site's standard minutes per staff action: leaders set them, supervisors read them."""
+    place = _site(request, site)
+    rows = minutes_rows(place)
+    may_set = request.user.has_perm("kpis.set_targets")
+    if request.method == "POST":
+        if not may_set:
+            raise PermissionDenied("Only leaders set standard minutes.")
+        form = MinutesForm(request.POST, actions=[r.key for r in rows])
+        if form.is_valid():
+            changed = minutes_set(by=request.user, site=place, values=form.values())
+            messages.success(request, f"Saved: {changed} standard time{'s' if changed != 1 else ''} changed.")
+            return redirect(reverse("kpis:minutes", args=[place.code]))
+        status = 400
+    else:
+        form = MinutesForm(initial={r.field: r.own.minutes for r in rows if r.own}, actions=[r.key for r in rows])
+        status = 200
+    context = {"site": place, "rows": [(r, form[r.field]) for r in rows], "form": form, "may_set": may_set}
+    return render(request, "kpis/minutes.html", context, status=status)

@@ -10,6 +10,8 @@ case an item moved), ``opened_at`` (the first log entry) and ``closed_at`` (the 
 into a closed state, per ``CLOSED_STATES``).
 """
 
+from collections.abc import Callable
+
 from apps.intake.selectors import INTAKE_FACTS_SQL
 from apps.referrals.selectors import REFERRAL_FACTS_SQL
 from apps.workflow.selectors import TRANSITION_LOG_SQL
@@ -18,13 +20,13 @@ from . import Source, source_register
 
 # States that close an item, per workflow (results and intake add theirs).
 CLOSED_STATES: dict[str, tuple[str, ...]] = {}
-_columns: dict[str, str] = {}
+_columns: dict[str, "str | Callable[[], str]"] = {}
 
 
 CLOSING = "CLOSING_TRANSITION"  # in a column's aggregate: "this transition closed the item"
 
 
-def log_column_register(name: str, aggregate: str) -> None:
+def log_column_register(name: str, aggregate: "str | Callable[[], str]") -> None:
     """Add a per-item column, e.g. ``("ref_triaged_at", "MIN(CASE WHEN ... THEN x.at END)")``; the
     word ``CLOSING_TRANSITION`` in it stands for the condition that closes an item (``closed_at``)."""
     _columns[name] = aggregate
@@ -46,7 +48,8 @@ def log_sql() -> str:
     )
     closing = f"({closed or '1 = 0'})"
     extra = "".join(
-        f",\n           {aggregate.replace(CLOSING, closing)} AS {name}" for name, aggregate in _columns.items()
+        f",\n           {(a() if callable(a) else a).replace(CLOSING, closing)} AS {name}"
+        for name, a in _columns.items()
     )
     return f"""
     SELECT x.workflow AS workflow, x.item_id AS item_id, MAX(x.site_id) AS site_id,

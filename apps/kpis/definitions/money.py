@@ -6,9 +6,10 @@ minutes, and each outreach attempt recorded on a referral counts ``OUTREACH_MINU
 a baseline, the comparison turns the difference in minutes per closed item into labour hours
 saved, and the difference in no-show rate into no-shows avoided (``Kpi.tags``).
 
-Decisions: the shipped defaults below are the only standard minutes for now (per-site values set
-by leaders are not built yet); an item's minutes count in the period it closed, all its logged
-actions whenever they happened."""
+A site's leaders set its own minutes per action on the standard minutes page (``StandardMinutes``,
+audited); the shipped defaults below fill the rest. Decisions: outreach attempts count the shipped
+``OUTREACH_MINUTES`` whatever their channel (per-channel minutes are not built); an item's minutes
+count in the period it closed, all its logged actions whenever they happened."""
 
 from apps.referrals.selectors import REFERRAL_FACTS_SQL
 
@@ -46,7 +47,20 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def site_minutes() -> dict[tuple[int, str, str], float]:
+    """(site id, workflow, action) → the standard minutes a site's leaders set."""
+    from ..models import StandardMinutes
+
+    return {(m.site_id, m.workflow, m.action): m.minutes for m in StandardMinutes.objects.all()}
+
+
 def _minutes_case() -> str:
+    """Per transition row ``x``: its standard minutes (a site's own first, then the defaults);
+    built when a scorecard runs. Numbers are written as float literals, names quoted."""
+    own = " ".join(
+        f"WHEN x.site_id = {int(site)} AND x.workflow = {_quoted(w)} AND x.transition = {_quoted(t)} THEN {float(m)}"
+        for (site, w, t), m in site_minutes().items()
+    )
     whens = " ".join(
         f"WHEN x.workflow = {_quoted(w)} AND x.transition = {_quoted(t)} THEN {float(m)}"
         for (w, t), m in STANDARD_MINUTES.items()
@@ -54,15 +68,16 @@ def _minutes_case() -> str:
     bookkeeping = ", ".join(_quoted(t) for t in BOOKKEEPING)
     return (
         f"SUM(CASE WHEN x.source <> 'staff' OR x.transition IN ({bookkeeping}) THEN 0 "
-        f"{whens} ELSE {OTHER_ACTION_MINUTES} END)"
+        f"{own} {whens} ELSE {OTHER_ACTION_MINUTES} END)"
     )
 
 
-log_column_register("staff_min", _minutes_case())
+log_column_register("staff_min", _minutes_case)
 OUTREACH = f"LEFT JOIN {REFERRAL_FACTS_SQL} mr ON mr.id = i.item_id AND i.workflow = 'referral'"
 STAFF_SECONDS = f"60.0 * (i.staff_min + {OUTREACH_MINUTES} * COALESCE(mr.outreach_attempts, 0))"
 HOW = (
-    "Standard minutes per action (e.g. a triage decision 4–6 min, booking 8 min, a result review "
+    "Standard minutes per action (the site's own where its leaders set them, else the defaults, "
+    "e.g. a triage decision 4–6 min, booking 8 min, a result review "
     f"4 min, each outreach attempt {OUTREACH_MINUTES:g} min; the EHR's and timers' steps cost none) "
     "over every staff action logged on the item. Items closed in the period, all their actions "
     "whenever they happened; open items are not counted until they close."

@@ -59,3 +59,32 @@ def test_items_entered_by_hand_can_be_kept_apart(client, make_user, own_site):
     client.force_login(make_user(Role.LEADER))
     page = client.get(reverse("kpis:scorecard"), {"start": START, "end": END, "entered": "hand"}).content.decode()
     assert "entered by hand only" in page
+
+
+@pytest.mark.django_db
+def test_a_leader_sets_the_sites_standard_minutes(client, make_user, own_site, other_site):
+    from auditlog.models import LogEntry
+    from django.urls import reverse
+
+    from apps.core.roles import Role
+    from apps.kpis.models import StandardMinutes
+
+    build(own_site)
+    leader = make_user(Role.LEADER, first_name="Dana", last_name="Lee")
+    client.force_login(leader)
+    url = reverse("kpis:minutes", args=[own_site.code])
+    response = client.post(url, {"m_referral_decline": "16", "m_referral_triage": ""})
+    assert response.status_code == 302 and response.url == url
+    own = StandardMinutes.objects.get()
+    assert (own.workflow, own.action, own.minutes, own.set_by) == ("referral", "decline", 16, leader)
+    assert LogEntry.objects.get_for_object(own).get().actor == leader
+    page = client.get(url).content.decode()
+    assert "Saved: 1 standard time changed." in page and "Dana Lee&#x27;s for Own Clinic" in page
+    # b's decline now costs 16 min instead of 6: 46 min over a, b and g.
+    got = evaluate([kpi_get("money_staff_hours")], Scope(START, END, (own_site,)))["money_staff_hours"]
+    assert got.value == pytest.approx(46 / 60, abs=0.01)
+    # Another site keeps the defaults, and a supervisor only reads; bad minutes are refused.
+    assert client.post(url, {"m_referral_decline": "-1"}).status_code == 400
+    client.force_login(make_user(Role.SUPERVISOR))
+    assert client.post(url, {"m_referral_decline": "1"}).status_code == 403
+    assert client.get(reverse("kpis:minutes", args=[other_site.code])).status_code == 404
