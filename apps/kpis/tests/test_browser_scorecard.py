@@ -53,6 +53,13 @@ def test_a_leader_sets_a_target_and_compares_with_a_control_site(page: Page, liv
     expect(row).to_contain_text("Lee Chen's target for North Clinic")
     shot(page, "targets")
 
+    page.goto(f"{live_server.url}/scorecard/minutes/north/")
+    page.get_by_label("Minutes for Referral: decline").fill("12")
+    page.get_by_role("button", name="Save standard minutes").click()
+    expect(page.get_by_text("Saved: 1 standard time changed.")).to_be_visible()
+    expect(page.get_by_role("row", name="Referral: decline")).to_contain_text("Lee Chen's for North Clinic")
+    shot(page, "standard-minutes")
+
     page.get_by_role("link", name="Back to the scorecard").click()
     page.get_by_label("From", exact=True).fill(START.isoformat())
     page.get_by_label("To", exact=True).fill(END.isoformat())
@@ -61,6 +68,9 @@ def test_a_leader_sets_a_target_and_compares_with_a_control_site(page: Page, liv
     expect(tile).to_contain_text("Target ≤ 12 h · site's own")
     expect(tile).to_contain_text("missed")
     shot(page, "scorecard-own-target")
+    page.get_by_role("heading", name="Money and capacity").scroll_into_view_if_needed()
+    expect(page.locator(".sc-tile", has_text="Staff hours spent")).to_contain_text(" h")
+    shot(page, "money-tiles")
 
     page.get_by_text("Pilot vs baseline").first.click()
     page.get_by_label("Compare with").select_option("period")
