@@ -10,7 +10,7 @@ Then times, in the same run:
   - the full scorecard (every registered KPI: apps.kpis.selectors.scorecard_get) for one site
     over a quarter and for all sites over a year;
   - one raw ``percentile_cont`` pass over the same durations (time to triage, hand-written SQL).
-Target (issue 8): the whole scorecard ≤ 3× the raw pass.
+Targets (issue 17): the all-sites one-year scorecard ≤ 3× the raw pass, one site-quarter ≤ 1.5×.
 """
 
 import argparse
@@ -59,9 +59,27 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v), COUNT(*) FROM (
 """
 
 
+# Columns added since ``worklist.py``'s set-based fill was written are NOT NULL without a
+# database default, so its INSERTs need one (bench database only): false, 0, '' or an empty JSON.
+FILLED_TABLES = ("ehr_ehrsource", "referrals_referral")
+EMPTY = {"boolean": "false", "integer": "0", "bigint": "0", "smallint": "0", "double precision": "0",
+         "jsonb": "'{}'::jsonb", "character varying": "''", "text": "''"}  # fmt: skip
+
+
 def fill(referrals: int) -> None:
+    from django.core.management import call_command
     from django.db import connection
 
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_name = ANY(%s)"
+            " AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> 'id'",
+            [list(FILLED_TABLES)],
+        )
+        for table, column, kind in c.fetchall():
+            if kind in EMPTY:
+                c.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT {EMPTY[kind]}')
     worklist_fill(referrals, 0, open_items=int(referrals * 0.3))
     t0 = time.perf_counter()
     with connection.cursor() as c:
@@ -116,6 +134,7 @@ def main() -> None:
         "one site, one quarter": Scope(today - timedelta(days=90), today, sites[:1]),
         "all sites, one year": Scope(today - timedelta(days=364), today, sites),
     }
+    limits = {"one site, one quarter": 1.5, "all sites, one year": 3.0}
     print(f"\n{args.runs} runs each (median ms)")
     for label, scope in cases.items():
         lo, hi = local_bounds(scope.start, scope.end, sites[0].timezone)
@@ -131,10 +150,11 @@ def main() -> None:
         card = statistics.median(timed(lambda scope=scope: scorecard_get(scope), args.runs))
         one = statistics.median(timed(raw, args.runs))
         tuned = statistics.median(timed(lambda raw=raw: raw(tuned=True), args.runs))
-        verdict = "met" if card <= 3 * min(one, tuned) else "MISSED"
+        limit = limits[label]
+        verdict = "met" if card <= limit * min(one, tuned) else "MISSED"
         print(f"  {label:<24} scorecard {card:8.0f} ms   raw percentile_cont {one:8.0f} ms "
               f"({tuned:.0f} ms with the scorecard's work_mem/jit) → {card / one:.2f}× / {card / tuned:.2f}× "
-              f"(target ≤ 3×: {verdict})")  # fmt: skip
+              f"(target ≤ {limit:g}×: {verdict})")  # fmt: skip
         values = scorecard_get(scope)
         shown = ", ".join(f"{r.kpi.key}={r.value}" for group in values.values() for r in group)
         print(f"    {shown}")

@@ -294,6 +294,24 @@ ROWS: list[Row] = [
         kwargs=lambda site: {"key": "referral_triage_median"},
         other_site=200,
     ),
+    # A site's targets: leaders and supervisors read them (their own sites; another site is 404),
+    # leaders set them (POST redirects back with a message).
+    Row("kpis:targets", every(403, leader=200, supervisor=200), kwargs=lambda site: {"site": site.code}),
+    Row(
+        "kpis:targets",
+        every(403, leader=302),
+        method="post",
+        kwargs=lambda site: {"site": site.code},
+        data={"t_referral_triage_median": "20"},
+    ),
+    Row("kpis:minutes", every(403, leader=200, supervisor=200), kwargs=lambda site: {"site": site.code}),
+    Row(
+        "kpis:minutes",
+        every(403, leader=302),
+        method="post",
+        kwargs=lambda site: {"site": site.code},
+        data={"m_referral_triage": "7"},
+    ),
     Row(
         "kpis:items_csv",
         every(403, supervisor=200),

@@ -73,7 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.view_referralroute",
         *[f"terminology.view_{model}" for model in TERMINOLOGY_MODELS],
     ],
-    Role.LEADER: ["core.view_aggregates"],
+    Role.LEADER: ["core.view_aggregates", "kpis.set_targets"],
     # Groups that are added to a role, not roles of their own (not in Role.ALL): who may break
     # the glass, and the compliance officers who read the audit report (apps.core.audit_report).
     EMERGENCY_GROUP: ["core.use_emergency_access"],

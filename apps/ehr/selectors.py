@@ -345,10 +345,12 @@ def integration_stats(*, since: datetime, until: datetime, source_id: int | None
 # The inbox as an SQL relation (``FROM {INBOX_MESSAGES_SQL} m``; apps.core.sql_relations), one row
 # per inbound message: ``id``, ``resource_type``, ``status`` (``InboxMessage.Status`` values, e.g.
 # "processed", "dead"), ``received_at``, ``processed_at`` (NULL until processed),
-# ``ehr_last_updated`` (the resource's meta.lastUpdated, NULL if absent) and ``error_code`` ('' if none).
+# ``ehr_last_updated`` (the resource's meta.lastUpdated, NULL if absent), ``error_code`` ('' if none)
+# and ``channel`` (``InboxMessage.Channel`` values: "bulk" file imports carry history, not feed lag).
 INBOX_MESSAGES_SQL = sql_relation(
     InboxMessage,
     id="id",
+    channel="channel",
     resource_type="resource_type",
     status="status",
     received_at="received_at",

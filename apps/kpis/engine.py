@@ -18,6 +18,7 @@ from .scope import Scope, bounds
 from .sql import format_sql, is_postgres, now_sql, secs, ts_param, week_of
 
 DRILL_LIMIT = 5000
+SHIPPED = "Shipped default"
 WORK_MEM = "256MB"
 
 
@@ -29,6 +30,14 @@ class Result:
     value: float | None
     n: int
     weeks: list[float | None] = field(default_factory=list)
+    # The target this scorecard holds the value to, and whose it is (a leader's for the site and
+    # service line, or the shipped default): see ``apps.kpis.targets``.
+    target: float | None = None
+    target_whose: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.target_whose:
+            self.target, self.target_whose = self.kpi.target, SHIPPED
 
     @property
     def trend(self) -> str:
@@ -46,7 +55,7 @@ class Result:
 
     @property
     def meets_target(self) -> bool | None:
-        return self.kpi.meets(self.value)
+        return self.kpi.meets(self.value, self.target)
 
 
 def percentile_cont(values: list[float], fraction: float) -> float | None:
@@ -64,6 +73,8 @@ def aggregate(kind: str, values: list[float]) -> float | None:
     """One KPI aggregate in Python (the SQLite path), matching the SQL of ``_sql_aggregate``."""
     if kind == Kind.COUNT:
         return float(len(values))
+    if kind == Kind.SUM:
+        return float(sum(values))
     if not values:
         return None
     if kind == Kind.MEDIAN:
@@ -83,6 +94,7 @@ def _sql_aggregate(kind: str, v: str = "v") -> str:
         Kind.RATE: f"100.0 * AVG({v})",
         Kind.MEAN: f"AVG({v})",
         Kind.COUNT: f"COUNT({v})",
+        Kind.SUM: f"COALESCE(SUM({v}), 0)",
     }[kind]
 
 
@@ -132,6 +144,10 @@ def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     if scope.service_line_id and source.service_line_column:
         items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters
         params.append(scope.service_line_id)
+    if scope.by_hand is not None and source.site_scoped:
+        hand = source.by_hand or "1 = 0"
+        keep = f"({hand})" if scope.by_hand else f"NOT ({hand})"
+        items = f"SELECT * FROM ({items}) s WHERE {keep}"  # noqa: S608 - SQL from KPI definitions
     materialized = "MATERIALIZED " if is_postgres() else ""
     sql = f"WITH {cte}, items AS {materialized}({items}) "
     return sql, params
@@ -254,7 +270,7 @@ def _more_memory(cursor: Any) -> None:
 
 
 def _empty(kpi: Kpi, weeks: int) -> Result:
-    zero = kpi.kind in (Kind.COUNT, Kind.OPEN_COUNT)
+    zero = kpi.kind in (Kind.COUNT, Kind.OPEN_COUNT, Kind.SUM)
     return Result(kpi, 0.0 if zero else None, 0, [0.0 if kpi.kind == Kind.OPEN_COUNT else None] * weeks)
 
 
@@ -332,6 +348,29 @@ def values(kpi: Kpi, scope: Scope, *, limit: int = 50_000) -> list[float]:
         cursor.execute(f"{head} SELECT v FROM ({_raw(kpi)}) x LIMIT {int(limit)}", params)  # noqa: S608 - SQL from KPI definitions; values are parameters
         scale = 1.0 if kpi.kind in (Kind.RATE, Kind.COUNT) else kpi.scale
         return [row[0] / scale for row in cursor.fetchall()]
+
+
+def item_values(kpis: Iterable[Kpi], scope: Scope) -> dict[str, list[tuple[int, float]]]:
+    """(week, value in display units; 0/1 for a rate) of every item each KPI counts, for the
+    intervals of a comparison: one statement per source, as the scorecard. Snapshots and
+    backlogs have no per-item values."""
+    wanted: dict[str, list[Kpi]] = defaultdict(list)
+    for kpi in kpis:
+        if kpi.snapshot is None and kpi.kind not in OPEN_KINDS:
+            wanted[kpi.source].append(kpi)
+    out: dict[str, list[tuple[int, float]]] = {k.key: [] for ks in wanted.values() for k in ks}
+    if not scope.sites:
+        return out
+    for key, group in wanted.items():
+        head, params = _with(source_get(key), scope)
+        scales = {k.key: 1.0 if k.kind in (Kind.RATE, Kind.COUNT) else k.scale for k in group}
+        with transaction.atomic(), connection.cursor() as cursor:
+            if is_postgres():
+                _more_memory(cursor)
+            cursor.execute(head + " UNION ALL ".join(_raw(k) for k in group), params)
+            for k, wk, v in cursor.fetchall():
+                out[k].append((int(wk), v / scales[k]))
+    return out
 
 
 def items(kpi: Kpi, scope: Scope, *, limit: int = DRILL_LIMIT) -> list[dict[str, Any]]:

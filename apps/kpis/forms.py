@@ -25,10 +25,17 @@ class ScorecardForm(forms.Form):
     service_line = forms.ModelChoiceField(
         label="Service line", queryset=ServiceLine.objects.none(), required=False, empty_label="All service lines"
     )
+    HAND = [("", "All items"), ("ehr", "Received from the EHR"), ("hand", "Entered by hand")]
+    entered = forms.ChoiceField(label="Items", choices=HAND, required=False)
     compare = forms.ChoiceField(label="Compare with", choices=COMPARE, required=False)
     base_start = forms.DateField(label="Baseline from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     base_end = forms.DateField(label="Baseline to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     base_site = forms.ChoiceField(label="Baseline site", required=False)
+    controls = forms.MultipleChoiceField(
+        label="Control sites (same two periods, no pilot)",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 3}),
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,6 +43,7 @@ class ScorecardForm(forms.Form):
         choices = [(s.code, s.name) for s in self.user_sites]
         cast(forms.ChoiceField, self.fields["site"]).choices = [("", "All my sites"), *choices]
         cast(forms.ChoiceField, self.fields["base_site"]).choices = [("", "—"), *choices]
+        cast(forms.MultipleChoiceField, self.fields["controls"]).choices = choices
         service_line = cast(forms.ModelChoiceField, self.fields["service_line"])
         service_line.queryset = ServiceLine.objects.filter(sites__in=self.user_sites).distinct()
         service_line.to_field_name = "code"
@@ -62,8 +70,47 @@ class ScorecardForm(forms.Form):
                 self.add_error("base_site", "Choose the baseline site.")
             elif data.get("base_site") == data.get("site"):
                 self.add_error("base_site", "Choose a different site from the one shown.")
+        controls = data.get("controls") or []
+        if controls and compare != "period":
+            self.add_error("controls", "Control sites compare two periods: choose another period as the baseline.")
+        elif controls and (not data.get("site") or data.get("site") in controls):
+            self.add_error("controls", "Choose one pilot site above and control sites other than it.")
         return data
 
     def sites(self, code: str) -> tuple:
         """The chosen site, or all the user's sites for a blank choice."""
         return tuple(s for s in self.user_sites if not code or s.code == code)
+
+
+class TargetsForm(forms.Form):
+    """One optional number per KPI: blank means "use the fallback" (the site's, or the shipped default)."""
+
+    def __init__(self, *args: Any, kpis: list, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kpis = kpis
+        for kpi in kpis:
+            self.fields[f"t_{kpi.key}"] = forms.FloatField(
+                label=kpi.name,
+                required=False,
+                min_value=0,
+                max_value=100 if kpi.unit == "%" else None,
+                widget=forms.NumberInput(attrs={"step": "any"}),
+            )
+
+    def values(self) -> dict[str, float | None]:
+        return {k.key: self.cleaned_data.get(f"t_{k.key}") for k in self.kpis}
+
+
+class MinutesForm(forms.Form):
+    """One optional number of minutes per kind of staff action: blank means the shipped default."""
+
+    def __init__(self, *args: Any, actions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.actions = actions
+        for workflow, action in actions:
+            self.fields[f"m_{workflow}_{action}"] = forms.FloatField(
+                required=False, min_value=0, max_value=480, widget=forms.NumberInput(attrs={"step": "any"})
+            )
+
+    def values(self) -> dict[tuple[str, str], float | None]:
+        return {(w, a): self.cleaned_data.get(f"m_{w}_{a}") for w, a in self.actions}

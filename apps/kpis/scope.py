@@ -5,6 +5,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.utils.formats import date_format
+
 from apps.core.models import Site
 
 NO_SITE = 0  # the bounds row for items that belong to no site (EHR messages)
@@ -18,6 +20,7 @@ class Scope:
     end: date  # inclusive
     sites: tuple[Site, ...]
     service_line_id: int | None = None
+    by_hand: bool | None = None  # True: only items entered by hand; False: only the EHR's; None: all
 
     @property
     def weeks(self) -> int:
@@ -29,7 +32,7 @@ class Scope:
 
     def label(self) -> str:
         where = ", ".join(site.name for site in self.sites) if len(self.sites) < 4 else f"{len(self.sites)} sites"
-        return f"{self.start:%d %b %Y} – {self.end:%d %b %Y} · {where}"
+        return f"{date_format(self.start)} – {date_format(self.end)} · {where}"
 
 
 def local_bounds(day_from: date, day_to: date, tz: str) -> tuple[datetime, datetime]:

@@ -1,24 +1,30 @@
 """The scorecard for leaders and supervisors: tiles, pilot vs baseline, a chart per KPI, and the
 items behind a number for those allowed to see patients (access-logged); CSV of both."""
 
+from datetime import timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.utils.formats import date_format
+from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access_log import access_log_many
 from apps.core.csv_cells import csv_writer
-from apps.core.models import AccessLog
+from apps.core.models import AccessLog, Site
 from apps.core.roles import can_see_patient_data
+from apps.core.scoping import sites_for
 
 from . import charts, selectors
 from .definitions import Group, kpi_all, kpi_get, source_get
-from .forms import ScorecardForm, default_period
+from .forms import MinutesForm, ScorecardForm, TargetsForm, default_period
 from .scope import Scope
+from .targets import minutes_rows, minutes_set, target_rows, targets_set
 
 aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
 COLUMN_LABELS = {
@@ -34,19 +40,27 @@ COLUMN_LABELS = {
 
 def _form(request: HttpRequest) -> ScorecardForm:
     start, end = default_period(timezone.localdate())
-    data = {"start": start.isoformat(), "end": end.isoformat(), **request.GET.dict()}
+    data = request.GET.copy()
+    data.setdefault("start", start.isoformat())
+    data.setdefault("end", end.isoformat())
     return ScorecardForm(data, user=request.user)
+
+
+def _controls(form: ScorecardForm) -> tuple[Any, ...]:
+    codes = set(form.cleaned_data.get("controls") or [])
+    return tuple(s for s in form.user_sites if s.code in codes)
 
 
 def _scopes(form: ScorecardForm) -> tuple[Scope, Scope | None]:
     data = form.cleaned_data
     line = data["service_line"].id if data.get("service_line") else None
-    pilot = Scope(data["start"], data["end"], form.sites(data.get("site", "")), line)
+    hand = {"hand": True, "ehr": False}.get(data.get("entered") or "")
+    pilot = Scope(data["start"], data["end"], form.sites(data.get("site", "")), line, hand)
     baseline = None
     if data.get("compare") == "period":
-        baseline = Scope(data["base_start"], data["base_end"], pilot.sites, line)
+        baseline = Scope(data["base_start"], data["base_end"], pilot.sites, line, hand)
     elif data.get("compare") == "site":
-        baseline = Scope(data["start"], data["end"], form.sites(data["base_site"]), line)
+        baseline = Scope(data["start"], data["end"], form.sites(data["base_site"]), line, hand)
     return pilot, baseline
 
 
@@ -74,7 +88,13 @@ def scorecard(request: HttpRequest) -> HttpResponse:
             (Group.LABELS[group], [(r, charts.sparkline_points(r.weeks)) for r in results])
             for group, results in grouped.items()
         ],
-        comparison=selectors.comparison_get(pilot, baseline, pilot_card=grouped) if baseline else None,
+        controls=_controls(form),
+        target_site=pilot.sites[0] if len(pilot.sites) == 1 else None,
+        comparison=(
+            selectors.comparison_get(pilot, baseline, controls=_controls(form), pilot_card=grouped)
+            if baseline
+            else None
+        ),
     )
     return render(request, "kpis/scorecard.html", context)
 
@@ -91,23 +111,46 @@ def export(request: HttpRequest) -> HttpResponse:
     writer = csv_writer(response)  # formulas are written as text (apps.core.csv_cells)
     head = ["group", "kpi", "unit", "better", "target", "value", "items"]
     if baseline:
-        writer.writerow([*head, "baseline value", "baseline items", "difference", "period", "baseline period"])
-        for c in selectors.comparison_get(pilot, baseline):
+        controls = _controls(form)
+        writer.writerow(
+            [*head, "baseline value", "baseline items", "difference", "difference 95 % low", "difference 95 % high",
+             "verdict", "gain fading", "against controls", "against controls 95 % low", "against controls 95 % high",
+             "control items", "period", "baseline period"]
+        )  # fmt: skip
+        for c in selectors.comparison_get(pilot, baseline, controls=controls):
+            ci, did = c.interval, c.did
             writer.writerow(
-                [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference), pilot.label(),
-                 baseline.label()]
+                [*_tile(c.pilot), _blank(c.baseline.value), c.baseline.n, _blank(c.difference),
+                 _round(ci.low if ci else None), _round(ci.high if ci else None), c.verdict,
+                 "yes" if c.fading else "", _round(did.estimate if did else None),
+                 _round(did.low if did else None), _round(did.high if did else None),
+                 c.control_n if controls else "", pilot.label(), baseline.label()]
             )  # fmt: skip
     else:
-        writer.writerow([*head, "period", *[f"week {i + 1}" for i in range(pilot.weeks)]])
+        writer.writerow([*head, "period", *week_labels(pilot)])
         for results in selectors.scorecard_get(pilot).values():
             for r in results:
                 writer.writerow([*_tile(r), pilot.label(), *[_blank(v) for v in r.weeks]])
     return response
 
 
+def week_labels(scope: Scope) -> list[str]:
+    """Each week's column heading: its first and last local day (the last week may be short)."""
+    labels = []
+    for i in range(scope.weeks):
+        first = scope.start + timedelta(days=7 * i)
+        last = min(first + timedelta(days=6), scope.end)
+        labels.append(f"week {date_format(first)} – {date_format(last)}")
+    return labels
+
+
 def _tile(r: Any) -> list[Any]:
     k = r.kpi
     return [Group.LABELS[k.group], k.name, k.unit, k.better, _blank(k.target), _blank(r.value), r.n]
+
+
+def _round(value: float | None) -> Any:
+    return "" if value is None else round(value, 2)
 
 
 def _blank(value: Any) -> Any:
@@ -127,7 +170,7 @@ def detail(request: HttpRequest, key: str) -> HttpResponse:
     figures = {"fig-trend": charts.trend_figure(result, scope.start)}
     values = selectors.kpi_values_list(kpi, scope)
     if values:
-        figures["fig-distribution"] = charts.distribution_figure(kpi, values)
+        figures["fig-distribution"] = charts.distribution_figure(kpi, values, weeks=result.weeks)
     may_drill = can_see_patient_data(request.user) and kpi.has_items
     items = selectors.kpi_items_list(kpi, scope) if may_drill else None
     if items and source_get(kpi.source).patient_data:
@@ -173,3 +216,70 @@ def items_csv(request: HttpRequest, key: str) -> HttpResponse:
     for row in items:
         writer.writerow([row[c].isoformat() if hasattr(row[c], "isoformat") else row[c] for c in columns])
     return response
+
+
+# --- leaders' targets -------------------------------------------------------------------
+
+
+def _site(request: HttpRequest, code: str) -> Site:
+    site = sites_for(request.user).filter(code=code).first()
+    if site is None:
+        raise Http404("No such site.")
+    return site
+
+
+@require_http_methods(["GET", "POST"])
+@aggregates_required
+def targets(request: HttpRequest, site: str) -> HttpResponse:
+    """A site's targets per KPI (and per service line): leaders set them, supervisors read them."""
+    place = _site(request, site)
+    line_code = request.GET.get("service_line") or request.POST.get("service_line") or ""
+    line = place.service_lines.filter(code=line_code).first() if line_code else None
+    if line_code and line is None:
+        return HttpResponse("No such service line at this site.", status=400, content_type="text/plain")
+    rows = target_rows(place, line)
+    if request.method == "POST":
+        if not request.user.has_perm("kpis.set_targets"):
+            raise PermissionDenied("Only leaders set targets.")
+        form = TargetsForm(request.POST, kpis=[r.kpi for r in rows])
+        if form.is_valid():
+            changed = targets_set(by=request.user, site=place, service_line=line, values=form.values())
+            messages.success(request, f"Saved: {changed} target{'s' if changed != 1 else ''} changed.")
+            query = f"?service_line={line.code}" if line else ""
+            return redirect(reverse("kpis:targets", args=[place.code]) + query)
+        status = 400
+    else:
+        form = TargetsForm(initial={f"t_{r.kpi.key}": r.own.value for r in rows if r.own}, kpis=[r.kpi for r in rows])
+        status = 200
+    context = {
+        "site": place,
+        "line": line,
+        "lines": place.service_lines.all(),
+        "rows": [(r, form[f"t_{r.kpi.key}"]) for r in rows],
+        "form": form,
+        "may_set": request.user.has_perm("kpis.set_targets"),
+    }
+    return render(request, "kpis/targets.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@aggregates_required
+def standard_minutes(request: HttpRequest, site: str) -> HttpResponse:
+    """A site's standard minutes per staff action: leaders set them, supervisors read them."""
+    place = _site(request, site)
+    rows = minutes_rows(place)
+    may_set = request.user.has_perm("kpis.set_targets")
+    if request.method == "POST":
+        if not may_set:
+            raise PermissionDenied("Only leaders set standard minutes.")
+        form = MinutesForm(request.POST, actions=[r.key for r in rows])
+        if form.is_valid():
+            changed = minutes_set(by=request.user, site=place, values=form.values())
+            messages.success(request, f"Saved: {changed} standard time{'s' if changed != 1 else ''} changed.")
+            return redirect(reverse("kpis:minutes", args=[place.code]))
+        status = 400
+    else:
+        form = MinutesForm(initial={r.field: r.own.minutes for r in rows if r.own}, actions=[r.key for r in rows])
+        status = 200
+    context = {"site": place, "rows": [(r, form[r.field]) for r in rows], "form": form, "may_set": may_set}
+    return render(request, "kpis/minutes.html", context, status=status)

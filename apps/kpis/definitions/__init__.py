@@ -30,7 +30,13 @@ class Group:
     CLINICAL = "clinical"
     OPERATIONAL = "operational"
     TECHNICAL = "technical"
-    LABELS = {CLINICAL: "Clinical", OPERATIONAL: "Operational", TECHNICAL: "Technical"}
+    FINANCIAL = "financial"
+    LABELS = {
+        CLINICAL: "Clinical",
+        OPERATIONAL: "Operational",
+        FINANCIAL: "Money and capacity",
+        TECHNICAL: "Technical",
+    }
 
 
 class Kind:
@@ -39,6 +45,7 @@ class Kind:
     RATE = "rate"  # share of items whose value is 1, in %
     MEAN = "mean"
     COUNT = "count"
+    SUM = "sum"  # a total of the items' values (staff hours)
     # Snapshots of open work over the item rows: ``event`` names the opening column and
     # ``value`` the closing one. OPEN_COUNT: items open at the period end (and each week's end);
     # OPEN_AGE: their median age (hours) at the period end, or now for a period not yet over.
@@ -57,6 +64,9 @@ class Source:
     params: tuple = ()
     site_scoped: bool = True
     service_line_column: str = ""  # a column of the item rows to filter by service line
+    # An SQL condition over an item row ``s``: the item was entered by hand (a fax or phone
+    # referral, a walk-in), not received from the EHR; empty when the source has none.
+    by_hand: str = ""
     drill_columns: tuple[str, ...] = ("item_id", "site_id", "patient_ref")
     patient_data: bool = True  # drill-down rows name patients (access-logged)
 
@@ -89,11 +99,13 @@ class Kpi:
     def is_better_lower(self) -> bool:
         return self.better == "lower"
 
-    def meets(self, value: float | None) -> bool | None:
-        """Whether a value meets the target (None when there is no value or no target)."""
-        if value is None or self.target is None:
+    def meets(self, value: float | None, target: float | None = None) -> bool | None:
+        """Whether a value meets ``target`` (by default the shipped one; None when there is no
+        value or no target)."""
+        target = self.target if target is None else target
+        if value is None or target is None:
             return None
-        return value <= self.target if self.is_better_lower else value >= self.target
+        return value <= target if self.is_better_lower else value >= target
 
 
 _sources: dict[str, Source] = {}

@@ -25,7 +25,7 @@ source_register(
         sql=f"""
         SELECT 'intake' AS workflow, n.id AS item_id, n.site_id AS site_id, n.service_line_id AS service_line_id,
                n.patient_ref AS patient_ref, n.state AS state, n.visit_start AS visit_start,
-               n.arrived_at AS arrived_at, n.checked_in_at AS checked_in_at,
+               n.arrived_at AS arrived_at, n.checked_in_at AS checked_in_at, n.entered_by_hand AS entered_by_hand,
                CASE WHEN n.complete_before_visit IS NULL THEN NULL
                     WHEN n.complete_before_visit THEN 1 ELSE 0 END AS complete_before,
                CASE WHEN n.state = 'no_show' THEN 1
@@ -39,6 +39,7 @@ source_register(
         """,  # noqa: S608 - SQL from KPI definitions; values are parameters
         service_line_column="service_line_id",
         drill_columns=("workflow", "item_id", "site_id", "patient_ref"),
+        by_hand="s.entered_by_hand",
     )
 )
 
@@ -98,5 +99,6 @@ kpi_register(
         kind=Kind.RATE,
         value="i.no_show",
         event="visit_start",
+        tags=("no_shows_avoided",),
     )
 )

@@ -10,17 +10,25 @@ case an item moved), ``opened_at`` (the first log entry) and ``closed_at`` (the 
 into a closed state, per ``CLOSED_STATES``).
 """
 
+from collections.abc import Callable
+
+from apps.intake.selectors import INTAKE_FACTS_SQL
+from apps.referrals.selectors import REFERRAL_FACTS_SQL
 from apps.workflow.selectors import TRANSITION_LOG_SQL
 
 from . import Source, source_register
 
 # States that close an item, per workflow (results and intake add theirs).
 CLOSED_STATES: dict[str, tuple[str, ...]] = {}
-_columns: dict[str, str] = {}
+_columns: dict[str, "str | Callable[[], str]"] = {}
 
 
-def log_column_register(name: str, aggregate: str) -> None:
-    """Add a per-item column, e.g. ``("ref_triaged_at", "MIN(CASE WHEN ... THEN x.at END)")``."""
+CLOSING = "CLOSING_TRANSITION"  # in a column's aggregate: "this transition closed the item"
+
+
+def log_column_register(name: str, aggregate: "str | Callable[[], str]") -> None:
+    """Add a per-item column, e.g. ``("ref_triaged_at", "MIN(CASE WHEN ... THEN x.at END)")``; the
+    word ``CLOSING_TRANSITION`` in it stands for the condition that closes an item (``closed_at``)."""
     _columns[name] = aggregate
 
 
@@ -38,7 +46,11 @@ def log_sql() -> str:
     closed = " OR ".join(
         f"(x.workflow = '{wf}' AND x.to_state IN ({_quoted(states)}))" for wf, states in CLOSED_STATES.items()
     )
-    extra = "".join(f",\n           {aggregate} AS {name}" for name, aggregate in _columns.items())
+    closing = f"({closed or '1 = 0'})"
+    extra = "".join(
+        f",\n           {(a() if callable(a) else a).replace(CLOSING, closing)} AS {name}"
+        for name, a in _columns.items()
+    )
     return f"""
     SELECT x.workflow AS workflow, x.item_id AS item_id, MAX(x.site_id) AS site_id,
            MAX(x.service_line_id) AS service_line_id, '' AS patient_ref,
@@ -63,11 +75,17 @@ def log_sql() -> str:
     """  # noqa: S608 - SQL from KPI definitions; values are parameters
 
 
+# Relations from the apps' selectors; no values.
+_REF_HAND = f"SELECT 1 FROM {REFERRAL_FACTS_SQL} h WHERE h.id = s.item_id AND h.entered_by_hand"  # noqa: S608
+_INTAKE_HAND = f"SELECT 1 FROM {INTAKE_FACTS_SQL} h WHERE h.id = s.item_id AND h.entered_by_hand"  # noqa: S608
+BY_HAND = f"(s.workflow = 'referral' AND EXISTS ({_REF_HAND})) OR (s.workflow = 'intake' AND EXISTS ({_INTAKE_HAND}))"
+
 LOG = source_register(
     Source(
         key="log",
         sql=log_sql,
         service_line_column="service_line_id",
         drill_columns=("workflow", "item_id", "site_id", "patient_ref"),
+        by_hand=BY_HAND,
     )
 )

@@ -14,6 +14,14 @@ log_column_register(
     "MAX(CASE WHEN x.transition IN ('unschedule', 'reopen') OR x.queue = 'exceptions' THEN 1 ELSE 0 END)",
 )
 log_column_register("handoff_s", "AVG(x.handoff_s)")
+# When an item's SLA outcome became known: it closed (met, unless escalated before) or the SLA
+# timer escalated it (missed), whichever came first. Open items not yet overdue have no outcome.
+log_column_register("sla_outcome_at", "MIN(CASE WHEN x.transition = 'escalate' OR CLOSING_TRANSITION THEN x.at END)")
+SLA_OPEN_ITEMS = (
+    "Open items count as soon as they are overdue (the SLA timer escalated them), as missed, whether "
+    "or not they have been closed since; open items not yet overdue at the period end are not counted "
+    "(they may still meet it)."
+)
 
 kpi_register(
     Kpi(
@@ -96,13 +104,14 @@ kpi_register(
         better="higher",
         target=90,
         definition=(
-            "Numerator: items closed in the period that were never escalated before closing. "
-            "Denominator: items closed in the period."
+            "Each item counts once, in the period its SLA outcome became known. Met: closed before "
+            "the SLA timer escalated it. Missed: escalated to a supervisor (its SLA clock, in the "
+            "site's business hours with pauses, ran out) before it closed. " + SLA_OPEN_ITEMS
         ),
         source="log",
         kind=Kind.RATE,
-        value="CASE WHEN i.escalated_at IS NULL OR i.escalated_at > i.closed_at THEN 1 ELSE 0 END",
-        event="closed_at",
+        value="CASE WHEN i.escalated_at IS NOT NULL AND i.escalated_at <= i.sla_outcome_at THEN 0 ELSE 1 END",
+        event="sla_outcome_at",
     )
 )
 kpi_register(

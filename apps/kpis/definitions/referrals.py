@@ -17,11 +17,16 @@ log_column_register("ref_abandoned", f"MAX(CASE WHEN {REF}x.to_state = 'abandone
 log_column_register(
     "ref_escalated_at", f"MIN(CASE WHEN {REF}x.transition = 'escalate' THEN x.at END)"
 )  # before the decision: triage SLA breached
+# The triage SLA's outcome is known at the decision (met) or at an escalation before it (missed).
+log_column_register(
+    "ref_triage_sla_at", f"MIN(CASE WHEN {REF}x.transition IN ('accept', 'decline', 'escalate') THEN x.at END)"
+)
 
 TRIAGE = (
     "Start: the referral was received (its first log entry). End: the first triage decision "
     "(accept or decline). Counted in the period of the decision; referrals still undecided "
-    "at the period end are not counted."
+    "at the period end are not counted here (a time not yet known); the SLA tile counts the "
+    "overdue ones as missed."
 )
 IS_REFERRAL = "i.workflow = 'referral'"
 
@@ -103,14 +108,19 @@ kpi_register(
         better="higher",
         target=90,
         definition=(
-            "Numerator: triage decisions made before the SLA timer escalated the referral. "
-            "Denominator: triage decisions in the period (the SLA clock counts opening hours and "
-            "pauses while waiting on the referrer; an escalation is logged when it runs out)."
+            "Each referral counts once, in the period its triage SLA outcome became known. Met: "
+            "accepted or declined before the SLA timer escalated it. Missed: escalated before any "
+            "decision (the clock counts opening hours and pauses while waiting on the referrer). "
+            "Undecided referrals count as missed as soon as they are overdue, whether or not they "
+            "have been decided since; undecided referrals not yet overdue at the period end are not "
+            "counted (they may still meet it)."
         ),
         source="log",
         kind=Kind.RATE,
-        value="CASE WHEN i.ref_escalated_at IS NULL OR i.ref_escalated_at > i.ref_triaged_at THEN 1 ELSE 0 END",
-        event="ref_triaged_at",
+        value=(
+            "CASE WHEN i.ref_escalated_at IS NOT NULL AND i.ref_escalated_at <= i.ref_triage_sla_at THEN 0 ELSE 1 END"
+        ),
+        event="ref_triage_sla_at",
     )
 )
 kpi_register(

@@ -37,13 +37,24 @@ def _aged(seconds: int) -> str:
 
 
 log_column_register("res_aged_1d_at", _aged(DAY))
+CRITICAL_SLA_S = 3600  # the review SLA for critical results: 60 minutes, around the clock
+# The critical review SLA's outcome is known at the first review or escalation, or when the hour
+# ran out unreviewed (missed even if the timer has not escalated it yet), whichever came first.
+_REVIEW_OR_ESCALATE = f"MIN(CASE WHEN {RES} AND x.transition IN ('review', 'escalate') THEN x.at END)"
+_DUE = _aged(CRITICAL_SLA_S)
+log_column_register(
+    "res_sla_at",
+    f"CASE WHEN {_REVIEW_OR_ESCALATE} IS NULL THEN {_DUE} WHEN {_DUE} IS NULL OR {_REVIEW_OR_ESCALATE} < {_DUE} "
+    f"THEN {_REVIEW_OR_ESCALATE} ELSE {_DUE} END",
+)
 log_column_register("res_aged_3d_at", _aged(3 * DAY))
 
 CRITICALITY = f"LEFT JOIN {RESULT_FACTS_SQL} rc ON rc.id = i.item_id AND i.workflow = 'result'"
 REVIEW = (
     "Start: the result arrived from the EHR (its first log entry). End: a clinician first reviewed "
     "it (an amended result reviewed again keeps its first review). Counted in the period of the "
-    "review; results not yet reviewed at the period end are not counted."
+    "review; results not yet reviewed at the period end are not counted here (a time not yet "
+    "known); the critical SLA tile counts the overdue ones as missed."
 )
 
 
@@ -80,17 +91,22 @@ kpi_register(
         better="higher",
         target=95,
         definition=(
-            "Numerator: critical results reviewed in the period before the SLA timer escalated them "
-            "(the review SLA for critical results is 60 minutes, around the clock). Denominator: "
-            "critical results reviewed in the period."
+            "Each critical result counts once, in the period its outcome became known (the review "
+            "SLA for critical results is 60 minutes, around the clock). Met: reviewed within 60 "
+            "minutes of arriving and before any escalation. Missed: escalated, or 60 minutes passed "
+            "without a review. Unreviewed results count as missed as soon as their hour is up, "
+            "whether or not they have been reviewed since; unreviewed results still inside their "
+            "hour at the period end are not counted."
         ),
         source="log",
         kind=Kind.RATE,
         value=(
-            "CASE WHEN rc.criticality = 'critical' THEN CASE WHEN i.escalated_at IS NULL "
-            "OR i.escalated_at > i.res_reviewed_at THEN 1 ELSE 0 END END"
+            "CASE WHEN rc.criticality = 'critical' THEN CASE WHEN i.res_reviewed_at IS NOT NULL "
+            "AND i.res_reviewed_at <= i.res_sla_at "
+            f"AND SECS(i.res_reviewed_at, i.res_received_at) <= {CRITICAL_SLA_S} "
+            "AND (i.escalated_at IS NULL OR i.escalated_at > i.res_reviewed_at) THEN 1 ELSE 0 END END"
         ),
-        event="res_reviewed_at",
+        event="res_sla_at",
         join=CRITICALITY,
     )
 )

@@ -45,7 +45,10 @@ def test_pilot_vs_baseline_side_by_side(client, make_user, history):
         reverse("kpis:scorecard"), {**PERIOD, "compare": "period", "base_start": "2026-02-16", "base_end": "2026-03-01"}
     )
     page = response.content.decode()
-    assert "Pilot vs baseline" in page and "-9 h" in page and "Pilot better" in page
+    assert "Pilot vs baseline" in page and "-9 h" in page
+    # Four decisions against one (g's) is no evidence either way: no verdict, the counts shown.
+    assert "Pilot better" not in page and "Pilot worse" not in page and "No clear difference" in page
+    assert "4 items" in page and "1 item<" in page
 
 
 def test_bad_filters_are_refused_with_a_clear_message(client, make_user, other_site):

@@ -1,0 +1,54 @@
+"""Leaders' own targets: a value per KPI per site (and optionally per service line) that
+replaces the shipped default (``Kpi.target``) on that site's scorecard. Every change is in the
+change audit (django-auditlog records all models, with the acting user)."""
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import ServiceLine, Site
+
+
+class KpiTarget(models.Model):
+    kpi_key = models.CharField(max_length=60)
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    # NULL: the whole site (every service line without a target of its own).
+    service_line = models.ForeignKey(ServiceLine, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    value = models.FloatField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("set_targets", "Set the scorecard's targets for their sites")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi_key", "site", "service_line"],
+                condition=models.Q(service_line__isnull=False),
+                name="kpis_target_per_line",
+            ),
+            models.UniqueConstraint(
+                fields=["kpi_key", "site"], condition=models.Q(service_line__isnull=True), name="kpis_target_per_site"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi_key} target at site {self.site_id}"
+
+
+class StandardMinutes(models.Model):
+    """A site's own standard minutes for one kind of staff action (``workflow``, ``action``: a
+    transition name), replacing the shipped default in ``apps.kpis.definitions.money``."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    workflow = models.CharField(max_length=16)
+    action = models.CharField(max_length=40)
+    minutes = models.FloatField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["site", "workflow", "action"], name="kpis_minutes_per_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} {self.action} at site {self.site_id}"

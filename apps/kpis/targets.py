@@ -1,0 +1,148 @@
+"""Leaders' own targets: reading the one that applies to a scorecard, and setting them.
+
+Which target applies: on a one-site scorecard, the leader's target for that site and the
+chosen service line, else the site's own (every service line), else the shipped default. A
+scorecard over several sites uses the shipped defaults (sites set their own: the tile says so).
+Changes are audited by django-auditlog (every model, with the acting user)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+
+from apps.core.models import ServiceLine, Site
+
+from .definitions import Kpi, kpi_all
+from .engine import SHIPPED, Result
+from .models import KpiTarget, StandardMinutes
+from .scope import Scope
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    kpi: Kpi
+    value: float | None
+    whose: str
+    own: KpiTarget | None  # the leader's target at exactly this site and service line
+
+
+def _whose(target: KpiTarget) -> str:
+    user = target.set_by
+    name = user.get_full_name() or user.get_username()
+    where = target.site.name + (f" · {target.service_line.name}" if target.service_line else "")
+    return f"{name}'s target for {where} (set {date_format(localtime(target.set_at))})"
+
+
+def targets_for(site: Site, service_line_id: int | None) -> dict[str, tuple[float, str]]:
+    """kpi key → (value, whose) for the leaders' targets that apply at a site and service line."""
+    rows = KpiTarget.objects.filter(site=site).select_related("set_by", "site", "service_line")
+    found: dict[str, tuple[float, str]] = {}
+    for target in rows.filter(service_line__isnull=True):
+        found[target.kpi_key] = (target.value, _whose(target))
+    if service_line_id:
+        for target in rows.filter(service_line_id=service_line_id):
+            found[target.kpi_key] = (target.value, _whose(target))
+    return found
+
+
+def targets_apply(results: list[Result], scope: Scope) -> None:
+    """Hold each result to the target that applies to the scope (in place)."""
+    if len(scope.sites) != 1:
+        for r in results:
+            if r.kpi.target is not None:
+                r.target_whose = SHIPPED + " (several sites: choose one site for its leaders' targets)"
+        return
+    found = targets_for(scope.sites[0], scope.service_line_id)
+    for r in results:
+        if r.kpi.key in found:
+            r.target, r.target_whose = found[r.kpi.key]
+
+
+def target_rows(site: Site, service_line: ServiceLine | None) -> list[TargetRow]:
+    """Every KPI with the target that applies at a site and service line, and whose it is."""
+    found = targets_for(site, service_line.pk if service_line else None)
+    own = {
+        t.kpi_key: t for t in KpiTarget.objects.filter(site=site, service_line=service_line).select_related("set_by")
+    }
+    return [TargetRow(k, *(found.get(k.key) or (k.target, SHIPPED)), own=own.get(k.key)) for k in kpi_all()]
+
+
+@transaction.atomic
+def targets_set(*, by: Any, site: Site, service_line: ServiceLine | None, values: dict[str, float | None]) -> int:
+    """Set (a number) or clear (None: back to the fallback) targets; returns how many changed."""
+    changed = 0
+    for key, value in values.items():
+        current = KpiTarget.objects.filter(kpi_key=key, site=site, service_line=service_line).first()
+        if value is None:
+            if current is not None:
+                current.delete()
+                changed += 1
+        elif current is None:
+            KpiTarget.objects.create(kpi_key=key, site=site, service_line=service_line, value=value, set_by=by)
+            changed += 1
+        elif current.value != value:
+            current.value, current.set_by = value, by
+            current.save()
+            changed += 1
+    return changed
+
+
+# --- standard minutes per staff action (money and capacity) ---------------------------
+
+
+@dataclass(frozen=True)
+class MinutesRow:
+    key: tuple[str, str]  # (workflow, action)
+    label: str
+    default: float
+    own: StandardMinutes | None
+
+    @property
+    def field(self) -> str:
+        return f"m_{self.key[0]}_{self.key[1]}"
+
+    @property
+    def whose(self) -> str:
+        if self.own is None:
+            return SHIPPED
+        user = self.own.set_by
+        name = user.get_full_name() or user.get_username()
+        return f"{name}'s for {self.own.site.name} (set {date_format(localtime(self.own.set_at))})"
+
+
+WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake"}
+
+
+def minutes_rows(site: Site) -> list[MinutesRow]:
+    """Every kind of staff action with its shipped default and the site's own minutes, if set."""
+    from .definitions.money import STANDARD_MINUTES
+
+    own = {
+        (m.workflow, m.action): m for m in StandardMinutes.objects.filter(site=site).select_related("set_by", "site")
+    }
+    return [
+        MinutesRow((w, a), f"{WORKFLOW_LABELS.get(w, w)}: {a.replace('_', ' ')}", m, own.get((w, a)))
+        for (w, a), m in STANDARD_MINUTES.items()
+    ]
+
+
+@transaction.atomic
+def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | None]) -> int:
+    """Set (a number) or clear (None: back to the shipped default) a site's minutes; how many changed."""
+    changed = 0
+    for (workflow, action), minutes in values.items():
+        current = StandardMinutes.objects.filter(site=site, workflow=workflow, action=action).first()
+        if minutes is None:
+            if current is not None:
+                current.delete()
+                changed += 1
+        elif current is None:
+            StandardMinutes.objects.create(site=site, workflow=workflow, action=action, minutes=minutes, set_by=by)
+            changed += 1
+        elif current.minutes != minutes:
+            current.minutes, current.set_by = minutes, by
+            current.save()
+            changed += 1
+    return changed
