@@ -37,6 +37,14 @@ def nav_for(user: Any, current_path: str) -> list[dict[str, Any]]:
         if not entry.visible_to(user):
             continue
         url = reverse(entry.url_name)
-        current = current_path == url if url == "/" else current_path.startswith(url)
-        items.append({"label": entry.label, "url": url, "current": current})
+        items.append({"label": entry.label, "url": url, "current": False})
+    # The longest entry that holds the page is the current one: /intake/worklist/ is the
+    # "Pre-visit worklist", not "Intake" as well; /admin/terminology/ is not "Admin" too.
+    holding = [item for item in items if _holds(item["url"], current_path)]
+    if holding:
+        max(holding, key=lambda item: len(item["url"]))["current"] = True
     return items
+
+
+def _holds(url: str, path: str) -> bool:
+    return path == url if url == "/" else path.startswith(url)
