@@ -4,7 +4,6 @@ on the demo's data (seeded and worked through the real interfaces), show no snak
 no URI in their visible text; and the templates use the one date format."""
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -17,40 +16,7 @@ from apps.intake.models import Intake
 from apps.referrals.models import Referral
 from apps.results.models import ResultItem
 from apps.workflow.templatetags.plain_words import plain_codes_text
-
-SNAKE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
-URI = re.compile(r"\b(?:https?|urn):", re.IGNORECASE)
-
-
-class VisibleText(HTMLParser):
-    """The text a person sees: text outside script/style, and the title attributes (tooltips)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "template"):
-            self._hidden += 1
-        self.parts.extend(value for name, value in attrs if name in ("title", "placeholder") and value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "template"):
-            self._hidden -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def internal_words(html: str) -> list[str]:
-    parser = VisibleText()
-    parser.feed(html)
-    text = " ".join(parser.parts)
-    found = SNAKE.findall(text)
-    found += [text[max(m.start() - 40, 0) : m.end() + 60] for m in URI.finditer(text)]
-    return found
+from tests.plugins.plain_words import internal_words
 
 
 @pytest.mark.django_db

@@ -186,5 +186,5 @@ def test_times_are_shown_in_the_site_time_zone_and_the_page_says_so(client, offi
     own_site.save()
     own_site.members.add(officer)
     local = get(client, user="amy").content.decode()
-    assert "in your site's time zone, America/New_York" in local
-    assert "When (America/New_York)" in local and "1 Mar 2026, 10:00" in local  # 15:00 UTC
+    assert "in your site's time zone, America/New York" in local
+    assert "When (America/New York)" in local and "1 Mar 2026, 10:00" in local  # 15:00 UTC

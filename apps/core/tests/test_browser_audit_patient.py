@@ -48,8 +48,8 @@ def test_a_compliance_officer_finds_a_patient_by_mrn_and_by_name(page: Page, liv
     expect(amy_rows).to_have_count(1)
     expect(amy_rows.first).to_contain_text("1 Mar 2026, 10:00")  # 15:00 UTC is 10:00 in New York
     expect(amy_rows.first).to_contain_text("Rivera, Ana · MRN 00123")
-    expect(page.get_by_text("in your site's time zone, America/New_York")).to_be_visible()
-    expect(page.get_by_role("columnheader", name="When (America/New_York)")).to_be_visible()
+    expect(page.get_by_text("in your site's time zone, America/New York")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="When (America/New York)")).to_be_visible()
     page.screenshot(path=f"{SHOTS}/audit-1-by-mrn.png")
 
     # By name: the same patient.
