@@ -21,6 +21,7 @@ class IntakePolicy(Policy):
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the intake is cancelled."}
     next_steps = NEXT_STEP
+    waiting_states = frozenset({State.READY})  # nothing to do before the visit day
     labels = ACTION_LABELS
     queue_labels = {"intake": "Intake"}
 

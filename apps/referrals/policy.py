@@ -29,6 +29,7 @@ class ReferralPolicy(Policy):
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the referral is cancelled."}
     next_steps = NEXT_STEP
+    waiting_states = frozenset({State.SCHEDULED, State.NEEDS_INFO, State.PENDING_AUTH})
     labels = ACTION_LABELS
     queue_labels = QUEUE_LABELS
 
