@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -39,6 +40,7 @@ from tests.plugins.results import result_make
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 SHOTS = Path(os.environ.get("CLINOPS_SCREENSHOTS", "/tmp/shots/shifts"))  # noqa: S108 - screenshots to look at
+DOCS = Path(django_settings.BASE_DIR) / "docs" / "tour"  # the README tour's images
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -56,8 +58,9 @@ class Shift:
     def go(self, path: str) -> None:
         self.page.goto(f"{self.base}{path}")
 
-    def look(self, name: str, *, uris: bool = True) -> None:
-        """Check what the page shows (no internal word, no sideways scroll) and take its screenshot."""
+    def look(self, name: str, *, uris: bool = True, tour: str = "") -> None:
+        """Check what the page shows (no internal word, no sideways scroll) and take its screenshot;
+        a ``tour`` page is also one of the README tour's images (written with CLINOPS_UPDATE_DOCS=1)."""
         self.page.wait_for_load_state()
         words = internal_words(self.page.content(), uris=uris)
         if words:
@@ -75,6 +78,8 @@ class Shift:
             self.problems.append(f"{self.page.url}: the top bar wraps ({nav_height} px high)")
         self.shots += 1
         self.page.screenshot(path=str(SHOTS / f"{self.role}-{self.shots:02d}-{name}.png"))
+        if tour and os.environ.get("CLINOPS_UPDATE_DOCS") == "1":
+            self.page.screenshot(path=str(DOCS / f"{tour}.png"))
 
     @contextmanager
     def user_mistake(self, status: int) -> Iterator[None]:
@@ -97,7 +102,7 @@ def _watch(page: Page, current: list[Shift]) -> None:
         if r.status >= 400 and r.status not in shift.allowed:
             try:
                 said = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.text()))[:300]
-            except Exception:  # noqa: BLE001 - the body is only a hint
+            except Exception:
                 said = ""
             shift.problems.append(f"{r.status} {r.request.method} {r.url}: {said}")
 
@@ -138,7 +143,7 @@ def scheduler(shift: Shift, tmp: Path) -> None:
     sign_in(shift, "scheduler")
     expect(page.get_by_role("heading", name="Hello, Sam")).to_be_visible()
     expect(page.get_by_role("heading", name="Your queues")).to_be_visible()
-    shift.look("my-work")
+    shift.look("my-work", tour="01-scheduler-my-work")
 
     page.get_by_role("link", name="Open my next item").click()
     step = page.locator("[data-next-step]")
@@ -151,17 +156,20 @@ def scheduler(shift: Shift, tmp: Path) -> None:
     # Triage it and start scheduling: after each step the page says what comes next.
     for button in ("Start triage", "Accept", "Start scheduling"):
         if page.get_by_role("button", name=button, exact=True).count():
+            before = step.inner_text()
             page.get_by_role("button", name=button, exact=True).click()
-            expect(page.locator("#flash")).to_be_visible()
+            expect(step).not_to_have_text(before)  # htmx swapped the item in: its new next step
             shift.look(f"referral-after-{button.lower().replace(' ', '-')}")
     expect(step).to_contain_text("Book the appointment in the EHR")
     assert Referral.objects.get(pk=referral_id).state == "scheduling"
+    page.locator("[data-next-step]").scroll_into_view_if_needed()
+    shift.look("referral-scheduling", tour="03-referral-next-step")
 
     nav(shift, "Home")
     page.locator("#queues-h").locator("xpath=..").get_by_role("link", name=re.compile("^Referral: ")).first.click()
     expect(page.get_by_role("heading", name="Referrals", exact=True)).to_be_visible()
     expect(page.locator("#worklist-table tbody tr").first).to_be_visible()
-    shift.look("a-queue")
+    shift.look("a-queue", tour="02-scheduler-referrals-worklist")
 
     nav(shift, "Patients")
     patient = Patient.objects.get(fhir_id=Referral.objects.get(pk=referral_id).patient_ref.split("/", 1)[1])
@@ -171,7 +179,7 @@ def scheduler(shift: Shift, tmp: Path) -> None:
     shift.look("patient-search")
     page.get_by_role("link", name="Open patient").first.click()
     expect(page.get_by_role("link", name=f"Referral {referral_id}")).to_be_visible()
-    shift.look("patient-page")
+    shift.look("patient-page", tour="04-patient")
 
     page.get_by_role("link", name="Enter a referral").click()
     expect(page.get_by_role("heading", name=re.compile("Referral for"))).to_be_visible()
@@ -185,7 +193,7 @@ def scheduler(shift: Shift, tmp: Path) -> None:
     shift.look("fax-referral-form")
     page.get_by_role("button", name="Enter the referral").click()
     expect(page.get_by_role("heading", name="Entered by hand")).to_be_visible()
-    shift.look("fax-referral-entered")
+    shift.look("fax-referral-entered", tour="05-fax-referral-entered")
     assert Referral.objects.filter(entered_by_hand=True, reason__contains="faxed").count() == 1
 
     # The end of the shift: what is still claimed is handed back from my work, which then says so.
@@ -236,7 +244,7 @@ def medical_assistant(shift: Shift, tmp: Path) -> None:
     row = page.locator(f"#intake-{walk_in.pk}")
     row.get_by_role("button", name="Check in").click()
     expect(page.locator(f"#intake-{walk_in.pk} .intake-state")).to_contain_text("Checked in")
-    shift.look("intake-walk-in-checked-in")
+    shift.look("intake-walk-in-checked-in", tour="07-ma-intake-day")
     assert Intake.objects.get(pk=walk_in.pk).state == IntakeState.CHECKED_IN
 
     page.get_by_role("link", name="‹ Previous day").click()
@@ -249,11 +257,11 @@ def medical_assistant(shift: Shift, tmp: Path) -> None:
 
     nav(shift, "Pre-visit worklist")
     expect(page.get_by_role("heading", name="Pre-visit worklist", exact=True)).to_be_visible()
-    shift.look("pre-visit-worklist")
+    shift.look("pre-visit-worklist", tour="08-ma-pre-visit-worklist")
 
     nav(shift, "Results worklist")
     expect(page.get_by_role("heading", name="Results", exact=True)).to_be_visible()
-    shift.look("results-worklist")
+    shift.look("results-worklist", tour="09-ma-results-worklist")
     # The critical potassium the clinician reviewed: tell the patient, which closes it.
     to_tell = ResultItem.objects.get(site=north, state=ResultState.REVIEWED, is_open=True, criticality="critical")
     row = page.locator(f"#row-{to_tell.pk}")
@@ -297,17 +305,20 @@ def clinician(shift: Shift, tmp: Path) -> None:
     page = shift.page
     north = Site.objects.get(code="north")
     dr = User.objects.get(username="clinician")
-    patient = Patient.objects.exclude(family="").order_by("-pk").first()
-    potassium = [{"ref": "Observation/k-crit", "code": "http://loinc.org|2823-3", "display": "Potassium", "value": 6.9,
-                  "unit": "mmol/L", "low": 3.5, "high": 5.1, "range": "", "interpretation": "HH", "status": "final"}]  # fmt: skip
+    patient = Patient.objects.filter(source__name="demo-ehr").exclude(family="").order_by("-pk").first()
+    potassium = [{"ref": "Observation/k-crit", "code": "http://loinc.org|2823-3", "display": "Potassium",
+                  "value": 6.9, "unit": "mmol/L", "low": 3.5, "high": 5.1, "range": "", "interpretation": "HH",
+                  "status": "final"}]  # fmt: skip
     critical = result_make(north, criticality="critical", assignee=dr, ordering_clinician=dr,
                            code_display="Potassium", values=potassium)  # fmt: skip
-    ResultItem.objects.filter(pk=critical.pk).update(patient_ref=f"Patient/{patient.fhir_id}")
+    # One of the demo's patients, from the demo EHR (a 21-day history leaves no critical result unreviewed).
+    ResultItem.objects.filter(pk=critical.pk).update(patient_ref=f"Patient/{patient.fhir_id}", source=patient.source)
     sign_in(shift, "clinician")
     shift.look("my-work")
     nav(shift, "Results inbox")
     expect(page.get_by_role("heading", name="Critical 1")).to_be_visible()
-    shift.look("results-inbox")
+    expect(page.locator(f"#result-{critical.pk}")).to_contain_text(f"{patient.family}, {patient.given}")
+    shift.look("results-inbox", tour="06-clinician-results-inbox")
     page.locator(f"#result-{critical.pk}").get_by_role("link", name="Review").click()
     expect(page.get_by_text("6.9").first).to_be_visible()
     shift.look("critical-result")
@@ -372,7 +383,7 @@ def supervisor(shift: Shift, tmp: Path) -> None:
     expect(page.get_by_text("1 referral moved to Supervisor.")).to_be_visible()
     expect(page.locator(f"#row-{south.pk}")).to_contain_text("Overdue by")
     assert Referral.objects.get(pk=south.pk).due_at == due
-    shift.look("referrals-assigned-and-moved")
+    shift.look("referrals-assigned-and-moved", tour="10-supervisor-referrals-all-sites")
 
     page.get_by_role("link", name="Exceptions").first.click()
     held = page.locator("#worklist-table tbody tr").first
@@ -399,7 +410,9 @@ def steward(shift: Shift, tmp: Path) -> None:
     page.get_by_role("link", name=re.compile("unmapped codes?")).click()
     expect(page.get_by_text("394582007")).to_be_visible()
     shift.look("unmapped-codes", uris=False)
-    page.get_by_role("row", name=re.compile("394582007")).get_by_role("link", name="Draft a mapping for this code").click()
+    page.get_by_role("row", name=re.compile("394582007")).get_by_role(
+        "link", name="Draft a mapping for this code"
+    ).click()
     if page.get_by_role("button", name=re.compile("Start a draft")).count():
         shift.look("draft-choose-map", uris=False)
         page.get_by_role("button", name=re.compile("Start a draft")).first.click()
@@ -424,7 +437,7 @@ def steward(shift: Shift, tmp: Path) -> None:
     page.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("is Approved"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"\d+ open items? would change."))).to_be_visible()
-    shift.look("approved-impact", uris=False)
+    shift.look("approved-impact", uris=False, tour="11-steward-impact-preview")
     page.get_by_role("link", name="Activate now…").click()
     expect(page.get_by_text(re.compile("open work items? will be re-routed"))).to_be_visible()
     shift.look("activate-confirm", uris=False)
@@ -442,7 +455,7 @@ def integration(shift: Shift, tmp: Path) -> None:
     page = shift.page
     sign_in(shift, "integration")
     expect(page.get_by_role("heading", name="Integration console")).to_be_visible()
-    shift.look("console")
+    shift.look("console", tour="12-integration-console")
     page.get_by_role("link", name="Inbox", exact=True).click()
     shift.look("inbox")
     page.get_by_role("link", name="Outbox", exact=True).click()
@@ -469,7 +482,7 @@ def leader(shift: Shift, tmp: Path) -> None:
     page = shift.page
     sign_in(shift, "leader")
     expect(page).to_have_url(f"{shift.base}/scorecard/")
-    shift.look("scorecard")
+    shift.look("scorecard", tour="13-leader-scorecard")
     page.locator("main a[href^='/scorecard/']").filter(has_not_text="CSV").first.click()
     shift.look("measure")
     sign_out(shift)
@@ -487,7 +500,7 @@ def compliance(shift: Shift, tmp: Path) -> None:
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_text(re.compile(f"Trail of {re.escape(patient.family)}"))).to_be_visible()
     expect(page.locator("tbody tr", has_text="scheduler").first).to_be_visible()
-    shift.look("trail-by-mrn")
+    shift.look("trail-by-mrn", tour="14-compliance-audit-trail")
     sign_out(shift)
 
 
@@ -526,12 +539,12 @@ def test_every_role_walks_a_whole_shift_on_the_demo_history(page: Page, live_ser
         started = time.monotonic()
         try:
             walk(shift, tmp_path)
-        except Exception:  # noqa: BLE001 - reported per role below, the next role still walks
+        except Exception:
             shift.problems.append(traceback.format_exc(limit=-3))
             page.screenshot(path=str(SHOTS / f"{role}-failed.png"))
         outcome = "ok" if not shift.problems else "FAILED"
         report.append(f"{role}: {outcome} ({time.monotonic() - started:.0f} s, {shift.shots} pages)")
         if shift.problems:
             failed.append(f"== {role}\n" + "\n".join(shift.problems))
-    print("\n".join(report))  # noqa: T201 - the per-role summary, shown with -s or on failure
+    print("\n".join(report))
     assert not failed, "\n".join(report) + "\n\n" + "\n\n".join(failed)
