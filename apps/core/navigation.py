@@ -32,18 +32,13 @@ def nav_register(entry: NavEntry) -> None:
 
 def nav_for(user: Any, current_path: str) -> list[dict[str, Any]]:
     """The entries this user may see, in order, with the current one marked."""
-    items = []
-    for entry in sorted(_entries.values(), key=lambda e: (e.order, e.label)):
-        if not entry.visible_to(user):
-            continue
-        url = reverse(entry.url_name)
-        items.append({"label": entry.label, "url": url, "current": False})
+    visible = [(e.label, reverse(e.url_name)) for e in sorted(_entries.values(), key=lambda e: (e.order, e.label))
+               if e.visible_to(user)]  # fmt: skip
     # The longest entry that holds the page is the current one: /intake/worklist/ is the
     # "Pre-visit worklist", not "Intake" as well; /admin/terminology/ is not "Admin" too.
-    holding = [item for item in items if _holds(item["url"], current_path)]
-    if holding:
-        max(holding, key=lambda item: len(item["url"]))["current"] = True
-    return items
+    holding = [url for _, url in visible if _holds(url, current_path)]
+    current = max(holding, key=len) if holding else None
+    return [{"label": label, "url": url, "current": url == current} for label, url in visible]
 
 
 def _holds(url: str, path: str) -> bool:

@@ -26,7 +26,7 @@ from playwright.sync_api import Page, expect
 
 from apps.core.models import Site, User
 from apps.demo.seeds.people import DEMO_PASSWORD
-from apps.ehr.models import OutboxMessage, Patient
+from apps.ehr.models import EhrSource, OutboxMessage, Patient
 from apps.intake.models import Intake
 from apps.intake.selectors import site_today
 from apps.intake.workflow import BEFORE_ARRIVAL
@@ -35,6 +35,7 @@ from apps.referrals.models import Referral
 from apps.results.models import ResultItem
 from apps.results.workflow import State as ResultState
 from tests.plugins.plain_words import internal_words
+from tests.plugins.results import SOURCE as RESULTS_TEST_SOURCE
 from tests.plugins.results import result_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -309,10 +310,11 @@ def clinician(shift: Shift, tmp: Path) -> None:
     potassium = [{"ref": "Observation/k-crit", "code": "http://loinc.org|2823-3", "display": "Potassium",
                   "value": 6.9, "unit": "mmol/L", "low": 3.5, "high": 5.1, "range": "", "interpretation": "HH",
                   "status": "final"}]  # fmt: skip
-    critical = result_make(north, criticality="critical", assignee=dr, ordering_clinician=dr,
+    critical = result_make(north, criticality="critical", assignee=dr, ordering_clinician=dr, patient=False,
                            code_display="Potassium", values=potassium)  # fmt: skip
     # One of the demo's patients, from the demo EHR (a 21-day history leaves no critical result unreviewed).
     ResultItem.objects.filter(pk=critical.pk).update(patient_ref=f"Patient/{patient.fhir_id}", source=patient.source)
+    EhrSource.objects.filter(name=RESULTS_TEST_SOURCE).delete()  # the helper's own source: not the demo's
     sign_in(shift, "clinician")
     shift.look("my-work")
     nav(shift, "Results inbox")
