@@ -26,7 +26,7 @@ MAX_PATIENTS = 20  # more matches than this: the officer is asked to narrow the 
 @dataclass(frozen=True)
 class PatientMatch:
     ref: str  # Patient/<id>, as the access log records it
-    label: str  # e.g. "Rivera, Ana · MRN 00123 · born 1970-01-02"
+    label: str  # e.g. "Rivera, Ana · MRN 00123 · born 2 Jan 1970"
 
 
 # What the officer typed -> the patients it matches (at most ``limit``); and references -> labels.

@@ -32,11 +32,14 @@ def nav_register(entry: NavEntry) -> None:
 
 def nav_for(user: Any, current_path: str) -> list[dict[str, Any]]:
     """The entries this user may see, in order, with the current one marked."""
-    items = []
-    for entry in sorted(_entries.values(), key=lambda e: (e.order, e.label)):
-        if not entry.visible_to(user):
-            continue
-        url = reverse(entry.url_name)
-        current = current_path == url if url == "/" else current_path.startswith(url)
-        items.append({"label": entry.label, "url": url, "current": current})
-    return items
+    visible = [(e.label, reverse(e.url_name)) for e in sorted(_entries.values(), key=lambda e: (e.order, e.label))
+               if e.visible_to(user)]  # fmt: skip
+    # The longest entry that holds the page is the current one: /intake/worklist/ is the
+    # "Pre-visit worklist", not "Intake" as well; /admin/terminology/ is not "Admin" too.
+    holding = [url for _, url in visible if _holds(url, current_path)]
+    current = max(holding, key=len) if holding else None
+    return [{"label": label, "url": url, "current": url == current} for label, url in visible]
+
+
+def _holds(url: str, path: str) -> bool:
+    return path == url if url == "/" else path.startswith(url)

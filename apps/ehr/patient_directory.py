@@ -5,6 +5,7 @@ import re
 from collections.abc import Iterable
 
 from django.db.models import Q
+from django.utils.formats import date_format
 
 from apps.core.audit_report import PatientMatch
 
@@ -19,7 +20,7 @@ def _label(patient: Patient) -> str:
     if patient.mrn:
         parts.append(f"MRN {patient.mrn}")
     if patient.birth_date:
-        parts.append(f"born {patient.birth_date.isoformat()}")
+        parts.append(f"born {date_format(patient.birth_date)}")  # the one date format
     return " · ".join(parts)
 
 

@@ -11,7 +11,7 @@ from apps.workflow.models import Transition, TransitionSource
 from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import Clock, Policy, Step
 
-from .workflow import ACTION_LABELS, ARRIVED_AND_DONE_STEP, NEXT_STEP, STAFF_TRANSITIONS, State, is_closed
+from .workflow import ACTION_LABELS, ARRIVED_AND_DONE_STEP, DONE_LABELS, NEXT_STEP, STAFF_TRANSITIONS, State, is_closed
 
 SLA_STOPPED = frozenset({State.READY, State.CHECKED_IN, State.COMPLETED_LATE})
 
@@ -21,6 +21,8 @@ class IntakePolicy(Policy):
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the intake is cancelled."}
     next_steps = NEXT_STEP
+    done_labels = DONE_LABELS
+    waiting_states = frozenset({State.READY})  # nothing to do before the visit day
     labels = ACTION_LABELS
     queue_labels = {"intake": "Intake"}
 

@@ -33,6 +33,13 @@ WORKING = [State.PENDING, State.OUTREACH, State.IN_PROGRESS]
 BEFORE_ARRIVAL = [*WORKING, State.READY, State.COMPLETED_LATE]
 ALWAYS_CLOSED = frozenset({State.NO_SHOW, State.CANCELLED})
 
+# Transition → what happened, on the intake's timeline (Policy.done_label).
+DONE_LABELS = {
+    "create": "Booked in the EHR", "contact": "Outreach", "start": "Started", "finish": "Ready",
+    "finish_late": "Completed on the day", "reopen": "Reopened", "check_in": "Checked in", "mark_no_show": "No-show",
+    "cancel": "Cancelled", "reschedule": "Rescheduled", "tick": "Ticked by the EHR", "claim": "Claimed",
+    "release": "Released", "escalate": "Escalated",
+}  # fmt: skip
 # Transition → its name as on the buttons (messages say "“Check in” is not possible now").
 ACTION_LABELS = {
     "contact": "Contact the patient", "start": "Start", "finish": "Finish", "reopen": "Reopen",

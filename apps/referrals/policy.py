@@ -15,6 +15,7 @@ from .models import Referral
 from .workflow import (
     ACTION_LABELS,
     CLOSED,
+    DONE_LABELS,
     NEXT_STEP,
     QUEUE_FOR_STATE,
     QUEUE_LABELS,
@@ -29,6 +30,8 @@ class ReferralPolicy(Policy):
     staff_transitions = STAFF_TRANSITIONS
     reason_required = {"cancel": "Say why the referral is cancelled."}
     next_steps = NEXT_STEP
+    done_labels = DONE_LABELS
+    waiting_states = frozenset({State.SCHEDULED, State.NEEDS_INFO, State.PENDING_AUTH})
     labels = ACTION_LABELS
     queue_labels = QUEUE_LABELS
 

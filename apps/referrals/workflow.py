@@ -87,6 +87,34 @@ TASK_STATUS = {
     State.ABANDONED: ("failed", "patient-not-reached", "Patient not reached"),
 }
 
+# Transition → what happened, on the referral's timeline (Policy.done_label).
+DONE_LABELS = {
+    "receive": "Received from the EHR",
+    "triage": "Triage started",
+    "accept": "Accepted",
+    "request_auth": "Authorisation requested",
+    "authorize": "Authorised",
+    "start_scheduling": "Scheduling started",
+    "request_info": "Information requested from the referrer",
+    "receive_info": "Information received",
+    "decline": "Declined",
+    "schedule": "Scheduled",
+    "unschedule": "Back to scheduling",
+    "complete": "Completed",
+    "cancel": "Cancelled",
+    "abandon": "Abandoned",
+    "claim": "Claimed",
+    "release": "Released",
+    "reassign": "Reassigned",
+    "move": "Moved",
+    "escalate": "Escalated to the supervisor queue",
+    "ehr_update": "Updated by the EHR",
+    "forward": "Forwarded to another service line",
+    "merge": "Merged into its duplicate",
+    "merge_in": "A duplicate was merged in",
+    "route": "Routed: its specialty code is now mapped",
+}
+
 # State → the next step, or who acts next (shown on the item page; booking happens in the EHR).
 NEXT_STEP: dict[str, str] = {
     State.RECEIVED: "Start triage: read the referral, then accept it, ask the referrer for more information "

@@ -38,3 +38,11 @@ class CoverageForm(forms.Form):
     def __init__(self, *args, clinicians=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ModelChoiceField, self.fields["covered_by"]).queryset = clinicians
+
+    def clean(self) -> dict:
+        """A period that ends first is a typing mistake: said beside the field, the form kept."""
+        data = super().clean() or {}
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends <= starts:
+            self.add_error("ends_at", "The cover must end after it starts.")
+        return data

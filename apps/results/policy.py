@@ -25,6 +25,7 @@ from .workflow import (
 class ResultPolicy(Policy):
     noun = "result"
     next_steps = NEXT_STEP
+    waiting_states = frozenset({State.NEW})  # the ordering clinician reviews it, from their inbox
     labels = ACTION_LABELS
     done_labels = DONE_LABELS
     queue_labels = QUEUE_LABELS

@@ -227,12 +227,12 @@ def coverage(request: AuthenticatedRequest) -> HttpResponse:
                 services.coverage_set(by=request.user, covered_by_id=form.cleaned_data["covered_by"].pk,
                                       starts_at=form.cleaned_data["starts_at"], ends_at=form.cleaned_data["ends_at"],
                                       note=form.cleaned_data["note"])  # fmt: skip
-            except ApplicationError as exc:
-                form.add_error(None, exc.message)
+            except ApplicationError as exc:  # refused (not a typing mistake): post-redirect-get, like every action
+                messages.error(request, exc.message)
             else:
                 messages.success(request, "Cover saved: new and escalated results go to your colleague then.")
-                return redirect("results:coverage")
-        status = 400
+            return redirect("results:coverage")
+        status = 400  # the form's own errors, shown beside the fields
     rows = selectors.coverage_list(user=request.user)
     context = {"form": form, "rows": rows, "no_colleague": not clinicians.exists()}
     return render(request, "results/coverage.html", context, status=status)

@@ -33,6 +33,7 @@ from .patients import item_url, may_enter_work
 from .registry import workflow_models, workflow_policy
 from .selectors import patients_attach, queue_counts
 from .sla import SUPERVISOR_QUEUE, sla_status
+from .transitions import EXCEPTIONS_QUEUE
 from .worklist import worklist_spec
 
 CLAIMED_LIMIT = 20
@@ -113,7 +114,10 @@ def my_work(*, user: Any, now: datetime | None = None) -> MyWork:
         if not user.has_perm(model.WORK_PERMISSION):
             continue
         work.queues += _queues(model, user=user, now=now)
-        waiting = scoped.filter(assignee__isnull=True)
+        # The next unclaimed item is one that has something to do now: not held for a steward,
+        # not waiting on someone else (the EHR, the referrer, a clinician).
+        waiting = scoped.filter(assignee__isnull=True).exclude(queue=EXCEPTIONS_QUEUE)
+        waiting = waiting.exclude(state__in=workflow_policy(model.WORKFLOW).waiting_states)
         if not supervisor:
             waiting = waiting.exclude(queue=SUPERVISOR_QUEUE)
         unclaimed += list(waiting.order_by("priority_rank", "due_at", "id")[:1])

@@ -61,6 +61,9 @@ class Policy:
     # State → the next step, or who acts next, in a plain sentence: every item page shows it, so
     # no state leaves a user without a way on (a test asserts every state of every workflow has one).
     next_steps: Mapping[str, str] = {}
+    # States whose next step is someone else's (the EHR, the referrer, the payer, a clinician):
+    # "Open my next item" passes over them, so it never opens an item with nothing to do.
+    waiting_states: frozenset[str] = frozenset()
     # An item held in the exceptions queue waits for a steward, whatever its state.
     held_step = (
         "Held until a terminology steward maps its code; it then moves on by itself. "

@@ -33,12 +33,6 @@ from .common import (
     work_required,
 )
 
-TRANSITION_LABELS = {
-    "create": "Booked in the EHR", "contact": "Outreach", "start": "Started", "finish": "Ready",
-    "finish_late": "Completed on the day", "reopen": "Reopened", "check_in": "Checked in", "mark_no_show": "No-show",
-    "cancel": "Cancelled", "reschedule": "Rescheduled", "tick": "Ticked by the EHR", "claim": "Claimed",
-    "release": "Released", "escalate": "Escalated",
-}  # fmt: skip
 STATE_LABELS = dict(State.choices)
 
 ACTIONS = {
@@ -128,7 +122,7 @@ def _labelled(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         if event["kind"] == "transition":
             name = event["transition"].transition
-            event["label"] = TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize())
+            event["label"] = workflow_policy("intake").done_label(name)
             event["to_label"] = STATE_LABELS.get(event["transition"].to_state, "")
     return events
 

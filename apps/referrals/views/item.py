@@ -126,32 +126,6 @@ def _action_form(name: str, referral: Referral, data: Any = None) -> forms.Form 
     return form_class(data, prefix=name, **kwargs)
 
 
-TRANSITION_LABELS = {
-    "receive": "Received from the EHR",
-    "triage": "Triage started",
-    "accept": "Accepted",
-    "request_auth": "Authorisation requested",
-    "authorize": "Authorised",
-    "start_scheduling": "Scheduling started",
-    "request_info": "Information requested from the referrer",
-    "receive_info": "Information received",
-    "decline": "Declined",
-    "schedule": "Scheduled",
-    "unschedule": "Back to scheduling",
-    "complete": "Completed",
-    "cancel": "Cancelled",
-    "abandon": "Abandoned",
-    "claim": "Claimed",
-    "release": "Released",
-    "reassign": "Reassigned",
-    "move": "Moved",
-    "escalate": "Escalated to the supervisor queue",
-    "ehr_update": "Updated by the EHR",
-    "forward": "Forwarded to another service line",
-    "merge": "Merged into its duplicate",
-    "merge_in": "A duplicate was merged in",
-    "route": "Routed: its specialty code is now mapped",
-}
 STATE_LABELS = dict(State.choices)
 
 
@@ -162,7 +136,7 @@ def _timeline_entries(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry = {"at": event["at"], "kind": event["kind"]}
         if event["kind"] == "transition":
             t = event["transition"]
-            title = TRANSITION_LABELS.get(t.transition, t.transition.replace("_", " ").capitalize())
+            title = workflow_policy(Referral.WORKFLOW).done_label(t.transition)
             if t.from_state and t.from_state != t.to_state:
                 before, after = STATE_LABELS.get(t.from_state, t.from_state), STATE_LABELS.get(t.to_state, t.to_state)
                 title += f": {before} → {after}"

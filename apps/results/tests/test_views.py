@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.results.models import ResultItem
+from apps.results.models import Coverage, ResultItem
 from apps.results.workflow import FollowUp, State
 from tests.plugins.ehr_store import store_make
 from tests.plugins.results import SOURCE, result_make
@@ -141,6 +141,18 @@ def test_coverage_form_refuses_a_period_that_ends_first(client, dr, make_user):
     response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
                            "starts_at": "2030-01-01T09:00", "ends_at": "2030-01-05T09:00"}, follow=True)  # fmt: skip
     assert "Cover saved" in response.content.decode()
+
+
+def test_a_refused_cover_redirects_with_the_reason(client, dr, make_user):
+    """A refusal (here: the period is already over) is post-redirect-get: reload never resubmits."""
+    colleague = make_user(Role.CLINICIAN, username="drkim")
+    client.force_login(dr)
+    response = client.post(reverse("results:coverage"), {"covered_by": colleague.pk,
+                           "starts_at": "2020-01-01T09:00", "ends_at": "2020-01-05T09:00"})  # fmt: skip
+    assert response.status_code == 302 and response.url == reverse("results:coverage")
+    page = client.get(response.url).content.decode()
+    assert "That period is already over." in page
+    assert not Coverage.objects.filter(clinician=dr).exists()
 
 
 def test_coverage_offers_the_clinicians_of_the_same_sites_or_says_why_nobody(client, make_user, own_site, other_site):

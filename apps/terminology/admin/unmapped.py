@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from apps.core.errors import ApplicationError
@@ -68,7 +69,7 @@ class UnmappedCodeAdmin(StewardAdmin):
 
     @admin.display(description="last seen", ordering="last_seen")
     def last_seen_short(self, obj: UnmappedCode) -> str:
-        return f"{timezone.localtime(obj.last_seen):%Y-%m-%d %H:%M}"
+        return date_format(timezone.localtime(obj.last_seen), "DATETIME_FORMAT")  # the one date format
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # ingestion records them (services.unmapped_record)
@@ -80,7 +81,7 @@ class UnmappedCodeAdmin(StewardAdmin):
     def status(self, obj: UnmappedCode) -> str:
         if obj.resolved_at is None:
             return "Open"
-        return f"Resolved {timezone.localtime(obj.resolved_at):%Y-%m-%d}"
+        return f"Resolved {date_format(timezone.localtime(obj.resolved_at))}"
 
     @admin.display(description="")
     def draft_link(self, obj: UnmappedCode) -> str:

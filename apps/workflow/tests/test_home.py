@@ -64,6 +64,20 @@ def test_with_nothing_claimed_the_next_item_is_the_most_urgent_unclaimed_one_in_
     assert client.get(reverse("workflow:next_item")).url == reverse("intake:detail", args=[sooner.pk])
 
 
+def test_the_next_item_passes_over_items_waiting_on_someone_else(client, north):
+    """A STAT referral already booked (the EHR acts next) or held for a steward is not "next": the
+    scheduler is sent to the routine one in triage, which has something to do now."""
+    sam = UserFactory(role=Role.SCHEDULER, sites=[north])
+    stat = {"priority": Priority.STAT, "priority_rank": 0}
+    ReferralFactory(site=north, state="scheduled", queue="scheduled", **stat)
+    ReferralFactory(site=north, state="needs_info", queue="waiting", **stat)
+    ReferralFactory(site=north, queue="exceptions", **stat)
+    routine = ReferralFactory(site=north)
+    assert my_work(user=sam).next_item.pk == routine.pk
+    client.force_login(sam)
+    assert client.get(reverse("workflow:next_item")).url == reverse("referrals:detail", args=[routine.pk])
+
+
 def test_nothing_waiting_sends_home_with_a_message(client, north):
     client.force_login(UserFactory(role=Role.SCHEDULER, sites=[north]))
     response = client.get(reverse("workflow:next_item"), follow=True)
