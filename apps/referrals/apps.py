@@ -27,6 +27,12 @@ class ReferralsConfig(AppConfig):
         handler_register("Appointment", handlers.on_appointment)
         handler_register("Encounter", handlers.on_encounter)
 
+        from apps.ehr.services.outbox import outbox_listener_register
+
+        from .services.booking import booking_outbox_result
+
+        outbox_listener_register("Appointment", booking_outbox_result)
+
         from apps.core.navigation import NavEntry, nav_register
 
         nav_register(NavEntry("Referrals", "referrals:worklist", order=10, permission="core.work_referrals"))

@@ -32,6 +32,11 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
     auth_required = models.BooleanField(default=False)
     decline_reason = models.CharField(max_length=64, blank=True)
     appointment_ref = models.CharField(max_length=200, blank=True)
+    # Booking from clinops (issue 15): the slot asked of the EHR, and the appointment a rebooking replaces.
+    booking_slot_ref = models.CharField(max_length=200, blank=True)
+    replaces_appointment_ref = models.CharField(max_length=200, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="When the EHR's appointment was booked")
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed the appointment")
     outreach_attempts = models.PositiveSmallIntegerField(default=0)
     exception_reason = models.CharField(max_length=300, blank=True, help_text="Why it is in the exceptions queue")
     possible_duplicate_of = models.ForeignKey(

@@ -3,6 +3,7 @@ SLA clock (waiting on the referrer) and receive_info restarts it where it stoppe
 states, and the closed loop: every transition updates the referrer's Task (outbox, same
 transaction) with the state's status and businessStatus, or the one the service names."""
 
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -47,6 +48,13 @@ class ReferralPolicy(Policy):
         if queue != item.queue and item.queue != EXCEPTIONS_QUEUE:  # a held referral stays held
             return Step(queue, Clock.START)
         return Step()
+
+    def fields(self, item: Any, name: str, from_state: str, now: datetime) -> None:
+        """When the appointment was booked and when the patient confirmed it (the confirmation measure)."""
+        if name == "schedule":
+            item.scheduled_at = now
+        elif name == "confirm":
+            item.confirmed_at = now
 
     def is_closed(self, item: Any) -> bool:
         return item.state in CLOSED
