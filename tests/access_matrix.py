@@ -211,6 +211,8 @@ ROWS: list[Row] = [
             ("referrals:act", 302, "post", matrix_action("triage"), None),
             ("referrals:outreach", 302, "post", matrix_referral(), {"channel": "phone", "outcome": "no_answer"}),
             ("referrals:note", 302, "post", matrix_referral(), {"text": "Called the GP"}),
+            ("referrals:slots", 200, "get", matrix_referral(), None),
+            ("referrals:book", 302, "post", matrix_referral(), {"slot": "Slot/none", "channel": "phone"}),
             ("referrals:view_save", 302, "post", None, {"name": "Mine"}),
             ("referrals:view_delete", 404, "post", matrix_saved_view, None),
         ]

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .views import manual
+from .views import booking, manual
 
 app_name = "referrals"
 
@@ -18,5 +18,7 @@ urlpatterns = [
     path("<int:pk>/release/", views.release, name="release"),
     path("<int:pk>/outreach/", views.outreach, name="outreach"),
     path("<int:pk>/notes/", views.note, name="note"),
+    path("<int:pk>/slots/", booking.slots, name="slots"),
+    path("<int:pk>/book/", booking.book, name="book"),
     path("<int:pk>/<slug:action>/", views.act, name="act"),
 ]

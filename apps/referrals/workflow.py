@@ -128,7 +128,7 @@ NEXT_STEP: dict[str, str] = {
 # Who may fire which transition from the worklist (EHR-driven ones are for the system only).
 STAFF_TRANSITIONS = frozenset(
     {"triage", "accept", "request_auth", "authorize", "start_scheduling", "request_info", "receive_info", "decline",
-     "abandon", "cancel", "merge", "confirm"}
+     "abandon", "cancel", "merge", "confirm", "cancel_appointment"}
 )  # fmt: skip
 
 

@@ -220,3 +220,35 @@ def test_a_referral_booked_by_hand_in_the_ehr_still_schedules(setup, capture):
     feed(source, appointment("hand"), capture=capture)
     referral.refresh_from_db()
     assert (referral.state, referral.appointment_ref) == (State.SCHEDULED, "Appointment/hand")
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_slot_page_shows_free_slots_by_day_and_booking_redirects_to_the_referral(setup, client, capture):
+    referral, scheduler, source = setup
+    source.base_url = ""  # local slots only here; the live search: test_booking_ehr
+    source.save()
+    client.force_login(scheduler)
+    detail = client.get(f"/referrals/{referral.pk}/").content.decode()
+    assert "Find a slot and book" in detail
+    page = client.get(f"/referrals/{referral.pk}/slots/").content.decode()
+    assert page.index("Wednesday 11 March 2026") < page.index("Thursday 12 March 2026")
+    assert "Ngozi Adeyemi" in page and "North Clinic, room 4" in page and "Slot/s-derm" not in page
+    with capture(execute=False):
+        response = client.post(f"/referrals/{referral.pk}/book/", {"slot": "Slot/s2", "channel": "phone"})
+    assert response.status_code == 302 and response["Location"] == f"/referrals/{referral.pk}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Booking sent to the EHR" in page and "Waiting for the EHR to confirm the booking" in page
+    # The same POST again (Back and resubmit) books nothing twice: a message, not a second booking.
+    again = client.post(f"/referrals/{referral.pk}/book/", {"slot": "Slot/s2", "channel": "phone"})
+    assert again.status_code == 302, again.status_code
+    assert OutboxMessage.objects.filter(resource_type="Appointment").count() == 1
+
+
+def test_another_sites_referral_slots_are_not_found(setup, client, make_user, other_site):
+    referral, *_ = setup
+    client.force_login(UserFactory(role=Role.SCHEDULER, sites=[other_site]))
+    assert client.get(f"/referrals/{referral.pk}/slots/").status_code == 404
+    assert client.post(f"/referrals/{referral.pk}/book/", {"slot": "Slot/s2", "channel": "phone"}).status_code == 404

@@ -41,6 +41,7 @@ from ..forms import (
 )
 from ..models import Referral
 from ..selectors import queue_label
+from ..services import booking
 from ..workflow import State
 from .common import (
     COUNTS_CHANGED,
@@ -109,6 +110,13 @@ ACTIONS: dict[str, Action] = {
         "Cancel referral…", "Cancelled.", services.referral_cancel, CancelForm, lambda d: {"reason": d["reason"]},
         "danger", asks=True,
     ),
+    "confirm": Action(
+        "Patient confirmed", "The patient confirmed the appointment.", booking.referral_confirm, style="primary",
+    ),
+    "cancel_appointment": Action(
+        "Cancel the appointment…", "Appointment cancelled: the EHR is told and the referral is back in scheduling.",
+        booking.referral_cancel_appointment, CancelForm, lambda d: {"reason": d["reason"]}, "danger", asks=True,
+    ),
     "abandon": Action(
         "Abandon…", "Abandoned: the patient could not be reached.", services.referral_abandon, ReasonNoteForm,
         lambda d: {"reason": d["note"]}, "danger", asks=True,
@@ -151,6 +159,12 @@ TRANSITION_LABELS = {
     "merge": "Merged into its duplicate",
     "merge_in": "A duplicate was merged in",
     "route": "Routed: its specialty code is now mapped",
+    "book": "Booking sent to the EHR",
+    "rebook": "Rebooking sent to the EHR",
+    "booking_refused": "The EHR refused the booking",
+    "rebooking_refused": "The EHR refused the rebooking",
+    "confirm": "Patient confirmed",
+    "cancel_appointment": "Appointment cancelled",
 }
 STATE_LABELS = dict(State.choices)
 
@@ -226,6 +240,9 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
         "requester_name": selectors.referral_requester_name(referral=referral),
         "service_request": referral.service_request,
         "next_step": workflow_policy(WORKFLOW).next_step(referral),
+        "can_book": referral.state in (State.SCHEDULING, State.SCHEDULED, State.CONFIRMED)
+        and can(user, referral, "work")
+        and not referral.entered_by_hand,
         "decline_reason": dict(DECLINE_REASONS).get(referral.decline_reason, referral.decline_reason),
     }
 
