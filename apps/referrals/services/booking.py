@@ -3,8 +3,10 @@ agreed, rebook, cancel, and the patient's confirmation.
 
 A booking writes a FHIR Appointment (booked, basedOn the ServiceRequest, the slot, the patient,
 the practitioner and location) to the EHR through the outbox as a conditional create
-(``If-None-Exist`` on an identifier made of the referral and the slot), so a repeated send finds
-the Appointment it made instead of booking twice. The referral is "booking" until the EHR answers:
+(``If-None-Exist`` on an identifier that says "this slot, at this version, is held"): a repeated
+send finds the Appointment it made instead of booking twice, and a slot someone else booked first
+answers with their Appointment (or 412 when several hold it), which is a refusal. The EHR bumps a
+slot's version when it frees it, so a freed slot can be booked again. The referral is "booking" until the EHR answers:
 the Appointment it returns goes through the normal ingestion path (which schedules the referral);
 a refusal (409/412, another 4xx, or an Appointment for someone else) brings it back to scheduling
 with the reason and the next free slots. A rebooking keeps the old appointment until the new one
@@ -36,6 +38,7 @@ from ..workflow import HAS_APPOINTMENT, State
 
 logger = logging.getLogger(__name__)
 BOOKING_SYSTEM = "http://clinops.example.org/fhir/booking"
+SLOT_HOLD_SYSTEM = "http://clinops.example.org/fhir/slot-hold"
 BOOKING_KEY = "referral-booking:"
 NOT_BUSY = ("cancelled", "noshow", "entered-in-error")
 HORIZON = timedelta(days=90)
@@ -52,6 +55,7 @@ class FreeSlot:
     location_ref: str
     location: str
     live: bool = False  # seen in the EHR just now, not (yet) in the local store
+    version: str = ""  # the slot's meta.versionId
 
 
 # --- finding slots ----------------------------------------------------------------------
@@ -127,17 +131,17 @@ def referral_free_slots(
         s.reference: _schedule_dict(s)
         for s in Schedule.objects.filter(source_id=referral.source_id, deleted=False).exclude(active=False)
     }
-    found: dict[str, tuple[str, datetime, datetime | None, dict[str, str], bool]] = {}
+    found: dict[str, tuple[str, datetime, datetime | None, dict[str, str], bool, str]] = {}
     for slot in Slot.objects.filter(
         source_id=referral.source_id, deleted=False, status="free", start__gt=now, start__lt=now + HORIZON
     ).order_by("start", "id")[:2000]:
         schedule = schedules.get(slot.schedule_ref)
         if schedule and _schedule_fits(referral, schedule) and slot.start:
-            found[slot.reference] = (slot.reference, slot.start, slot.end, schedule, False)
+            found[slot.reference] = (slot.reference, slot.start, slot.end, schedule, False, slot.version_id)
     if live and referral.source.base_url:
-        for ref, start, end, schedule in _live_slots(referral, now):
+        for ref, start, end, schedule, version in _live_slots(referral, now):
             if ref not in found and _schedule_fits(referral, schedule):
-                found[ref] = (ref, start, end, schedule, True)
+                found[ref] = (ref, start, end, schedule, True, version)
     busy = _busy_slot_refs(referral.source_id, list(found), exclude_referral=None)
     free = sorted((v for k, v in found.items() if k not in busy), key=lambda v: (v[1], v[0]))[:limit]
     names = _names(referral.source_id, {v[3][k] for v in free for k in ("practitioner_ref", "location_ref")})
@@ -146,13 +150,15 @@ def referral_free_slots(
             ref=ref, start=start, end=end, practitioner_ref=schedule["practitioner_ref"],
             practitioner=names.get(schedule["practitioner_ref"], "A clinician"),
             location_ref=schedule["location_ref"], location=names.get(schedule["location_ref"], "A location"),
-            live=is_live,
+            live=is_live, version=version,
         )
-        for ref, start, end, schedule, is_live in free
+        for ref, start, end, schedule, is_live, version in free
     ]  # fmt: skip
 
 
-def _live_slots(referral: Referral, now: datetime) -> list[tuple[str, datetime, datetime | None, dict[str, str]]]:
+def _live_slots(
+    referral: Referral, now: datetime
+) -> list[tuple[str, datetime, datetime | None, dict[str, str], str]]:
     """``GET Schedule`` and ``GET Slot?status=free&start=ge…`` on the EHR (a few pages at most)."""
     from apps.ehr.services.extract import instant
 
@@ -177,7 +183,8 @@ def _live_slots(referral: Referral, now: datetime) -> list[tuple[str, datetime, 
                     schedule = schedules.get("/".join(schedule_ref))
                     start = instant(slot.get("start"))
                     if schedule and start and now < start < now + HORIZON:
-                        out.append((f"Slot/{slot['id']}", start, instant(slot.get("end")), schedule))
+                        version = str((slot.get("meta") or {}).get("versionId") or "")
+                        out.append((f"Slot/{slot['id']}", start, instant(slot.get("end")), schedule, version))
                 if n + 1 >= LIVE_PAGES:
                     break
     except FhirClientError as exc:
@@ -206,7 +213,11 @@ def _appointment(referral: Referral, slot: FreeSlot) -> dict[str, Any]:
             participants.append({"actor": {"reference": ref}, "status": "accepted"})
     appointment: dict[str, Any] = {
         "status": "booked",
-        "identifier": [{"system": BOOKING_SYSTEM, "value": _booking_value(referral, slot.ref)}],
+        # The first identifier is the conditional create's (apps.ehr outbox): the slot at its version.
+        "identifier": [
+            {"system": SLOT_HOLD_SYSTEM, "value": f"{slot.ref.partition('/')[2]}-v{slot.version or '0'}"},
+            {"system": BOOKING_SYSTEM, "value": _booking_value(referral, slot.ref)},
+        ],
         "basedOn": [{"reference": referral.service_request.reference}],
         "slot": [{"reference": slot.ref}],
         "start": slot.start.isoformat().replace("+00:00", "Z"),

@@ -128,7 +128,8 @@ def test_book_records_the_patients_yes_asks_the_ehr_and_its_appointment_schedule
     assert {p["actor"]["reference"] for p in sent["participant"]} == {
         "Patient/p1", "Practitioner/dr-heart", "Location/loc-north",
     }  # fmt: skip
-    assert sent["identifier"][0]["value"] == f"referral-{referral.pk}-Slot-s2"
+    # The conditional create's key: this slot at this version (a freed slot has a new version).
+    assert sent["identifier"][0] == {"system": "http://clinops.example.org/fhir/slot-hold", "value": "s2-v1"}
     # No one else is offered the slot while the EHR answers.
     assert "Slot/s2" not in [s.ref for s in referral_free_slots(referral=referral)]
     # Booking again (a double click) is refused, not a second message.
