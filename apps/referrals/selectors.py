@@ -155,6 +155,9 @@ def claim_conflict_message(*, referral_id: int) -> str:
 # per referral: ``id`` (the ``item_id`` of its transition-log rows), ``outreach_attempts``
 # (patient contact attempts recorded so far) and ``entered_by_hand`` (boolean: a fax or phone
 # referral entered by staff, not received from the EHR; scorecards may keep them apart).
+# scheduled_at: when the EHR's appointment was booked; confirmed_at: when the patient said they
+# will come (the "time to appointment confirmation" measure: confirmed_at - opened_at, or - scheduled_at).
 REFERRAL_FACTS_SQL = sql_relation(
-    Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand"
-)
+    Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand",
+    opened_at="opened_at", scheduled_at="scheduled_at", confirmed_at="confirmed_at",
+)  # fmt: skip

@@ -285,7 +285,7 @@ def _book(*, referral_id: int, by: User, slot: FreeSlot, channel: str, note: str
 
 def _when(referral: Referral, moment: datetime) -> str:
     local = moment.astimezone(ZoneInfo(referral.site.timezone))
-    return local.strftime("%a %-d %b %Y %H:%M")
+    return local.strftime("%-d %b %Y, %H:%M")  # the app's one date format (DATETIME_FORMAT)
 
 
 def booking_outbox_result(message: OutboxMessage, body: dict[str, Any]) -> None:
@@ -389,10 +389,24 @@ def appointment_cancel_in_ehr(*, referral: Referral, appointment_ref: str, reaso
     )
 
 
+def appointment_of(referral: Referral) -> dict[str, Any] | None:
+    """The referral's appointment as the store has it: when, with whom, where (the item page)."""
+    if not referral.appointment_ref.startswith("Appointment/"):
+        return None
+    row = Appointment.objects.filter(
+        source_id=referral.source_id, fhir_id=referral.appointment_ref.split("/", 1)[1]
+    ).first()
+    if row is None:
+        return None
+    names = _names(referral.source_id, {row.practitioner_ref, row.location_ref})
+    return {"start": row.start, "practitioner": names.get(row.practitioner_ref, ""),
+            "location": names.get(row.location_ref, "")}  # fmt: skip
+
+
 def slots_by_day(referral: Referral, slots: list[FreeSlot]) -> list[tuple[str, list[FreeSlot]]]:
     """Slots grouped by the site's local day, in order (the slot page)."""
     zone = ZoneInfo(referral.site.timezone)
     days: dict[str, list[FreeSlot]] = {}
     for slot in slots:
-        days.setdefault(slot.start.astimezone(zone).strftime("%A %-d %B %Y"), []).append(slot)
+        days.setdefault(slot.start.astimezone(zone).strftime("%A %-d %b %Y"), []).append(slot)
     return list(days.items())

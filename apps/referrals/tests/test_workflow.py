@@ -17,9 +17,18 @@ TABLE = {
     "request_info": ({S.RECEIVED, S.TRIAGE, S.ACCEPTED}, S.NEEDS_INFO),
     "receive_info": ({S.NEEDS_INFO}, S.TRIAGE),
     "decline": ({S.RECEIVED, S.TRIAGE, S.NEEDS_INFO}, S.DECLINED),
-    "schedule": ({S.RECEIVED, S.TRIAGE, S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING, S.NEEDS_INFO}, S.SCHEDULED),
-    "unschedule": ({S.SCHEDULED}, S.SCHEDULING),
-    "complete": ({S.SCHEDULED}, S.COMPLETED),
+    "schedule": (
+        {S.RECEIVED, S.TRIAGE, S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING, S.BOOKING, S.NEEDS_INFO}, S.SCHEDULED
+    ),
+    "unschedule": ({S.SCHEDULED, S.CONFIRMED}, S.SCHEDULING),
+    "complete": ({S.SCHEDULED, S.CONFIRMED}, S.COMPLETED),
+    # Booking from clinops (issue 15).
+    "book": ({S.SCHEDULING}, S.BOOKING),
+    "rebook": ({S.SCHEDULED, S.CONFIRMED}, S.BOOKING),
+    "booking_refused": ({S.BOOKING}, S.SCHEDULING),
+    "rebooking_refused": ({S.BOOKING}, S.SCHEDULED),
+    "cancel_appointment": ({S.SCHEDULED, S.CONFIRMED}, S.SCHEDULING),
+    "confirm": ({S.SCHEDULED}, S.CONFIRMED),
     "cancel": (set(OPEN), S.CANCELLED),
     "abandon": ({S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING}, S.ABANDONED),
     "merge": ({S.RECEIVED, S.TRIAGE, S.ACCEPTED, S.PENDING_AUTH, S.SCHEDULING, S.NEEDS_INFO}, S.CANCELLED),

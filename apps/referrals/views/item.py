@@ -240,6 +240,7 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
         "requester_name": selectors.referral_requester_name(referral=referral),
         "service_request": referral.service_request,
         "next_step": workflow_policy(WORKFLOW).next_step(referral),
+        "appointment": booking.appointment_of(referral),
         "can_book": referral.state in (State.SCHEDULING, State.SCHEDULED, State.CONFIRMED)
         and can(user, referral, "work")
         and not referral.entered_by_hand,
