@@ -18,6 +18,7 @@ from tests.plugins.ehr_messages import matrix_inbox_kwargs, matrix_outbox_kwargs
 from tests.plugins.ehr_store import matrix_read_kwargs
 from tests.plugins.intake import matrix_act, matrix_check, matrix_claimed_intake, matrix_intake
 from tests.plugins.referrals import (
+    matrix_offer,
     OVERDUE,
     matrix_action,
     matrix_attachment,
@@ -213,6 +214,10 @@ ROWS: list[Row] = [
             ("referrals:note", 302, "post", matrix_referral(), {"text": "Called the GP"}),
             ("referrals:slots", 200, "get", matrix_referral(), None),
             ("referrals:book", 302, "post", matrix_referral(), {"slot": "Slot/none", "channel": "phone"}),
+            ("referrals:wait_list", 302, "post", matrix_referral(), None),
+            ("referrals:offers", 200, "get", None, None),
+            ("referrals:offer_accept", 302, "post", matrix_offer, {"channel": "phone"}),
+            ("referrals:offer_decline", 302, "post", matrix_offer, None),
             ("referrals:view_save", 302, "post", None, {"name": "Mine"}),
             ("referrals:view_delete", 404, "post", matrix_saved_view, None),
         ]

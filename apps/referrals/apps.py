@@ -26,6 +26,8 @@ class ReferralsConfig(AppConfig):
         handler_register("Task", handlers.on_task)
         handler_register("Appointment", handlers.on_appointment)
         handler_register("Encounter", handlers.on_encounter)
+        handler_register("Appointment", handlers.on_appointment_freeing_a_slot)
+        handler_register("Slot", handlers.on_slot)
 
         from apps.ehr.services.outbox import outbox_listener_register
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from apps.ehr.handlers import ResourceChange
 from apps.ehr.models import ServiceRequest
 
+from .services.waitlist import slot_freed
 from .services import (
     referral_appointment_from_ehr,
     referral_cancel_from_ehr,
@@ -88,3 +89,19 @@ def on_encounter(change: ResourceChange) -> None:
         return
     refs = [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
     referral_encounter_from_ehr(source_id=change.source_id, appointment_ids=refs, correlation_id=change.correlation_id)
+
+
+def on_appointment_freeing_a_slot(change: ResourceChange) -> None:
+    """An Appointment holding a slot was cancelled: the slot may go to the wait list."""
+    if change.outcome == "deleted" or change.resource.get("status") != "cancelled":
+        return
+    slot = next(iter(change.resource.get("slot") or []), {})
+    slot_ref = slot.get("reference", "") if isinstance(slot, dict) else ""
+    if "Slot/" in slot_ref:
+        slot_freed(source_id=change.source_id, slot_ref="Slot/" + slot_ref.rsplit("/", 1)[-1])
+
+
+def on_slot(change: ResourceChange) -> None:
+    """A Slot the EHR now says is free: offer it to the wait list (if no Appointment holds it)."""
+    if change.outcome != "deleted" and change.resource.get("status") == "free":
+        slot_freed(source_id=change.source_id, slot_ref=f"Slot/{change.resource_id}")

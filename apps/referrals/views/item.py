@@ -39,7 +39,7 @@ from ..forms import (
     ReasonNoteForm,
     RequestInfoForm,
 )
-from ..models import Referral
+from ..models import Referral, SlotOffer, WaitListEntry
 from ..selectors import queue_label
 from ..services import booking
 from ..workflow import State
@@ -165,6 +165,11 @@ TRANSITION_LABELS = {
     "rebooking_refused": "The EHR refused the rebooking",
     "confirm": "Patient confirmed",
     "cancel_appointment": "Appointment cancelled",
+    "wait_list_join": "Joined the wait list",
+    "wait_list_leave": "Left the wait list",
+    "offer": "Earlier slot offered",
+    "offer_declined": "Earlier slot declined",
+    "offer_expired": "Earlier slot offer expired",
 }
 STATE_LABELS = dict(State.choices)
 
@@ -241,6 +246,8 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
         "service_request": referral.service_request,
         "next_step": workflow_policy(WORKFLOW).next_step(referral),
         "appointment": booking.appointment_of(referral),
+        "on_wait_list": WaitListEntry.objects.filter(referral=referral, active=True).exists(),
+        "open_offer": referral.slot_offers.filter(status=SlotOffer.Status.OPEN).first(),
         "can_book": referral.state in (State.SCHEDULING, State.SCHEDULED, State.CONFIRMED)
         and can(user, referral, "work")
         and not referral.entered_by_hand,
