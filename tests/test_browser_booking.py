@@ -1,6 +1,10 @@
 """A scheduler books a referral from the worklist in a real browser (headless Chromium), against
 a real FHIR server process (sekmet): find a slot, book it, the EHR's Appointment schedules the
-referral, the patient confirms. Screenshots at 1366×768 in /tmp/shots/booking/."""
+referral, the patient confirms; a second patient waits for an earlier slot, the first
+appointment is cancelled from clinops, the EHR's cancellation frees the slot, and the waiting
+patient accepts the offer. Screenshots at 1366×768 in /tmp/shots/booking/."""
+
+import json
 
 import os
 import re
@@ -14,12 +18,13 @@ from playwright.sync_api import Page, expect
 from apps.core.roles import Role
 from apps.ehr.client import FhirClient
 from apps.ehr.models import OutboxMessage
+from apps.ehr.services.sources import source_upsert
 from apps.ehr.tests.fhir_server import fhir_server  # noqa: F401 - the fixture: a real FHIR server
 from apps.referrals.models import Referral, ReferralRoute
 from apps.referrals.workflow import State
 from tests.plugins.browser import csp_violations, sign_in
 from tests.plugins.core import SiteFactory, UserFactory
-from tests.plugins.ehr_store import source_make, store_make
+from tests.plugins.ehr_store import store_make
 from tests.plugins.referral_feed import CARDIOLOGY
 from tests.plugins.referrals import ReferralFactory
 
@@ -41,9 +46,7 @@ def test_a_scheduler_books_from_the_worklist_the_ehr_confirms_and_the_patient_co
     SHOTS.mkdir(parents=True, exist_ok=True)
     north = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
     UserFactory(username="sam", first_name="Sam", last_name="Rivera", role=Role.SCHEDULER, sites=[north])
-    source = source_make("ehr-north")
-    source.base_url = fhir_server
-    source.save()
+    source, token = source_upsert(name="ehr-north", base_url=fhir_server)
     ReferralRoute.objects.create(source=source, site=north)
     with FhirClient(base_url=fhir_server) as fhir:
         doctor = fhir.create({"resourceType": "Practitioner", "name": [{"family": "Adeyemi", "given": ["Ngozi"]}]})
@@ -112,4 +115,56 @@ def test_a_scheduler_books_from_the_worklist_the_ehr_confirms_and_the_patient_co
     page.goto(f"{live_server.url}/referrals/{referral.pk}/slots/")
     expect(page.get_by_role("heading", name=re.compile("^Rebook"))).to_be_visible()
     assert OutboxMessage.objects.filter(resource_type="Appointment", operation="create").count() == 1
+
+    # A second patient takes the last slot and waits for an earlier one.
+    ben = ReferralFactory(site=north, source=source, state=State.SCHEDULING, patient__family="Bello",
+                          patient__given="Ben")  # fmt: skip
+    page.goto(f"{live_server.url}/referrals/{ben.pk}/slots/")
+    page.locator("tr[data-slot]").last.get_by_role("button", name="Book").click()
+    page.reload()
+    expect(page.locator(".ref-state")).to_have_text("Scheduled")
+    page.get_by_role("button", name="Wait for an earlier slot").click()
+    expect(page.get_by_text("On the wait list for an earlier slot.")).to_be_visible()
+
+    # Ada cannot come after all: the scheduler cancels her appointment from clinops.
+    page.goto(f"{live_server.url}/referrals/{referral.pk}/")
+    page.locator("summary", has_text="Cancel the appointment").click()
+    page.get_by_label("Reason").last.fill("Patient in hospital elsewhere")
+    page.get_by_role("button", name="Cancel the appointment").click()
+    expect(page.locator(".ref-state")).to_have_text("Scheduling")
+    ada = Referral.objects.get(pk=referral.pk)
+    cancelled = OutboxMessage.objects.get(resource_type="Appointment", operation="update")
+    assert cancelled.status == OutboxMessage.Status.SENT
+    # The EHR frees the slot and tells clinops (its webhook): the cancelled Appointment and the Slot.
+    with FhirClient(base_url=fhir_server) as fhir:
+        appointment = fhir.read("Appointment", cancelled.resource_id)
+        assert appointment["status"] == "cancelled"
+        freed_id = appointment["slot"][0]["reference"].split("/")[1]
+        freed = fhir.update({**fhir.read("Slot", freed_id), "status": "free"}).body
+    for resource in (appointment, freed):
+        answer = page.request.post(
+            f"{live_server.url}/integrations/{source.name}/fhir", data=json.dumps(resource),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"},
+        )  # fmt: skip
+        assert answer.status == 202, answer.text()
+    assert ada.state == State.SCHEDULING
+
+    page.goto(f"{live_server.url}/referrals/")
+    page.get_by_role("link", name="Earlier-slot offers").click()
+    offer = page.locator("tr[data-offer]")
+    expect(offer).to_have_count(1)
+    expect(offer).to_contain_text("Bello, Ben")
+    expect(offer).to_contain_text("days sooner")
+    page.screenshot(path=str(SHOTS / "offers.png"))
+    offer.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text("Offer accepted")).to_be_visible()
+    page.reload()
+    expect(page.locator(".ref-state")).to_have_text("Scheduled")
+    expect(page.locator("[data-appointment]")).to_contain_text("Ngozi Adeyemi")
+    page.screenshot(path=str(SHOTS / "rebooked.png"), full_page=True)
+    ben.refresh_from_db()
+    assert ben.state == State.SCHEDULED and ben.appointment_ref
+    # Ben's old appointment was cancelled on the EHR once the earlier one was booked.
+    old = OutboxMessage.objects.filter(resource_type="Appointment", operation="update").exclude(pk=cancelled.pk).get()
+    assert old.status == OutboxMessage.Status.SENT and old.changes["status"] == "cancelled"
     assert not violations and not errors, (violations, errors)

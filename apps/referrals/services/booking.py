@@ -159,14 +159,18 @@ def referral_free_slots(
 def _live_slots(
     referral: Referral, now: datetime
 ) -> list[tuple[str, datetime, datetime | None, dict[str, str], str]]:
-    """``GET Schedule`` and ``GET Slot?status=free&start=ge…`` on the EHR (a few pages at most)."""
+    """``GET Schedule`` and ``GET Slot?status=free&start=ge…`` on the EHR (a few pages at most).
+    The pages also go into the inbox like a poll's, so the local store (and the wait list, which
+    offers only stored slots) catches up with what the EHR said."""
     from apps.ehr.services.extract import instant
 
     out = []
+    pages: list[dict[str, Any]] = []
     try:
         with client_for(referral.source) as client:
             schedules: dict[str, dict[str, str]] = {}
             for n, page in enumerate(client.search_pages("Schedule", {"_count": "100"})):
+                pages.append(page)
                 for entry in page.get("entry") or []:
                     resource = entry.get("resource") or {}
                     if resource.get("resourceType") == "Schedule" and resource.get("id"):
@@ -175,6 +179,7 @@ def _live_slots(
                     break
             params = {"status": "free", "start": f"ge{now.strftime('%Y-%m-%dT%H:%M:%SZ')}", "_count": "100"}
             for n, page in enumerate(client.search_pages("Slot", params)):
+                pages.append(page)
                 for entry in page.get("entry") or []:
                     slot = entry.get("resource") or {}
                     if slot.get("resourceType") != "Slot" or slot.get("status") != "free":
@@ -189,7 +194,21 @@ def _live_slots(
                     break
     except FhirClientError as exc:
         logger.info("booking: live slot search failed (%s); local slots only", exc.__class__.__name__)
+    _store_pages(referral, pages)
     return out
+
+
+def _store_pages(referral: Referral, pages: list[dict[str, Any]]) -> None:
+    from apps.ehr.services.envelope import EnvelopeError
+    from apps.ehr.services.inbox import inbox_receive
+
+    for page in pages:
+        if page.get("entry"):
+            try:
+                inbox_receive(source=referral.source, body=page, channel=InboxMessage.Channel.POLL,
+                              reject_invalid_ids=False)  # fmt: skip
+            except EnvelopeError as exc:
+                logger.info("booking: a slot search page was not stored (%s)", exc.__class__.__name__)
 
 
 def _slot_for(referral: Referral, slot_ref: str) -> FreeSlot:

@@ -30,6 +30,10 @@ from .booking import _busy_slot_refs, _schedule_dict, _schedule_fits, _when, ref
 Status = SlotOffer.Status
 
 
+def _days(days: float) -> str:
+    return f"{days:g} day" + ("" if days == 1 else "s")
+
+
 def offer_hold() -> timedelta:
     return timedelta(hours=float(getattr(settings, "REFERRAL_OFFER_HOLD_HOURS", 4)))
 
@@ -137,10 +141,10 @@ def slot_offer_accept(*, offer_id: int, by: User, channel: str = OutreachChannel
     if offer.status != Status.OPEN:
         raise ConflictError(f"This offer is already {offer.get_status_display().lower()}.", code="offer_closed")
     referral_book(referral_id=offer.referral_id, by=by, slot_ref=offer.slot_ref, channel=channel,
-                  note=f"Patient accepted the earlier slot ({offer.days_sooner:g} days sooner)")  # fmt: skip
+                  note=f"Patient accepted the earlier slot ({_days(offer.days_sooner)} sooner)")  # fmt: skip
     with transaction.atomic():
         offer = _decide(offer_id, by, Status.ACCEPTED)
-        waitlist_leave(referral_id=offer.referral_id, reason="Accepted an earlier slot")
+        waitlist_leave(referral_id=offer.referral_id, by=by, reason="Accepted an earlier slot")
     return offer
 
 
