@@ -28,6 +28,8 @@ class ReferralsConfig(AppConfig):
         handler_register("Encounter", handlers.on_encounter)
         handler_register("Appointment", handlers.on_appointment_freeing_a_slot)
         handler_register("Slot", handlers.on_slot)
+        handler_register("Communication", handlers.on_communication)
+        handler_register("Task", handlers.on_task_input)
 
         from apps.ehr.services.outbox import outbox_listener_register
 

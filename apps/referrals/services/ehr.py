@@ -24,7 +24,7 @@ from apps.workflow.transitions import EXCEPTIONS_QUEUE, item_open, transition_ap
 
 from ..models import Referral
 from ..routing import route_for, service_line_for, specialty_canonical
-from ..workflow import CLOSED, HAS_APPOINTMENT
+from ..workflow import CLOSED, HAS_APPOINTMENT, State
 
 EHR = TransitionSource.EHR
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -201,4 +201,21 @@ def referral_encounter_from_ehr(
     if referral is not None:
         transition_apply(referral, "complete", source=EHR, reason="Encounter finished in the EHR",
                          correlation_id=correlation_id)  # fmt: skip
+    return referral
+
+
+@transaction.atomic
+def referral_info_from_ehr(
+    *, source_id: int, task_id: str, answer: str, what: str, correlation_id: str = ""
+) -> Referral | None:
+    """The referrer answered the question (a Communication about their Task, or the Task updated
+    with input): back to triage, the SLA clock resumed where it stopped, the answer on the timeline."""
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .filter(source_id=source_id, task_ref=f"Task/{task_id}", state=State.NEEDS_INFO)
+        .first()
+    )
+    if referral is not None:
+        transition_apply(referral, "receive_info", source=EHR, correlation_id=correlation_id,
+                         reason=f"The referrer answered ({what}): {answer}"[:2000])  # fmt: skip
     return referral
