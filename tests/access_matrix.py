@@ -18,10 +18,10 @@ from tests.plugins.ehr_messages import matrix_inbox_kwargs, matrix_outbox_kwargs
 from tests.plugins.ehr_store import matrix_read_kwargs
 from tests.plugins.intake import matrix_act, matrix_check, matrix_claimed_intake, matrix_intake
 from tests.plugins.referrals import (
-    matrix_offer,
     OVERDUE,
     matrix_action,
     matrix_attachment,
+    matrix_offer,
     matrix_patient,
     matrix_referral,
     matrix_saved_view,
@@ -89,6 +89,8 @@ ROWS: list[Row] = [
     # The simulated EHR (apps/demo/ehr_server.py) exists only with DEBUG on (tests run with it off).
     Row("demo:ehr-task", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "t1"}, other_site=404),
     Row("demo:ehr-appointment", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "a1"}, other_site=404),
+    Row("demo:ehr-appointment-create", every(404, anonymous=404), method="post"),
+    Row("demo:ehr-communication-create", every(404, anonymous=404), method="post"),
     Row("admin:index", every(302, **dict.fromkeys(STAFF, 200))),
     Row("api-schema", every(200, anonymous=401), api=True),
     Row("core-api:me", every(200, anonymous=401), api=True),

@@ -113,7 +113,7 @@ def test_book_a_live_slot_the_ehr_confirms_and_a_retry_books_nothing_twice(setup
 
 
 def test_a_slot_already_held_on_the_ehr_is_refused_with_the_next_free_slots(setup, fhir, ehr):
-    (first, second), scheduler, capture = setup
+    (_, second), scheduler, capture = setup
     slot = ehr["slots"][0]
     # Another booking holds the slot on the EHR, and clinops has not heard of it yet.
     fhir.create({

@@ -5,7 +5,6 @@ appointment is cancelled from clinops, the EHR's cancellation frees the slot, an
 patient accepts the offer. Screenshots at 1366×768 in /tmp/shots/booking/."""
 
 import json
-
 import os
 import re
 from datetime import timedelta

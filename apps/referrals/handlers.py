@@ -9,7 +9,6 @@ from django.conf import settings
 from apps.ehr.handlers import ResourceChange
 from apps.ehr.models import ServiceRequest
 
-from .services.waitlist import slot_freed
 from .services import (
     referral_appointment_from_ehr,
     referral_cancel_from_ehr,
@@ -18,6 +17,7 @@ from .services import (
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
 )
+from .services.waitlist import slot_freed
 
 DEFAULT_REFERRAL_CATEGORIES = {"http://snomed.info/sct|3457005", "|referral"}
 
@@ -96,7 +96,7 @@ def on_appointment_freeing_a_slot(change: ResourceChange) -> None:
     """An Appointment holding a slot was cancelled: the slot may go to the wait list."""
     if change.outcome == "deleted" or change.resource.get("status") != "cancelled":
         return
-    slot = next(iter(change.resource.get("slot") or []), {})
+    slot: Any = next(iter(change.resource.get("slot") or []), {})
     slot_ref = slot.get("reference", "") if isinstance(slot, dict) else ""
     if "Slot/" in slot_ref:
         slot_freed(source_id=change.source_id, slot_ref="Slot/" + slot_ref.rsplit("/", 1)[-1])

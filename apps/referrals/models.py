@@ -164,9 +164,7 @@ class SlotOffer(models.Model):
     class Meta:
         ordering = ["expires_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["slot_ref", "referral"], name="ref_offer_once_per_slot_and_referral"
-            ),
+            models.UniqueConstraint(fields=["slot_ref", "referral"], name="ref_offer_once_per_slot_and_referral"),
             models.UniqueConstraint(
                 fields=["slot_ref"], condition=models.Q(status="open"), name="ref_offer_one_open_per_slot"
             ),

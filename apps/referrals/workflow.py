@@ -17,6 +17,9 @@ Transitions change fields only; services lock, save, log and queue the closed-lo
 Each state maps to the FHIR Task status and businessStatus sent back to the referrer.
 """
 
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django_fsm import FSMField, transition
 
@@ -134,6 +137,8 @@ STAFF_TRANSITIONS = frozenset(
 
 class ReferralTransitions(models.Model):
     state = FSMField(default=State.RECEIVED, choices=State.choices, protected=True)
+    if TYPE_CHECKING:  # fields of the concrete model the transitions set
+        confirmed_at: datetime | None
 
     class Meta:
         abstract = True

@@ -8,72 +8,142 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_api_tokens'),
-        ('referrals', '0005_entered_by_hand'),
+        ("core", "0004_api_tokens"),
+        ("referrals", "0005_entered_by_hand"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='referral',
-            name='booking_slot_ref',
+            model_name="referral",
+            name="booking_slot_ref",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='referral',
-            name='confirmed_at',
-            field=models.DateTimeField(blank=True, help_text='When the patient confirmed the appointment', null=True),
+            model_name="referral",
+            name="confirmed_at",
+            field=models.DateTimeField(blank=True, help_text="When the patient confirmed the appointment", null=True),
         ),
         migrations.AddField(
-            model_name='referral',
-            name='replaces_appointment_ref',
+            model_name="referral",
+            name="replaces_appointment_ref",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='referral',
-            name='scheduled_at',
+            model_name="referral",
+            name="scheduled_at",
             field=models.DateTimeField(blank=True, help_text="When the EHR's appointment was booked", null=True),
         ),
         migrations.AlterField(
-            model_name='referral',
-            name='state',
-            field=django_fsm.FSMField(choices=[('received', 'Received'), ('triage', 'In triage'), ('accepted', 'Accepted'), ('pending_auth', 'Pending authorisation'), ('scheduling', 'Scheduling'), ('booking', 'Booking'), ('scheduled', 'Scheduled'), ('confirmed', 'Patient confirmed'), ('completed', 'Completed'), ('needs_info', 'Needs information'), ('declined', 'Declined'), ('cancelled', 'Cancelled'), ('abandoned', 'Abandoned')], default='received', max_length=50, protected=True),
+            model_name="referral",
+            name="state",
+            field=django_fsm.FSMField(
+                choices=[
+                    ("received", "Received"),
+                    ("triage", "In triage"),
+                    ("accepted", "Accepted"),
+                    ("pending_auth", "Pending authorisation"),
+                    ("scheduling", "Scheduling"),
+                    ("booking", "Booking"),
+                    ("scheduled", "Scheduled"),
+                    ("confirmed", "Patient confirmed"),
+                    ("completed", "Completed"),
+                    ("needs_info", "Needs information"),
+                    ("declined", "Declined"),
+                    ("cancelled", "Cancelled"),
+                    ("abandoned", "Abandoned"),
+                ],
+                default="received",
+                max_length=50,
+                protected=True,
+            ),
         ),
         migrations.CreateModel(
-            name='SlotOffer',
+            name="SlotOffer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slot_ref', models.CharField(max_length=200)),
-                ('slot_start', models.DateTimeField()),
-                ('current_start', models.DateTimeField(help_text='The start of the appointment the offer would replace')),
-                ('status', models.CharField(choices=[('open', "Waiting for the patient's answer"), ('accepted', 'Accepted'), ('declined', 'Declined'), ('expired', 'Expired'), ('withdrawn', 'Withdrawn (the slot was taken)')], default='open', max_length=16)),
-                ('offered_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slot_offers', to='referrals.referral')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.site')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slot_ref", models.CharField(max_length=200)),
+                ("slot_start", models.DateTimeField()),
+                (
+                    "current_start",
+                    models.DateTimeField(help_text="The start of the appointment the offer would replace"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting for the patient's answer"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("expired", "Expired"),
+                            ("withdrawn", "Withdrawn (the slot was taken)"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("offered_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="slot_offers", to="referrals.referral"
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="+", to="core.site"),
+                ),
             ],
             options={
-                'ordering': ['expires_at', 'id'],
-                'indexes': [models.Index(fields=['status', 'expires_at'], name='ref_offer_due')],
-                'constraints': [models.UniqueConstraint(fields=('slot_ref', 'referral'), name='ref_offer_once_per_slot_and_referral'), models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('slot_ref',), name='ref_offer_one_open_per_slot')],
+                "ordering": ["expires_at", "id"],
+                "indexes": [models.Index(fields=["status", "expires_at"], name="ref_offer_due")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("slot_ref", "referral"), name="ref_offer_once_per_slot_and_referral"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")), fields=("slot_ref",), name="ref_offer_one_open_per_slot"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WaitListEntry',
+            name="WaitListEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('active', models.BooleanField(default=True)),
-                ('joined_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('left_at', models.DateTimeField(blank=True, null=True)),
-                ('joined_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('referral', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='wait_list_entry', to='referrals.referral')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("active", models.BooleanField(default=True)),
+                ("joined_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("left_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "joined_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "referral",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="wait_list_entry",
+                        to="referrals.referral",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['active', 'joined_at'], name='ref_waitlist_active')],
+                "indexes": [models.Index(fields=["active", "joined_at"], name="ref_waitlist_active")],
             },
         ),
     ]

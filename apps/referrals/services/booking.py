@@ -156,9 +156,7 @@ def referral_free_slots(
     ]  # fmt: skip
 
 
-def _live_slots(
-    referral: Referral, now: datetime
-) -> list[tuple[str, datetime, datetime | None, dict[str, str], str]]:
+def _live_slots(referral: Referral, now: datetime) -> list[tuple[str, datetime, datetime | None, dict[str, str], str]]:
     """``GET Schedule`` and ``GET Slot?status=free&start=ge…`` on the EHR (a few pages at most).
     The pages also go into the inbox like a poll's, so the local store (and the wait list, which
     offers only stored slots) catches up with what the EHR said."""
@@ -310,10 +308,11 @@ def _when(referral: Referral, moment: datetime) -> str:
 def booking_outbox_result(message: OutboxMessage, body: dict[str, Any]) -> None:
     """The EHR answered a booking (outbox listener): its Appointment goes through the ingestion
     path (which schedules the referral); a refusal brings the referral back with the reason."""
-    if not message.dedupe_key.startswith(BOOKING_KEY):
+    key = message.dedupe_key or ""
+    if not key.startswith(BOOKING_KEY):
         return
-    referral_id = int(message.dedupe_key[len(BOOKING_KEY) :].split(":", 1)[0])
-    slot_ref = message.dedupe_key.split(":", 2)[2]
+    referral_id = int(key[len(BOOKING_KEY) :].split(":", 1)[0])
+    slot_ref = key.split(":", 2)[2]
     referral = Referral.objects.select_related("service_request", "source").filter(pk=referral_id).first()
     if referral is None:
         return

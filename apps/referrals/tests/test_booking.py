@@ -60,7 +60,9 @@ def capture(django_capture_on_commit_callbacks):
 @pytest.fixture
 def setup(capture):
     source, site = make_source()
-    feed(source, service_request(), *people(), schedule(), schedule("sch-derm", DERMATOLOGY, "dr-skin"), capture=capture)
+    feed(
+        source, service_request(), *people(), schedule(), schedule("sch-derm", DERMATOLOGY, "dr-skin"), capture=capture
+    )
     feed(
         source,
         slot("s1", "2026-03-12T09:00:00Z"),
@@ -116,7 +118,7 @@ def _sent(message: OutboxMessage, body: dict, capture) -> None:
 
 @time_machine.travel(NOW, tick=False)
 def test_book_records_the_patients_yes_asks_the_ehr_and_its_appointment_schedules(setup, capture):
-    referral, scheduler, source = setup
+    referral, scheduler, _ = setup
     with capture(execute=False):
         referral_book(referral_id=referral.pk, by=scheduler, slot_ref="Slot/s2")
     referral.refresh_from_db()

@@ -103,7 +103,7 @@ def test_decline_and_expiry_go_to_the_next_in_line(world, capture):
 
 @time_machine.travel(NOW, tick=False)
 def test_accept_rebooks_into_the_earlier_slot_and_leaves_the_wait_list(world, capture):
-    source, scheduler, refs = world
+    source, scheduler, _ = world
     _free_the_early_slot(source, capture)
     offer = SlotOffer.objects.get(status=OPEN)
     with capture(execute=False):
