@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
 from apps.core.roles import Role
 from apps.ehr.models import OutboxMessage
 from apps.referrals.models import Referral, SlotOffer
+from apps.referrals.selectors import SLOT_OFFERS_SQL
 from apps.referrals.services.waitlist import (
     slot_offer_accept,
     slot_offer_decline,
@@ -116,6 +118,10 @@ def test_accept_rebooks_into_the_earlier_slot_and_leaves_the_wait_list(world, ca
     assert message.changes["slot"] == [{"reference": "Slot/s-early"}]
     with pytest.raises(ConflictError):  # answered twice
         slot_offer_accept(offer_id=offer.pk, by=scheduler)
+    with connection.cursor() as cursor:  # what the scorecard reads: offers accepted and days sooner
+        cursor.execute(f"SELECT status, slot_start, current_start FROM {SLOT_OFFERS_SQL} o")  # noqa: S608
+        [(status, slot_start, current_start)] = cursor.fetchall()
+    assert status == "accepted" and str(slot_start) < str(current_start)
 
 
 def test_an_expired_offer_cannot_be_accepted(world, capture):
