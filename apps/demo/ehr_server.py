@@ -9,12 +9,18 @@ for the demo source only: a read returns the resource as the EHR last sent it (f
 synced store) or as the last write left it, with its version; a write needs the source's bearer
 token and the current version (else 412) and keeps the new version in memory (a demo EHR,
 forgotten when the server restarts, like the live feed). With DEBUG off it is a 404.
+
+Booking (issue 15): ``POST [base]/Appointment`` books a slot as an EHR would: the conditional
+create's ``If-None-Exist: identifier=system|value`` answers 200 with the Appointment already made
+(a retry books nothing twice), a slot another live Appointment holds is a 409, else 201 with the
+new Appointment. ``POST [base]/Communication`` takes the referral questions clinops sends.
 """
 
 import json
 import secrets
 import threading
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -74,6 +80,65 @@ def task(request: HttpRequest, fhir_id: str) -> HttpResponse:
 def appointment(request: HttpRequest, fhir_id: str) -> HttpResponse:
     """``GET``/``PUT [base]/Appointment/<id>`` of the simulated EHR (the front desk's check-ins)."""
     return _resource(request, "Appointment", fhir_id)
+
+
+@login_not_required  # as ``task``
+@csrf_exempt
+@require_http_methods(["POST"])
+def appointment_create(request: HttpRequest) -> HttpResponse:
+    """``POST [base]/Appointment``: book a slot (conditional create; 409 when the slot is taken)."""
+    problem = _create_refusal(request)
+    if problem is not None:
+        return problem
+    body = json.loads(request.body)
+    if body.get("resourceType") != "Appointment":
+        return _outcome(400, "invalid", "Expected an Appointment.")
+    wanted = (parse_qs(request.headers.get("If-None-Exist", "")).get("identifier") or [""])[0]
+    slots = {s.get("reference") for s in body.get("slot") or [] if isinstance(s, dict)}
+    with _lock:
+        mine = [r for (kind, _), r in _written.items() if kind == "Appointment"]
+        for existing in mine:
+            ids = {f"{i.get('system')}|{i.get('value')}" for i in existing.get("identifier") or []}
+            if wanted and wanted in ids:
+                return _answer(existing, 200)
+        held = {s.get("reference") for r in mine if r.get("status") != "cancelled" for s in r.get("slot") or []}
+        stored = Appointment.objects.filter(
+            source__name=SOURCE, slot_ref__in=[s for s in slots if s], deleted=False
+        ).exclude(status__in=["cancelled", "noshow", "entered-in-error"])
+        if slots & held or stored.exists():
+            return _outcome(409, "conflict", "The slot is already booked.")
+        created = {**body, "id": f"clinops-{secrets.token_hex(6)}", "meta": {"versionId": "1"}}
+        _written[("Appointment", created["id"])] = created
+    return _answer(created, 201)
+
+
+@login_not_required  # as ``task``
+@csrf_exempt
+@require_http_methods(["POST"])
+def communication_create(request: HttpRequest) -> HttpResponse:
+    """``POST [base]/Communication``: a question for the referrer, kept like any write."""
+    problem = _create_refusal(request)
+    if problem is not None:
+        return problem
+    body = json.loads(request.body)
+    if body.get("resourceType") != "Communication":
+        return _outcome(400, "invalid", "Expected a Communication.")
+    created = {**body, "id": f"clinops-{secrets.token_hex(6)}", "meta": {"versionId": "1"}}
+    with _lock:
+        _written[("Communication", created["id"])] = created
+    return _answer(created, 201)
+
+
+def _create_refusal(request: HttpRequest) -> HttpResponse | None:
+    if not settings.DEBUG:
+        raise Http404("The simulated EHR runs only in the demo (DEBUG).")
+    if not _authorised(request):
+        return _outcome(401, "login", "Bearer token of the demo source required.")
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        return _outcome(400, "invalid", "The body is not JSON.")
+    return None if isinstance(body, dict) else _outcome(400, "invalid", "Expected a FHIR resource.")
 
 
 def _resource(request: HttpRequest, kind: str, fhir_id: str) -> HttpResponse:

@@ -26,6 +26,16 @@ class ReferralsConfig(AppConfig):
         handler_register("Task", handlers.on_task)
         handler_register("Appointment", handlers.on_appointment)
         handler_register("Encounter", handlers.on_encounter)
+        handler_register("Appointment", handlers.on_appointment_freeing_a_slot)
+        handler_register("Slot", handlers.on_slot)
+        handler_register("Communication", handlers.on_communication)
+        handler_register("Task", handlers.on_task_input)
+
+        from apps.ehr.services.outbox import outbox_listener_register
+
+        from .services.booking import booking_outbox_result
+
+        outbox_listener_register("Appointment", booking_outbox_result)
 
         from apps.core.navigation import NavEntry, nav_register
 

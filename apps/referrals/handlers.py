@@ -13,9 +13,11 @@ from .services import (
     referral_appointment_from_ehr,
     referral_cancel_from_ehr,
     referral_encounter_from_ehr,
+    referral_info_from_ehr,
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
 )
+from .services.waitlist import slot_freed
 
 DEFAULT_REFERRAL_CATEGORIES = {"http://snomed.info/sct|3457005", "|referral"}
 
@@ -88,3 +90,61 @@ def on_encounter(change: ResourceChange) -> None:
         return
     refs = [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
     referral_encounter_from_ehr(source_id=change.source_id, appointment_ids=refs, correlation_id=change.correlation_id)
+
+
+def on_appointment_freeing_a_slot(change: ResourceChange) -> None:
+    """An Appointment holding a slot was cancelled: the slot may go to the wait list."""
+    if change.outcome == "deleted" or change.resource.get("status") != "cancelled":
+        return
+    slot: Any = next(iter(change.resource.get("slot") or []), {})
+    slot_ref = slot.get("reference", "") if isinstance(slot, dict) else ""
+    if "Slot/" in slot_ref:
+        slot_freed(source_id=change.source_id, slot_ref="Slot/" + slot_ref.rsplit("/", 1)[-1])
+
+
+def on_slot(change: ResourceChange) -> None:
+    """A Slot the EHR now says is free: offer it to the wait list (if no Appointment holds it)."""
+    if change.outcome != "deleted" and change.resource.get("status") == "free":
+        slot_freed(source_id=change.source_id, slot_ref=f"Slot/{change.resource_id}")
+
+
+QUESTION_SYSTEM = "http://clinops.example.org/fhir/referral-question"
+
+
+def _text(values: Any) -> str:
+    parts = []
+    for item in values or []:
+        if not isinstance(item, dict):
+            continue
+        for key in ("contentString", "valueString"):
+            if isinstance(item.get(key), str):
+                parts.append(item[key])
+        concept = item.get("valueCodeableConcept")
+        if isinstance(concept, dict) and concept.get("text"):
+            parts.append(str(concept["text"]))
+    return " ".join(parts).strip()
+
+
+def on_communication(change: ResourceChange) -> None:
+    """The referrer's answer: a Communication about their Task (our own question, echoed back, is not one)."""
+    resource = change.resource
+    if change.outcome == "deleted" or resource.get("status") not in ("completed", "in-progress"):
+        return
+    if any(isinstance(i, dict) and i.get("system") == QUESTION_SYSTEM for i in resource.get("identifier") or []):
+        return
+    tasks = [a.get("reference", "") for a in resource.get("about") or [] if isinstance(a, dict)]
+    task_ids = [ref.rsplit("/", 1)[-1] for ref in tasks if "Task/" in ref]
+    answer = _text(resource.get("payload"))
+    for task_id in task_ids[:1]:
+        referral_info_from_ehr(source_id=change.source_id, task_id=task_id, answer=answer or "(no text)",
+                               what="a message", correlation_id=change.correlation_id)  # fmt: skip
+
+
+def on_task_input(change: ResourceChange) -> None:
+    """The referrer updated their Task with input (and took it off hold): that is their answer."""
+    resource = change.resource
+    if change.outcome == "deleted" or resource.get("status") in ("on-hold", "cancelled") or not resource.get("input"):
+        return
+    answer = _text(resource.get("input"))
+    referral_info_from_ehr(source_id=change.source_id, task_id=change.resource_id, answer=answer or "(no text)",
+                           what="the task", correlation_id=change.correlation_id)  # fmt: skip

@@ -32,6 +32,11 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
     auth_required = models.BooleanField(default=False)
     decline_reason = models.CharField(max_length=64, blank=True)
     appointment_ref = models.CharField(max_length=200, blank=True)
+    # Booking from clinops (issue 15): the slot asked of the EHR, and the appointment a rebooking replaces.
+    booking_slot_ref = models.CharField(max_length=200, blank=True)
+    replaces_appointment_ref = models.CharField(max_length=200, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True, help_text="When the EHR's appointment was booked")
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the patient confirmed the appointment")
     outreach_attempts = models.PositiveSmallIntegerField(default=0)
     exception_reason = models.CharField(max_length=300, blank=True, help_text="Why it is in the exceptions queue")
     possible_duplicate_of = models.ForeignKey(
@@ -115,3 +120,60 @@ class ReferralAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.size} bytes) of referral {self.referral_id}"
+
+
+class WaitListEntry(models.Model):
+    """A scheduled referral waiting for an earlier slot (issue 15): offered freed slots in turn."""
+
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="wait_list_entry")
+    active = models.BooleanField(default=True)
+    joined_at = models.DateTimeField(default=timezone.now)
+    joined_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["active", "joined_at"], name="ref_waitlist_active")]
+
+    def __str__(self) -> str:
+        return f"Wait list: referral {self.referral_id}{'' if self.active else ' (left)'}"
+
+
+class SlotOffer(models.Model):
+    """An earlier slot offered to a waiting referral, held for a while; one open offer per slot."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for the patient's answer"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn (the slot was taken)"
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="slot_offers")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    slot_ref = models.CharField(max_length=200)
+    slot_start = models.DateTimeField()
+    current_start = models.DateTimeField(help_text="The start of the appointment the offer would replace")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["slot_ref", "referral"], name="ref_offer_once_per_slot_and_referral"),
+            models.UniqueConstraint(
+                fields=["slot_ref"], condition=models.Q(status="open"), name="ref_offer_one_open_per_slot"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="ref_offer_due")]
+
+    def __str__(self) -> str:
+        return f"Offer of {self.slot_ref} to referral {self.referral_id} ({self.status})"
+
+    @property
+    def days_sooner(self) -> float:
+        return round((self.current_start - self.slot_start).total_seconds() / 86400, 1)

@@ -23,7 +23,7 @@ from apps.workflow.selectors import (
 )
 from apps.workflow.sla import SUPERVISOR_QUEUE
 
-from .models import Referral
+from .models import Referral, SlotOffer
 from .services import EXCEPTIONS_QUEUE
 from .workflow import QUEUE_LABELS
 
@@ -155,6 +155,16 @@ def claim_conflict_message(*, referral_id: int) -> str:
 # per referral: ``id`` (the ``item_id`` of its transition-log rows), ``outreach_attempts``
 # (patient contact attempts recorded so far) and ``entered_by_hand`` (boolean: a fax or phone
 # referral entered by staff, not received from the EHR; scorecards may keep them apart).
+# scheduled_at: when the EHR's appointment was booked; confirmed_at: when the patient said they
+# will come (the "time to appointment confirmation" measure: confirmed_at - opened_at, or - scheduled_at).
 REFERRAL_FACTS_SQL = sql_relation(
-    Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand"
-)
+    Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand",
+    opened_at="opened_at", scheduled_at="scheduled_at", confirmed_at="confirmed_at",
+)  # fmt: skip
+
+# Earlier-slot offers for the scorecard (offers made and accepted, days sooner per accepted offer):
+# days sooner = current_start - slot_start of the accepted ones.
+SLOT_OFFERS_SQL = sql_relation(
+    SlotOffer, id="id", referral_id="referral", site_id="site", status="status", offered_at="offered_at",
+    decided_at="decided_at", slot_start="slot_start", current_start="current_start",
+)  # fmt: skip

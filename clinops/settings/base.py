@@ -284,6 +284,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
     "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
     "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
+    "referrals-slot-offers-expire": {"task": "referrals.slot_offers_expire", "schedule": 60.0},
+    "referrals-booking-sweep": {"task": "referrals.booking_sweep", "schedule": 60.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
     "core-audit-anchor": {
@@ -297,6 +299,9 @@ CLINOPS_AUDIT_ANCHOR_FILE = env("CLINOPS_AUDIT_ANCHOR_FILE", default="")
 
 # JSON from outside (webhook, APIs, $translate, ConceptMap files): deeper nesting is a 400.
 CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
+
+# Earlier-slot offers (referrals wait list): how long a freed slot is held for the patient offered it.
+REFERRAL_OFFER_HOLD_HOURS = env.float("REFERRAL_OFFER_HOLD_HOURS", default=4.0)
 
 # EHR sync
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)

@@ -158,3 +158,16 @@ def matrix_attachment(site: Any) -> dict[str, Any]:
         data=b"%PDF-1.4\n", uploaded_by=UserFactory(role=Role.SCHEDULER, sites=[site]),
     )  # fmt: skip
     return {"pk": referral.pk, "attachment_pk": document.pk}
+
+
+def matrix_offer(site: Any) -> dict[str, Any]:
+    """An open earlier-slot offer to a scheduled referral there (its slot unknown to the store)."""
+    from apps.referrals.models import SlotOffer
+
+    referral = ReferralFactory(site=site, state=State.SCHEDULED, appointment_ref="Appointment/matrix")
+    now = timezone.now()
+    offer = SlotOffer.objects.create(
+        referral=referral, site=site, slot_ref=f"Slot/matrix-{referral.pk}", slot_start=now + timedelta(days=1),
+        current_start=now + timedelta(days=9), offered_at=now, expires_at=now + timedelta(hours=4),
+    )  # fmt: skip
+    return {"pk": offer.pk}

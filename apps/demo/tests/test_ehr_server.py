@@ -80,3 +80,102 @@ def test_the_front_desks_check_in_reaches_the_simulated_ehrs_appointment(client,
     assert client.get(url, **auth).json()["status"] == "arrived"
     task_shaped = client.put(url, {**arrived, "resourceType": "Task"}, content_type="application/fhir+json", **auth)
     assert task_shaped.status_code == 400
+
+
+# --- booking (issue 15) -------------------------------------------------------------------
+
+
+def test_the_demo_schedule_is_weekday_slots_per_specialist_with_stable_ids():
+    from datetime import date
+
+    from apps.demo.schedule import demo_schedule
+
+    first = demo_schedule(today=date(2026, 3, 6), days=2)  # a Friday: Monday and Tuesday follow
+    assert first == demo_schedule(today=date(2026, 3, 6), days=2)
+    slots = [r for r in first if r["resourceType"] == "Slot"]
+    assert {s["start"][:10] for s in slots} == {"2026-03-09", "2026-03-10"}
+    schedules = [r for r in first if r["resourceType"] == "Schedule"]
+    assert {a["reference"] for a in schedules[0]["actor"]} == {"Practitioner/prac-394579002-0", "Location/loc-north"}
+
+
+def test_a_booking_is_created_once_and_a_taken_slot_is_a_409(client, demo_task):
+    from urllib.parse import urlencode
+
+    url = reverse("demo:ehr-appointment-create")
+    auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
+
+    def book(identifier: str, sr: str) -> object:
+        body = {
+            "resourceType": "Appointment", "status": "booked", "slot": [{"reference": "Slot/s1"}],
+            "identifier": [{"system": "http://clinops.example.org/fhir/slot-hold", "value": identifier}],
+            "basedOn": [{"reference": f"ServiceRequest/{sr}"}], "participant": [],
+        }  # fmt: skip
+        header = urlencode({"identifier": f"http://clinops.example.org/fhir/slot-hold|{identifier}"})
+        return client.post(url, json.dumps(body), content_type="application/fhir+json", HTTP_IF_NONE_EXIST=header,
+                           **auth)  # fmt: skip
+
+    assert client.post(url, "{}", content_type="application/fhir+json").status_code == 401
+    first = book("s1-v1", "sr1")
+    assert first.status_code == 201 and first.json()["status"] == "booked"
+    again = book("s1-v1", "sr1")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]  # the retry finds it
+    taken = book("s1-v2", "sr2")
+    assert taken.status_code == 409 and "already booked" in taken.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clinops_books_on_the_simulated_ehr_and_a_slot_taken_there_comes_back_refused(live_server, settings):
+    import requests
+
+    from apps.core.roles import Role
+    from apps.demo.schedule import demo_slots_publish
+    from apps.ehr.services.sources import source_upsert
+    from apps.referrals import services
+    from apps.referrals.models import Referral
+    from apps.referrals.services.booking import referral_book, referral_free_slots
+    from apps.referrals.workflow import State
+    from apps.workflow.models import Transition
+    from tests.plugins.core import SiteFactory, UserFactory
+    from tests.plugins.referral_feed import feed, make_source, service_request
+
+    settings.DEBUG = True
+    site = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
+    source, _ = make_source(site, name="demo-ehr")
+    base = f"{live_server.url}/demo-ehr/fhir"
+    source_upsert(name="demo-ehr", base_url=base, bearer_token="s3cret")
+    assert demo_slots_publish() > 0
+    feed(source, service_request("sr1"), service_request("sr2", patient="p2"), capture=_no_capture)
+    scheduler = UserFactory(role=Role.SCHEDULER, sites=[site])
+    for referral in Referral.objects.all():
+        for step in (services.referral_triage, services.referral_accept, services.referral_start_scheduling):
+            step(referral_id=referral.pk, by=scheduler)
+    first, second = Referral.objects.order_by("pk")
+    slots = referral_free_slots(referral=first)
+    assert slots and slots[0].practitioner  # the demo cardiologists' schedules
+
+    referral_book(referral_id=first.pk, by=scheduler, slot_ref=slots[0].ref)
+    first.refresh_from_db()
+    assert first.state == State.SCHEDULED and first.appointment_ref.startswith("Appointment/clinops-")
+
+    # Someone books the next slot in the EHR itself; clinops has not heard of it yet.
+    taken = {"resourceType": "Appointment", "status": "booked", "slot": [{"reference": slots[1].ref}]}
+    answer = requests.post(f"{base}/Appointment", json=taken, headers={"Authorization": "Bearer s3cret"}, timeout=10)
+    assert answer.status_code == 201
+    referral_book(referral_id=second.pk, by=scheduler, slot_ref=slots[1].ref)
+    second.refresh_from_db()
+    assert second.state == State.SCHEDULING
+    refused = Transition.objects.get(item_id=second.pk, transition="booking_refused")
+    assert refused.reason.startswith("The slot is already taken in the EHR. Next free slots:")
+
+
+class _no_capture:
+    """``feed``'s capture for a transactional test: on-commit work already runs at once."""
+
+    def __init__(self, execute: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> "_no_capture":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None

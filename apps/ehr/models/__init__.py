@@ -13,7 +13,9 @@ from .store import (
     Patient,
     Practitioner,
     PractitionerRole,
+    Schedule,
     ServiceRequest,
+    Slot,
     Task,
 )
 from .v2 import Hl7Message
@@ -37,6 +39,8 @@ __all__ = [
     "PollCursor",
     "Practitioner",
     "PractitionerRole",
+    "Schedule",
     "ServiceRequest",
+    "Slot",
     "Task",
 ]

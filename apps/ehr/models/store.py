@@ -149,6 +149,39 @@ class Appointment(FhirResource):
     based_on_ref = ref_field(index=True)
     appointment_type = code_field()
     service_type = code_field()
+    slot_ref = ref_field(index=True)
+
+    class Meta(FhirResource.Meta):
+        pass
+
+
+class Schedule(FhirResource):
+    """Whose time a set of Slots is: a practitioner and a location, for a specialty."""
+
+    RESOURCE_TYPE = "Schedule"
+    active = models.BooleanField(null=True)
+    service_type = code_field()
+    specialty = code_field(index=True)
+    specialty_display = models.CharField(max_length=300, blank=True)
+    practitioner_ref = ref_field()
+    location_ref = ref_field(index=True)
+    comment = models.CharField(max_length=300, blank=True)
+
+    class Meta(FhirResource.Meta):
+        pass
+
+
+class Slot(FhirResource):
+    """A time on a Schedule, free or busy as the EHR says (booking reads Appointments too)."""
+
+    RESOURCE_TYPE = "Slot"
+    schedule_ref = ref_field(index=True)
+    status = models.CharField(max_length=32, blank=True)
+    start = models.DateTimeField(null=True, blank=True, db_index=True)
+    end = models.DateTimeField(null=True, blank=True)
+    service_type = code_field()
+    specialty = code_field()
+    overbooked = models.BooleanField(null=True)
 
     class Meta(FhirResource.Meta):
         pass
@@ -267,6 +300,8 @@ STORE_MODELS: dict[str, type[FhirResource]] = {
         Location,
         Encounter,
         Appointment,
+        Schedule,
+        Slot,
         ServiceRequest,
         Task,
         Observation,

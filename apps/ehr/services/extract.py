@@ -169,6 +169,32 @@ def _appointment(r: Resource) -> dict:
         "based_on_ref": ref(first(r.get("basedOn"))),
         "appointment_type": code(r.get("appointmentType")),
         "service_type": code(r.get("serviceType")),
+        "slot_ref": ref(first(r.get("slot"))),
+    }
+
+
+def _schedule(r: Resource) -> dict:
+    actors = [ref(a) for a in r.get("actor") or []]
+    return {
+        "active": r.get("active"),
+        "service_type": code(r.get("serviceType")),
+        "specialty": code(r.get("specialty")),
+        "specialty_display": display(r.get("specialty")),
+        "practitioner_ref": next((a for a in actors if a.startswith("Practitioner/")), ""),
+        "location_ref": next((a for a in actors if a.startswith("Location/")), ""),
+        "comment": text(r.get("comment"), 300),
+    }
+
+
+def _slot(r: Resource) -> dict:
+    return {
+        "schedule_ref": ref(r.get("schedule")),
+        "status": text(r.get("status"), 32),
+        "start": instant(r.get("start")),
+        "end": instant(r.get("end")),
+        "service_type": code(r.get("serviceType")),
+        "specialty": code(r.get("specialty")),
+        "overbooked": r.get("overbooked"),
     }
 
 
@@ -277,6 +303,8 @@ EXTRACTORS: dict[str, Callable[[Resource], dict]] = {
     "Location": _location,
     "Encounter": _encounter,
     "Appointment": _appointment,
+    "Schedule": _schedule,
+    "Slot": _slot,
     "ServiceRequest": _service_request,
     "Task": _task,
     "Observation": _observation,

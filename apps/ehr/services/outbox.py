@@ -22,6 +22,7 @@ Logs carry ids, statuses and error classes, never the resource or the server's d
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -102,6 +103,30 @@ def outbox_enqueue(
     return message
 
 
+# Workflow apps that must hear what the EHR answered (a booking taken or refused) register here
+# in AppConfig.ready(); ehr never imports them. Called after the result is recorded, outside any
+# transaction; a listener must be idempotent (a sweep may call it again) and never raise.
+Listener = Callable[[OutboxMessage, dict[str, Any]], None]
+_listeners: dict[str, list[Listener]] = {}
+
+
+def outbox_listener_register(resource_type: str, listener: Listener) -> None:
+    """Call ``listener(message, body)`` for each message of ``resource_type`` once it is sent (with
+    the resource the EHR answered) or dead (body empty)."""
+    if listener not in _listeners.setdefault(resource_type, []):
+        _listeners[resource_type].append(listener)
+
+
+def _tell_listeners(message: OutboxMessage, body: dict[str, Any]) -> None:
+    if message.status not in (Status.SENT, Status.DEAD):
+        return
+    for listener in _listeners.get(message.resource_type, []):
+        try:
+            listener(message, body if message.status == Status.SENT else {})
+        except Exception:  # a listener's bug must not undo the send; its sweep tries again
+            logger.exception("outbox: listener for message %s failed", message.pk)
+
+
 def _queue_send(message_id: int) -> None:
     from ..tasks.sync import outbox_send_task
 
@@ -168,9 +193,11 @@ def outbox_send(*, message_id: int) -> OutboxMessage:
     message = _claim(message_id)
     if message is None:
         return OutboxMessage.objects.get(pk=message_id)
+    body: dict[str, Any] = {}
     try:
         with client_for(message.source) as client:
             result = _deliver(client, message)
+            body = result.body
     except Exception as exc:  # the EHR, the network, or a bug: the row must not stay leased
         _record_failure(message, exc)
     else:
@@ -186,6 +213,7 @@ def outbox_send(*, message_id: int) -> OutboxMessage:
         )
         logger.info("outbox: message %s sent (HTTP %s)", message.pk, result.status)
     message.refresh_from_db()
+    _tell_listeners(message, body)
     return message
 
 

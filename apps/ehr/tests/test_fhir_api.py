@@ -95,13 +95,14 @@ def test_metadata_lists_every_store_type_with_read_search_and_its_parameters(fhi
     assert rest["mode"] == "server"
     assert "/account/api-keys/" in rest["security"]["description"]
     resources = {r["type"]: r for r in rest["resource"]}
-    assert set(resources) == set(STORE_MODELS) and len(resources) == 12
+    assert set(resources) == set(STORE_MODELS) and len(resources) == 14  # with Schedule and Slot (issue 15)
     for resource in resources.values():
         assert [i["code"] for i in resource["interaction"]] == ["read", "search-type"]
     params = {t: {p["name"] for p in r["searchParam"]} for t, r in resources.items()}
     assert params["Observation"] == {"_id", "_lastUpdated", "patient", "subject", "status"}
     assert params["Patient"] == {"_id", "_lastUpdated"}
     assert params["Location"] == {"_id", "_lastUpdated", "status"}
+    assert params["Slot"] == {"_id", "_lastUpdated", "status"}
     assert statement["implementation"]["url"] == "http://testserver/fhir"
 
 

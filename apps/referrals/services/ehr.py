@@ -24,7 +24,7 @@ from apps.workflow.transitions import EXCEPTIONS_QUEUE, item_open, transition_ap
 
 from ..models import Referral
 from ..routing import route_for, service_line_for, specialty_canonical
-from ..workflow import CLOSED, State
+from ..workflow import CLOSED, HAS_APPOINTMENT, State
 
 EHR = TransitionSource.EHR
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -160,12 +160,15 @@ def referral_appointment_from_ehr(
     if referral is None or referral.state in CLOSED:
         return referral
     ref = f"Appointment/{appointment_id}"
+    if ref == referral.replaces_appointment_ref:
+        return referral  # the appointment a rebooking replaces: cancelled once the new one is booked
+    replaced = referral.replaces_appointment_ref
     fire = None
     kwargs: dict[str, Any] = {}
-    if status in ("booked", "pending", "arrived", "checked-in") and referral.state != State.SCHEDULED:
+    if status in ("booked", "pending", "arrived", "checked-in") and referral.state not in HAS_APPOINTMENT:
         fire, kwargs = "schedule", {"appointment_ref": ref}
     elif status == "fulfilled":
-        if referral.state != State.SCHEDULED:
+        if referral.state not in HAS_APPOINTMENT:
             transition_apply(referral, "schedule", source=EHR, appointment_ref=ref, correlation_id=correlation_id)
         fire = "complete"
     elif status in ("noshow", "cancelled", "entered-in-error") and referral.appointment_ref == ref:
@@ -175,6 +178,12 @@ def referral_appointment_from_ehr(
     if fire and can_proceed(getattr(referral, fire)):
         transition_apply(referral, fire, source=EHR, reason=f"Appointment {status} in the EHR",
                          correlation_id=correlation_id, **kwargs)  # fmt: skip
+        if fire == "schedule" and replaced:
+            from .booking import appointment_cancel_in_ehr
+
+            appointment_cancel_in_ehr(referral=referral, appointment_ref=replaced, reason="Rebooked in clinops")
+            referral.replaces_appointment_ref = ""
+            referral.save(update_fields=["replaces_appointment_ref", "updated_at"])
     return referral
 
 
@@ -186,10 +195,27 @@ def referral_encounter_from_ehr(
     referral = (
         Referral.objects.select_for_update(of=("self",))
         .filter(source_id=source_id, appointment_ref__in=[f"Appointment/{i}" for i in appointment_ids if i],
-                state=State.SCHEDULED)
+                state__in=HAS_APPOINTMENT)
         .first()
     )  # fmt: skip
     if referral is not None:
         transition_apply(referral, "complete", source=EHR, reason="Encounter finished in the EHR",
                          correlation_id=correlation_id)  # fmt: skip
+    return referral
+
+
+@transaction.atomic
+def referral_info_from_ehr(
+    *, source_id: int, task_id: str, answer: str, what: str, correlation_id: str = ""
+) -> Referral | None:
+    """The referrer answered the question (a Communication about their Task, or the Task updated
+    with input): back to triage, the SLA clock resumed where it stopped, the answer on the timeline."""
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .filter(source_id=source_id, task_ref=f"Task/{task_id}", state=State.NEEDS_INFO)
+        .first()
+    )
+    if referral is not None:
+        transition_apply(referral, "receive_info", source=EHR, correlation_id=correlation_id,
+                         reason=f"The referrer answered ({what}): {answer}"[:2000])  # fmt: skip
     return referral

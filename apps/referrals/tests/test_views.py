@@ -395,7 +395,8 @@ def test_after_start_scheduling_the_page_says_where_the_booking_is_made(as_sam, 
     response = as_sam.post(f"/referrals/{scheduling.pk}/start_scheduling/", follow=True)
     body = response.content.decode()
     assert "Ready to schedule." in body
-    assert "Book the appointment in the EHR; clinops marks this referral scheduled" in body
+    assert "Find a free slot and book it here after the patient agrees, or book the appointment in the EHR" in body
+    assert "Find a slot and book" in body
 
 
 def test_decline_reasons_come_from_the_code_list(as_sam, own_site):

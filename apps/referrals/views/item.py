@@ -39,8 +39,9 @@ from ..forms import (
     ReasonNoteForm,
     RequestInfoForm,
 )
-from ..models import Referral
+from ..models import Referral, SlotOffer, WaitListEntry
 from ..selectors import queue_label
+from ..services import booking
 from ..workflow import State
 from .common import (
     COUNTS_CHANGED,
@@ -108,6 +109,13 @@ ACTIONS: dict[str, Action] = {
     "cancel": Action(
         "Cancel referral…", "Cancelled.", services.referral_cancel, CancelForm, lambda d: {"reason": d["reason"]},
         "danger", asks=True,
+    ),
+    "confirm": Action(
+        "Patient confirmed", "The patient confirmed the appointment.", booking.referral_confirm, style="primary",
+    ),
+    "cancel_appointment": Action(
+        "Cancel the appointment…", "Appointment cancelled: the EHR is told and the referral is back in scheduling.",
+        booking.referral_cancel_appointment, CancelForm, lambda d: {"reason": d["reason"]}, "danger", asks=True,
     ),
     "abandon": Action(
         "Abandon…", "Abandoned: the patient could not be reached.", services.referral_abandon, ReasonNoteForm,
@@ -200,6 +208,12 @@ def _item_context(request: AuthenticatedRequest, referral_id: int) -> dict[str, 
         "requester_name": selectors.referral_requester_name(referral=referral),
         "service_request": referral.service_request,
         "next_step": workflow_policy(WORKFLOW).next_step(referral),
+        "appointment": booking.appointment_of(referral),
+        "on_wait_list": WaitListEntry.objects.filter(referral=referral, active=True).exists(),
+        "open_offer": referral.slot_offers.filter(status=SlotOffer.Status.OPEN).first(),
+        "can_book": referral.state in (State.SCHEDULING, State.SCHEDULED, State.CONFIRMED)
+        and can(user, referral, "work")
+        and not referral.entered_by_hand,
         "decline_reason": dict(DECLINE_REASONS).get(referral.decline_reason, referral.decline_reason),
     }
 

@@ -38,6 +38,7 @@ def test_a_held_item_says_it_waits_for_a_steward(workflow):
     assert "terminology steward" in workflow_policy(workflow).next_step(item)
 
 
-def test_scheduling_says_the_booking_is_made_in_the_ehr():
+def test_scheduling_says_where_to_book():
     item = SimpleNamespace(state="scheduling", is_open=True, queue="scheduling")
-    assert "Book the appointment in the EHR" in workflow_policy("referral").next_step(item)
+    sentence = workflow_policy("referral").next_step(item)
+    assert "Find a free slot and book it here" in sentence and "book the appointment in the EHR" in sentence

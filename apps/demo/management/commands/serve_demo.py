@@ -41,5 +41,10 @@ class Command(ServeCommand):
             queued = demo_ehr_connect(base_url=f"http://127.0.0.1:{self.port}/demo-ehr/fhir")
             if queued:
                 self.stdout.write(f"Sent {queued:,} referral Task updates to the simulated EHR (integration → Outbox).")
+            from apps.demo.schedule import demo_slots_publish
+
+            published = demo_slots_publish()
+            if published:
+                self.stdout.write(f"The simulated EHR published {published:,} schedules and free slots to book.")
         finally:
             connection.close()
