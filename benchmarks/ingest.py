@@ -258,14 +258,15 @@ def summary(report) -> str:
 
 STAGES = [
     # (label, module, function): wall-clock time inside each, measured by wrapping it
-    ("read + split the file (JSON, envelope)", "bulk_import", "_split_text"),
+    ("read + split the file (JSON, envelope)", "bulk_import", "_split"),
     ("inbox: store the messages (dedupe, INSERT)", "bulk_import", "inbox_receive_entries"),
     ("process: everything below, and locking the batch", "bulk_import", "inbox_process"),
-    ("  batched: validate + multi-row upsert", "inbox", "_apply_batch"),
+    ("  batched: validate, multi-row upsert, handlers", "inbox", "_apply_batch"),
     ("    multi-row upserts (extract, params, SQL)", "inbox", "resources_upsert"),
-    ("  one by one (types with handlers, deletes, …)", "inbox", "_process_one"),
+    ("    loading the changed rows for the handlers", "inbox", "store_rows"),
+    ("  one by one (deletes, later versions, failures)", "inbox", "_process_one"),
     ("    single upserts (extract, params, SQL)", "inbox", "resource_upsert"),
-    ("    handlers (the referrals app's queries)", "inbox", "_call_handlers"),
+    ("  handlers (the workflows' services), both paths", "inbox", "_call_handlers"),
     ("  status updates (executemany)", "inbox", "_save_results"),
     ("R4 validation (fhir.resources), in both paths above", "inbox", "_validate"),
 ]
@@ -325,11 +326,6 @@ def stage_times(source, path: Path) -> None:
     print(f"  {'stage':<60}{'seconds':>8}{'share':>7}{'calls':>8}{'µs/resource':>13}")
     spent = {f: seconds[f"{modules[m].__name__}.{f}"] for _, m, f in STAGES}
     rest = {  # what a stage spends outside the stages listed under it
-        "_apply_batch": ("    the rest: JSON, R4 validation", spent["_apply_batch"] - spent["resources_upsert"]),
-        "_call_handlers": (
-            "    the rest: JSON, R4 validation, reloading the row, savepoints",
-            spent["_process_one"] - spent["resource_upsert"] - spent["_call_handlers"],
-        ),
         "_save_results": (
             "  the rest: locking and loading the batch",
             spent["inbox_process"] - spent["_apply_batch"] - spent["_process_one"] - spent["_save_results"],

@@ -14,7 +14,10 @@ from .store import (
     Practitioner,
     PractitionerRole,
     ServiceRequest,
+    StoredResource,
     Task,
+    store_model_for,
+    store_rows_of,
 )
 from .v2 import Hl7Message
 
@@ -38,5 +41,8 @@ __all__ = [
     "Practitioner",
     "PractitionerRole",
     "ServiceRequest",
+    "StoredResource",
     "Task",
+    "store_model_for",
+    "store_rows_of",
 ]
