@@ -197,10 +197,8 @@ def bundle_entries(bundle: dict) -> list[tuple[str, str, dict, str]]:
         rtype = resource["resourceType"]
         rid = resource.get("id") or entry["fullUrl"].removeprefix("urn:uuid:").rsplit("/", 1)[-1]
         version = int(resource.get("meta", {}).get("versionId", 0))
-        if (rtype, rid) not in newest:  # every R4 type is stored: typed, or in the generic store
-            outcome = "new"
-        else:
-            outcome = "updated" if version > newest[rtype, rid] else "unchanged"
+        # Every R4 type is stored (typed, or in the generic store): none is ignored.
+        outcome = "new" if (rtype, rid) not in newest else "updated" if version > newest[rtype, rid] else "unchanged"
         newest[rtype, rid] = max(version, newest.get((rtype, rid), version))
         out.append((rtype, rid, resource, outcome))
     return out
