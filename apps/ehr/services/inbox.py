@@ -335,8 +335,9 @@ def _apply_batch(messages: list[InboxMessage]) -> set[int]:
     batch: each is validated, one multi-row upsert per source and type, the changed rows loaded
     in one query per type, then the handlers called in message order, all in one savepoint.
 
-    Returns the ids applied. A handler that fails undoes the batch, which is tried again without
-    that message (it then goes through ``_process_one`` alone, which records why). The others go
+    Returns the ids applied or failed. A handler that fails undoes the batch: that message's
+    attempt is recorded as failed (retried later like any failure, never run twice in one attempt)
+    and the batch is tried again without it. The others go
     through ``_process_one`` too: deletes, fetches, a later version of a resource already in the
     batch, anything that does not parse or validate, and a batch the database refuses."""
     candidates: list[tuple[InboxMessage, dict]] = []
@@ -355,28 +356,32 @@ def _apply_batch(messages: list[InboxMessage]) -> set[int]:
             continue
         if resource["resourceType"] == message.resource_type and str(resource["id"]) == message.resource_id:
             candidates.append((message, resource))
-    excluded: set[int] = set()
+    failed: set[int] = set()
     for _ in range(MAX_BATCH_RETRIES + 1):
-        batch = [(m, r) for m, r in candidates if m.pk not in excluded]
+        batch = [(m, r) for m, r in candidates if m.pk not in failed]
         if not batch:
-            return set()
+            return failed
         try:
             with transaction.atomic():  # a savepoint: a failure undoes the whole batch
                 outcomes = _apply_together(batch)
         except _ChangeFailed as exc:
-            excluded.add(exc.message_id)
+            # That message's attempt failed (recorded now, not run again); the rest go again without it.
+            message = next(m for m, _ in batch if m.pk == exc.message_id)
+            message.attempts += 1
+            _fail(message, cast(Exception, exc.__cause__))
+            failed.add(message.pk)
             continue
         except Exception:
             logger.warning("inbox: a batch of %d failed; applying them one by one", len(batch), exc_info=True)
-            return set()
+            return failed
         now = timezone.now()
         for message, _ in batch:
             message.attempts += 1
             message.status, message.outcome = Status.PROCESSED, outcomes[message.pk]
             message.error_code = message.last_error = ""
             message.next_attempt_at, message.processed_at = None, now
-        return {message.pk for message, _ in batch}
-    return set()
+        return failed | {message.pk for message, _ in batch}
+    return failed
 
 
 def _apply_together(batch: list[tuple[InboxMessage, dict]]) -> dict[int, str]:
@@ -422,24 +427,32 @@ def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
             if fetched is not None:
                 _take_fetched(message, fetched)
             message.outcome = _apply(message)
-    except PermanentError as exc:
+    except Exception as exc:
+        _fail(message, exc)
+    else:
+        message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
+        message.next_attempt_at, message.processed_at = None, timezone.now()
+
+
+def _fail(message: InboxMessage, exc: Exception) -> None:
+    """Record a failed attempt on the message (not saved): dead at once for a PermanentError,
+    else retried later, and dead after the last attempt."""
+    if isinstance(exc, PermanentError):
         message.status, message.error_code, message.last_error = Status.DEAD, exc.code, str(exc)
         message.next_attempt_at = None
         _remember_failure(message)
         logger.info("inbox: message %s dead-lettered (%s)", message.pk, exc.code)
-    except Exception as exc:  # a handler or a transient failure: retry, then dead-letter
-        message.error_code = getattr(exc, "code", "") or "error"
-        message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
-        _remember_failure(message)
-        if message.attempts >= max_attempts():
-            message.status, message.next_attempt_at = Status.DEAD, None
-            logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
-        else:
-            message.status, message.next_attempt_at = Status.FAILED, next_attempt_at(message.attempts)
-            logger.info("inbox: message %s failed (attempt %d), will retry", message.pk, message.attempts)
+        return
+    # a handler or a transient failure: retry, then dead-letter
+    message.error_code = getattr(exc, "code", "") or "error"
+    message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
+    _remember_failure(message)
+    if message.attempts >= max_attempts():
+        message.status, message.next_attempt_at = Status.DEAD, None
+        logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
     else:
-        message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
-        message.next_attempt_at, message.processed_at = None, timezone.now()
+        message.status, message.next_attempt_at = Status.FAILED, next_attempt_at(message.attempts)
+        logger.info("inbox: message %s failed (attempt %d), will retry", message.pk, message.attempts)
 
 
 def _remember_failure(message: InboxMessage) -> None:
