@@ -9,8 +9,8 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
-from apps.ehr.models import STORE_MODELS
 from apps.ehr.fhir_api.capability import GENERIC_LISTED
+from apps.ehr.models import STORE_MODELS
 from tests.plugins.ehr_store import T0, observation_make, patient_make, source_make, store_make
 
 pytestmark = pytest.mark.django_db
