@@ -307,6 +307,6 @@ def store_model_for(resource_type: str) -> type[FhirResource]:
 
 def store_rows_of(resource_type: str) -> "models.QuerySet[Any]":
     """The store rows of one resource type, typed or generic."""
-    model = store_model_for(resource_type)
-    rows = model._default_manager.all()
-    return rows.filter(resource_type=resource_type) if model is StoredResource else rows
+    if resource_type in STORE_MODELS:
+        return STORE_MODELS[resource_type]._default_manager.all()
+    return StoredResource.objects.filter(resource_type=resource_type)
