@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-APPS = ("core", "ehr", "terminology", "workflow", "referrals", "intake", "results", "kpis", "demo")
+APPS = ("core", "ehr", "terminology", "workflow", "notifications", "referrals", "intake", "results", "kpis", "demo")
 
 
 def lint_imports(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -161,7 +161,7 @@ def scheduler(shift: Shift, tmp: Path) -> None:
             page.get_by_role("button", name=button, exact=True).click()
             expect(step).not_to_have_text(before)  # htmx swapped the item in: its new next step
             shift.look(f"referral-after-{button.lower().replace(' ', '-')}")
-    expect(step).to_contain_text("Book the appointment in the EHR")
+    expect(step).to_contain_text("Find a free slot and book it here")
     assert Referral.objects.get(pk=referral_id).state == "scheduling"
     page.locator("[data-next-step]").scroll_into_view_if_needed()
     shift.look("referral-scheduling", tour="03-referral-next-step")

@@ -329,7 +329,17 @@ def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(so
     thread = threading.Thread(target=engine)
     thread.start()
     out = StringIO()
-    call_command("hl7_listen", "--host", "127.0.0.1", "--workers", "1", stdout=out)
+    # The command runs its own loop on the main thread, as in production (SIGTERM is handled there).
+    # A browser test earlier in this worker leaves Playwright's loop marked running on this thread:
+    # set it aside while the command runs.
+    import asyncio
+
+    playwright_loop = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        call_command("hl7_listen", "--host", "127.0.0.1", "--workers", "1", stdout=out)
+    finally:
+        asyncio._set_running_loop(playwright_loop)
     thread.join(10)
     assert answers == ["AA", "AA"]
     assert f"port(s) {port}" in out.getvalue() and "2 message(s)" in out.getvalue()
