@@ -1,7 +1,7 @@
 """EHR ingestion throughput on PostgreSQL: the real pipeline against a raw psycopg floor (run by hand).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clinops_bench \\
-        .venv/bin/python benchmarks/ingest.py [--n 100000] [--profile-n 5000] [--keep]
+        .venv/bin/python benchmarks/ingest.py [--n 100000] [--profile-n 5000] [--workers 2] [--keep]
 
 Makes N resources from the official HL7 R4 examples in apps/ehr/tests/fixtures/hl7 (every
 stored type; each example cloned with a new id, versionId and lastUpdated, so the content is
@@ -20,6 +20,10 @@ and migrated database (dropped at the end unless --keep):
      other work on the machine during one round does not flatter the pipeline;
   5. where the pipeline's time goes: --profile-n more resources with a wall-clock timer around
      each stage and each SQL statement, then --profile-n more under cProfile (top functions).
+
+  6. with --workers N: the same load into an empty store by N processes at once, each importing
+     its part (partitioned by resource, so one resource's versions stay in one worker; the inbox
+     rows are locked with SKIP LOCKED), against the one-process pipeline of step 2.
 
 Targets (issue 3): pipeline ≥ 0.30× the raw upsert rate; replay ≥ 0.5× the raw no-op replay.
 Runs with clinops.settings.base and DJANGO_DEBUG=false (debug mode would keep every query).
@@ -258,14 +262,15 @@ def summary(report) -> str:
 
 STAGES = [
     # (label, module, function): wall-clock time inside each, measured by wrapping it
-    ("read + split the file (JSON, envelope)", "bulk_import", "_split_text"),
+    ("read + split the file (JSON, envelope)", "bulk_import", "_split"),
     ("inbox: store the messages (dedupe, INSERT)", "bulk_import", "inbox_receive_entries"),
     ("process: everything below, and locking the batch", "bulk_import", "inbox_process"),
-    ("  batched: validate + multi-row upsert", "inbox", "_apply_batch"),
+    ("  batched: validate, multi-row upsert, handlers", "inbox", "_apply_batch"),
     ("    multi-row upserts (extract, params, SQL)", "inbox", "resources_upsert"),
-    ("  one by one (types with handlers, deletes, …)", "inbox", "_process_one"),
+    ("    loading the changed rows for the handlers", "inbox", "store_rows"),
+    ("  one by one (deletes, later versions, failures)", "inbox", "_process_one"),
     ("    single upserts (extract, params, SQL)", "inbox", "resource_upsert"),
-    ("    handlers (the referrals app's queries)", "inbox", "_call_handlers"),
+    ("  handlers (the workflows' services), both paths", "inbox", "_call_handlers"),
     ("  status updates (executemany)", "inbox", "_save_results"),
     ("R4 validation (fhir.resources), in both paths above", "inbox", "_validate"),
 ]
@@ -325,11 +330,6 @@ def stage_times(source, path: Path) -> None:
     print(f"  {'stage':<60}{'seconds':>8}{'share':>7}{'calls':>8}{'µs/resource':>13}")
     spent = {f: seconds[f"{modules[m].__name__}.{f}"] for _, m, f in STAGES}
     rest = {  # what a stage spends outside the stages listed under it
-        "_apply_batch": ("    the rest: JSON, R4 validation", spent["_apply_batch"] - spent["resources_upsert"]),
-        "_call_handlers": (
-            "    the rest: JSON, R4 validation, reloading the row, savepoints",
-            spent["_process_one"] - spent["resource_upsert"] - spent["_call_handlers"],
-        ),
         "_save_results": (
             "  the rest: locking and loading the batch",
             spent["inbox_process"] - spent["_apply_batch"] - spent["_process_one"] - spent["_save_results"],
@@ -342,6 +342,54 @@ def stage_times(source, path: Path) -> None:
     print("  SQL by statement (Django's cursor: building the SQL and waiting for PostgreSQL):")
     for key in sorted((k for k in seconds if k.startswith("SQL ")), key=lambda k: -seconds[k]):
         row("  " + key, seconds[key], calls[key])
+
+
+def partition(path: Path, parts: int, folder: Path) -> list[Path]:
+    """The load cut into ``parts`` files by resource (type and id): every version of one resource
+    goes to the same worker, so the workers never apply two versions of one resource at once."""
+    import zlib
+
+    paths = [folder / f"part-{i}.ndjson" for i in range(parts)]
+    outs = [p.open("w", encoding="utf-8") for p in paths]
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                resource = json.loads(line)
+                key = f"{resource['resourceType']}/{resource['id']}".encode()
+                outs[zlib.crc32(key) % parts].write(line)
+    finally:
+        for out in outs:
+            out.close()
+    return paths
+
+
+def workers_run(url: str, source_id: int, paths: list[Path]) -> float:
+    """One process per part (as N Celery workers would be), all started at once; seconds until the last ends."""
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": url}
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker-file", str(p), "--worker-source", str(source_id)], env=env
+        )
+        for p in paths
+    ]
+    codes = [proc.wait() for proc in procs]
+    seconds = time.perf_counter() - started
+    assert codes == [0] * len(codes), codes
+    return seconds
+
+
+def worker_main(path: Path, source_id: int) -> None:
+    """A worker process of --workers: bulk_import of its part (what ``manage.py ehr_import`` runs)."""
+    import django
+
+    django.setup()
+    from apps.ehr.models import EhrSource
+
+    report, _ = pipeline(EhrSource.objects.get(pk=source_id), path)
+    assert report.failed == 0, report.errors[:5]
 
 
 def profile(source, path: Path, n: int) -> None:
@@ -366,7 +414,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="resources to load (default 100,000)")
     parser.add_argument("--profile-n", type=int, default=5_000, help="resources for the cProfile run (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--workers", type=int, default=1, help="also load with N worker processes (default 1)")
+    parser.add_argument("--worker-file", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-source", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker_file:
+        worker_main(Path(args.worker_file), args.worker_source)
+        return
     url = os.environ["DATABASE_URL"]
 
     recreate_database(url)
@@ -380,6 +434,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     pipe_source, _ = source_upsert(name="bench-pipeline")
+    workers_source, _ = source_upsert(name="bench-workers")
     raw_source, _ = source_upsert(name="bench-raw")
     connection.close()
 
@@ -447,6 +502,23 @@ def main() -> None:
         ok = "meets" if replay_ratio >= 0.5 else "MISSES"
         print(f"replay ratio pipeline / raw no-op     = {replay_ratio:.2f}x   (target >= 0.50x: {ok})")
         sys.stdout.flush()
+
+        if args.workers > 1:
+            # The same load again with N processes at once, into an empty store (a new source, so
+            # the inbox takes every message as new), partitioned by resource.
+            parts = partition(path, args.workers, Path(tmp))
+            empty_store(url)
+            connection.close()
+            seconds = workers_run(url, workers_source.pk, parts)
+            assert sum(store_counts(url, workers_source.pk).values()) == n
+            rate = n / seconds
+            ok = "meets" if rate / rates["pipe"] >= 1.6 else "MISSES"
+            print(f"\npipeline with {args.workers} worker processes: {seconds:.1f}s, {rate:,.0f}/s{busy()}")
+            print(
+                f"scale-out ratio {args.workers} workers / 1 worker = {rate / rates['pipe']:.2f}x   (target >= 1.6x: {ok})"
+            )
+            print(f"       ({args.workers} workers / raw upsert = {rate / rates['raw']:.2f}x)")
+            sys.stdout.flush()
 
         if args.profile_n:
             staged = Path(tmp) / "staged.ndjson"

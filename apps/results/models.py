@@ -134,3 +134,22 @@ class Coverage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.covered_by} covers {self.clinician}"
+
+
+class ReportMember(models.Model):
+    """An Observation a DiagnosticReport lists in ``result``: kept by the results handlers when a
+    report arrives, so that an observation finds its report with one indexed lookup instead of
+    reading every report of the patient."""
+
+    source = models.ForeignKey(EhrSource, on_delete=models.PROTECT, related_name="+")
+    observation_id = models.CharField(max_length=128)
+    report_id = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "observation_id", "report_id"], name="results_report_member")
+        ]
+        indexes = [models.Index(fields=["source", "report_id"], name="results_member_report")]
+
+    def __str__(self) -> str:
+        return f"Observation/{self.observation_id} in DiagnosticReport/{self.report_id}"

@@ -13,7 +13,7 @@ from .search import Page, SearchQuery
 
 def resource_json(row: FhirResource) -> dict[str, Any]:
     """The stored raw JSON with ``resourceType`` first (PostgreSQL's jsonb does not keep key order)."""
-    return {"resourceType": row.RESOURCE_TYPE, **row.raw}
+    return {"resourceType": getattr(row, "resource_type", "") or row.RESOURCE_TYPE, **row.raw}
 
 
 def _link(relation: str, search_url: str, params: list[tuple[str, str]]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from ..models import STORE_MODELS
-from .search import DEFAULT_COUNT, MAX_COUNT, search_params
+from .search import DEFAULT_COUNT, MAX_COUNT, search_params, store_model
 
 SOFTWARE_VERSION = "0.1.0"
 # The date this statement last changed in substance (CapabilityStatement.date).
@@ -25,12 +25,21 @@ DOCUMENTATION = (
     "Handling is strict: an unknown parameter, a modifier or an empty value is a 400 OperationOutcome naming "
     "it, unless the request sends 'Prefer: handling=lenient', which ignores it and reports it in an "
     "OperationOutcome entry. When two EHR sources hold the same id, the most recently updated copy is the "
-    "resource, for read and search alike. Deleted resources are left out of searches; reading one is 410 Gone."
+    "resource, for read and search alike. Deleted resources are left out of searches; reading one is 410 Gone. "
+    "Every other R4 resource type the EHR sends is kept too and served the same way (_id, _lastUpdated, "
+    "patient/subject, status, _count, _summary=count)."
 )
 
 
+# Kept in the generic store like every other R4 type; listed because EHR feeds send them most.
+GENERIC_LISTED = (
+    "AllergyIntolerance", "CarePlan", "Claim", "Condition", "Coverage", "Immunization", "MedicationRequest",
+    "Procedure", "QuestionnaireResponse",
+)  # fmt: skip
+
+
 def _resource(resource_type: str) -> dict[str, Any]:
-    model = STORE_MODELS[resource_type]
+    model = store_model(resource_type)
     return {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
@@ -66,7 +75,7 @@ def capability_statement(*, base_url: str) -> dict[str, Any]:
                 "mode": "server",
                 "documentation": DOCUMENTATION,
                 "security": {"cors": False, "description": SECURITY},
-                "resource": [_resource(resource_type) for resource_type in STORE_MODELS],
+                "resource": [_resource(resource_type) for resource_type in [*STORE_MODELS, *GENERIC_LISTED]],
             }
         ],
     }

@@ -5,13 +5,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from operator import or_
+from typing import cast
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
-from ..models import STORE_MODELS, EhrSource, FhirResource
+from ..models import STORE_MODELS, EhrSource, FhirResource, StoredResource
 from ..services.envelope import id_problem
+from ..services.inbox import is_resource_type
 from .dates import DateValueError, date_bound_parse
 from .errors import FhirError
 
@@ -27,14 +29,30 @@ _COUNT = re.compile(r"^[0-9]{1,9}\Z")
 
 
 def store_model(resource_type: str) -> type[FhirResource]:
-    """The store model for a FHIR type name; 404 OperationOutcome for a type not served here."""
+    """The store model for a FHIR type name; 404 OperationOutcome for a type that is not R4.
+
+    A type without a typed model is served from the generic store: a stand-in class with the
+    ``RESOURCE_TYPE``, ``PATIENT_FIELD``, ``_meta`` and ``_default_manager`` (its rows of that
+    type) that the search and read code use, so every function here serves both kinds."""
     model = STORE_MODELS.get(resource_type)
-    if model is None:
+    if model is not None:
+        return model
+    if not is_resource_type(resource_type):
         raise FhirError(
-            404, f"Resource type {resource_type[:64]!r} is not served here; /fhir/metadata lists the types.",
+            404, f"Resource type {resource_type[:64]!r} is not an R4 resource type; /fhir/metadata lists the types.",
             code="not-supported",
         )  # fmt: skip
-    return model
+    generic = type(
+        f"Stored{resource_type}",
+        (),
+        {
+            "RESOURCE_TYPE": resource_type,
+            "PATIENT_FIELD": StoredResource.PATIENT_FIELD,
+            "_meta": StoredResource._meta,
+            "_default_manager": StoredResource.objects.filter(resource_type=resource_type),
+        },
+    )
+    return cast(type[FhirResource], generic)
 
 
 def has_status(model: type[FhirResource]) -> bool:

@@ -16,7 +16,10 @@ from .store import (
     Schedule,
     ServiceRequest,
     Slot,
+    StoredResource,
     Task,
+    store_model_for,
+    store_rows_of,
 )
 from .v2 import Hl7Message
 
@@ -42,5 +45,8 @@ __all__ = [
     "Schedule",
     "ServiceRequest",
     "Slot",
+    "StoredResource",
     "Task",
+    "store_model_for",
+    "store_rows_of",
 ]

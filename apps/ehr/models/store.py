@@ -290,6 +290,30 @@ class DocumentReference(FhirResource):
         pass
 
 
+class StoredResource(FhirResource):
+    """Every R4 resource type without a typed model (Condition, Procedure, MedicationRequest, …):
+    the raw JSON, version and time like the others, plus a few search keys. Typed models stay
+    only where a workflow needs fields; this is what keeps the rest of the EHR's data."""
+
+    PATIENT_FIELD = "patient_ref"
+    resource_type = models.CharField(max_length=64)
+    patient_ref = ref_field()
+    status = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "resource_type", "fhir_id"], name="ehr_storedresource_identity")
+        ]
+        indexes = [
+            models.Index(fields=["resource_type", "last_updated"], name="ehr_stored_type_updated"),
+            models.Index(fields=["resource_type", "patient_ref"], name="ehr_stored_type_patient"),
+        ]
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.fhir_id}"
+
+
 STORE_MODELS: dict[str, type[FhirResource]] = {
     model.RESOURCE_TYPE: model
     for model in (
@@ -309,3 +333,15 @@ STORE_MODELS: dict[str, type[FhirResource]] = {
         DocumentReference,
     )
 }
+
+
+def store_model_for(resource_type: str) -> type[FhirResource]:
+    """The typed model of ``resource_type``, else the generic store (rows filtered by type)."""
+    return STORE_MODELS.get(resource_type, StoredResource)
+
+
+def store_rows_of(resource_type: str) -> "models.QuerySet[Any]":
+    """The store rows of one resource type, typed or generic."""
+    if resource_type in STORE_MODELS:
+        return STORE_MODELS[resource_type]._default_manager.all()
+    return StoredResource.objects.filter(resource_type=resource_type)

@@ -295,6 +295,18 @@ def _document_reference(r: Resource) -> dict:
     }
 
 
+def generic_keys(r: Resource) -> dict:
+    """The generic store's search keys of any other type: the patient it is about, its status."""
+    patient = ""
+    for name in ("patient", "subject", "beneficiary"):
+        candidate = ref(r.get(name))
+        if candidate.startswith("Patient/"):
+            patient = candidate
+            break
+    status = r.get("status")
+    return {"patient_ref": patient, "status": text(status, 64) if isinstance(status, str) else ""}
+
+
 EXTRACTORS: dict[str, Callable[[Resource], dict]] = {
     "Patient": _patient,
     "Practitioner": _practitioner,

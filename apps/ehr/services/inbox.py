@@ -28,16 +28,17 @@ from django.db import connection, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource as FhirModelResource
 from pydantic import ValidationError
 
 from ..client import FhirHttpError
 from ..handlers import ResourceChange, handlers_for
-from ..models import STORE_MODELS, EhrSource, InboxEnvelope, InboxMessage
+from ..models import EhrSource, InboxEnvelope, InboxMessage, store_model_for, store_rows_of
 from ..retry import max_attempts, next_attempt_at
 from .envelope import Entry, parse_body, parse_instant, split
 from .envelope import reject_invalid_ids as reject_invalid_ids_in
 from .inbox_fetch import Fetched, fetch_all, fetch_lease
-from .store import micros, resource_upsert, resources_upsert
+from .store import StoreResult, micros, resource_upsert, resources_upsert, store_rows, version_seq
 
 logger = logging.getLogger(__name__)
 Status = InboxMessage.Status
@@ -254,7 +255,7 @@ def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
             .order_by("id")
         )
         to_fetch = [m for m in messages if m.operation == InboxMessage.Operation.FETCH]
-        ready = [m for m in messages if m.operation != InboxMessage.Operation.FETCH]
+        ready = in_version_order([m for m in messages if m.operation != InboxMessage.Operation.FETCH])
         done = _apply_batch(ready)
         for message in ready:
             if message.pk not in done:
@@ -297,17 +298,55 @@ def _save_results(messages: list[InboxMessage], names: list[str]) -> None:
         cursor.executemany(sql, rows)
 
 
-def _apply_batch(messages: list[InboxMessage]) -> set[int]:
-    """Apply together the plain upserts of stored types that no handler wants: each is validated,
-    then one multi-row upsert per source and type replaces a savepoint and a statement per message.
+def in_version_order(messages: list[InboxMessage]) -> list[InboxMessage]:
+    """The messages in their dequeued order, except that the versions of one resource take
+    each other's places oldest first (version, then lastUpdated, then arrival): a batch that
+    holds v2 before v1 applies v1 then v2, as the EHR made them."""
+    slots: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for index, message in enumerate(messages):
+        slots[message.source_id, message.resource_type, message.resource_id].append(index)
+    ordered = list(messages)
+    for indexes in slots.values():
+        if len(indexes) > 1:
+            versions = sorted((messages[i] for i in indexes), key=_version_key)
+            for index, message in zip(indexes, versions, strict=True):
+                ordered[index] = message
+    return ordered
 
-    Returns the ids applied. The others go through ``_process_one``, one at a time: deletes,
-    fetches, types with handlers, a second version of one resource in the batch, anything that
-    does not parse or validate (``_process_one`` records why), and a group the database refuses."""
-    groups: dict[tuple[int, str], dict[str, tuple[InboxMessage, dict]]] = defaultdict(dict)
+
+def _version_key(message: InboxMessage) -> tuple[int, int, int]:
+    moment = message.ehr_last_updated or message.received_at
+    return version_seq(message.version_id or ""), micros(moment) if moment else 0, message.pk or 0
+
+
+class _ChangeFailed(Exception):
+    """A handler refused one message of a batch: the batch is undone and tried again without it."""
+
+    def __init__(self, message_id: int) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+
+
+MAX_BATCH_RETRIES = 5  # handler failures in one batch before the rest go one by one
+
+
+def _apply_batch(messages: list[InboxMessage]) -> set[int]:
+    """Apply together the upserts of stored types, the first version of each resource in the
+    batch: each is validated, one multi-row upsert per source and type, the changed rows loaded
+    in one query per type, then the handlers called in message order, all in one savepoint.
+
+    Returns the ids applied or failed. A handler that fails undoes the batch: that message's
+    attempt is recorded as failed (retried later like any failure, never run twice in one attempt)
+    and the batch is tried again without it. The others go
+    through ``_process_one`` too: deletes, fetches, a later version of a resource already in the
+    batch, anything that does not parse or validate, and a batch the database refuses."""
+    candidates: list[tuple[InboxMessage, dict]] = []
+    seen: set[tuple[int, str, str]] = set()
     for message in messages:
-        rtype = message.resource_type
-        if message.operation != InboxMessage.Operation.UPSERT or rtype not in STORE_MODELS or handlers_for(rtype):
+        key = (message.source_id, message.resource_type, message.resource_id)
+        first = key not in seen
+        seen.add(key)
+        if not first or message.operation != InboxMessage.Operation.UPSERT:
             continue
         try:
             resource = json.loads(message.payload)
@@ -315,25 +354,67 @@ def _apply_batch(messages: list[InboxMessage]) -> set[int]:
             _validate(resource)
         except Exception:  # noqa: S112 - left to _process_one, which records the error
             continue
-        if resource["resourceType"] == rtype:
-            groups[message.source_id, rtype].setdefault(str(resource["id"]), (message, resource))
-    done: set[int] = set()
-    for (source_id, rtype), group in groups.items():
-        versions = [(r, m.version_id, m.ehr_last_updated or m.received_at) for m, r in group.values()]
+        if resource["resourceType"] == message.resource_type and str(resource["id"]) == message.resource_id:
+            candidates.append((message, resource))
+    failed: set[int] = set()
+    for _ in range(MAX_BATCH_RETRIES + 1):
+        batch = [(m, r) for m, r in candidates if m.pk not in failed]
+        if not batch:
+            return failed
         try:
-            with transaction.atomic():  # a savepoint: if the group fails, each message is tried alone
-                results = resources_upsert(source_id=source_id, resource_type=rtype, versions=versions)
-        except Exception:
-            logger.warning("inbox: a batch of %d %s failed; applying them one by one", len(group), rtype, exc_info=True)
-            continue
-        now = timezone.now()
-        for fhir_id, (message, _) in group.items():
+            with transaction.atomic():  # a savepoint: a failure undoes the whole batch
+                outcomes = _apply_together(batch)
+        except _ChangeFailed as exc:
+            # That message's attempt failed (recorded now, not run again); the rest go again without it.
+            message = next(m for m, _ in batch if m.pk == exc.message_id)
             message.attempts += 1
-            message.status, message.outcome = Status.PROCESSED, results[fhir_id].outcome
+            _fail(message, cast(Exception, exc.__cause__))
+            failed.add(message.pk)
+            continue
+        except Exception:
+            logger.warning("inbox: a batch of %d failed; applying them one by one", len(batch), exc_info=True)
+            return failed
+        now = timezone.now()
+        for message, _ in batch:
+            message.attempts += 1
+            message.status, message.outcome = Status.PROCESSED, outcomes[message.pk]
             message.error_code = message.last_error = ""
             message.next_attempt_at, message.processed_at = None, now
-            done.add(message.pk)
-    return done
+        return failed | {message.pk for message, _ in batch}
+    return failed
+
+
+def _apply_together(batch: list[tuple[InboxMessage, dict]]) -> dict[int, str]:
+    """Upsert the batch (one statement per source and type), then hand each change to the
+    handlers in message order; {message id: outcome}. Raises _ChangeFailed for a handler's failure."""
+    groups: dict[tuple[int, str], list[tuple[InboxMessage, dict]]] = defaultdict(list)
+    for message, resource in batch:
+        groups[message.source_id, message.resource_type].append((message, resource))
+    results: dict[int, StoreResult] = {}
+    for (source_id, rtype), group in groups.items():
+        versions = [(r, m.version_id, m.ehr_last_updated or m.received_at) for m, r in group]
+        by_id = resources_upsert(source_id=source_id, resource_type=rtype, versions=versions)
+        results.update({m.pk: by_id[m.resource_id] for m, _ in group})
+    records: dict[tuple[str, int], Any] = {}
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for message, _ in batch:
+        row_id = results[message.pk].row_id
+        if row_id is not None and handlers_for(message.resource_type):
+            wanted[message.resource_type].append(row_id)
+    for rtype, row_ids in wanted.items():
+        for pk, row in store_rows(rtype, row_ids).items():
+            records[rtype, pk] = row
+    for message, resource in batch:
+        result = results[message.pk]
+        handlers = handlers_for(message.resource_type)
+        if result.outcome == "unchanged" or not handlers:
+            continue
+        record = records.get((message.resource_type, cast(int, result.row_id)))
+        try:
+            _call_handlers(message, resource, result.outcome, record, handlers)
+        except Exception as exc:
+            raise _ChangeFailed(message.pk) from exc
+    return {pk: result.outcome for pk, result in results.items()}
 
 
 def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
@@ -346,24 +427,32 @@ def _process_one(message: InboxMessage, fetched: Fetched | None = None) -> None:
             if fetched is not None:
                 _take_fetched(message, fetched)
             message.outcome = _apply(message)
-    except PermanentError as exc:
+    except Exception as exc:
+        _fail(message, exc)
+    else:
+        message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
+        message.next_attempt_at, message.processed_at = None, timezone.now()
+
+
+def _fail(message: InboxMessage, exc: Exception) -> None:
+    """Record a failed attempt on the message (not saved): dead at once for a PermanentError,
+    else retried later, and dead after the last attempt."""
+    if isinstance(exc, PermanentError):
         message.status, message.error_code, message.last_error = Status.DEAD, exc.code, str(exc)
         message.next_attempt_at = None
         _remember_failure(message)
         logger.info("inbox: message %s dead-lettered (%s)", message.pk, exc.code)
-    except Exception as exc:  # a handler or a transient failure: retry, then dead-letter
-        message.error_code = getattr(exc, "code", "") or "error"
-        message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
-        _remember_failure(message)
-        if message.attempts >= max_attempts():
-            message.status, message.next_attempt_at = Status.DEAD, None
-            logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
-        else:
-            message.status, message.next_attempt_at = Status.FAILED, next_attempt_at(message.attempts)
-            logger.info("inbox: message %s failed (attempt %d), will retry", message.pk, message.attempts)
+        return
+    # a handler or a transient failure: retry, then dead-letter
+    message.error_code = getattr(exc, "code", "") or "error"
+    message.last_error = f"{exc.__class__.__name__}: {exc}"[:4000]
+    _remember_failure(message)
+    if message.attempts >= max_attempts():
+        message.status, message.next_attempt_at = Status.DEAD, None
+        logger.warning("inbox: message %s dead after %d attempts", message.pk, message.attempts)
     else:
-        message.status, message.error_code, message.last_error = Status.PROCESSED, "", ""
-        message.next_attempt_at, message.processed_at = None, timezone.now()
+        message.status, message.next_attempt_at = Status.FAILED, next_attempt_at(message.attempts)
+        logger.info("inbox: message %s failed (attempt %d), will retry", message.pk, message.attempts)
 
 
 def _remember_failure(message: InboxMessage) -> None:
@@ -386,45 +475,33 @@ def _apply(message: InboxMessage) -> str:
     except json.JSONDecodeError as exc:
         raise PermanentError(f"Stored payload is not JSON: {exc.msg}", code="invalid") from exc
     resource_type = message.resource_type
-    stored = resource_type in STORE_MODELS
     handlers = handlers_for(resource_type)
-    if not stored and not handlers:
-        return InboxMessage.Outcome.IGNORED
     resource.setdefault("id", message.resource_id)
-    _validate(resource)
+    _validate(resource)  # every R4 type is stored (typed model or the generic store); others are refused
     last_updated = message.ehr_last_updated or message.received_at
-    record = None
-    outcome = "new"
-    if stored:
-        result = resource_upsert(
-            source_id=message.source_id, resource=resource, version_id=message.version_id, last_updated=last_updated
-        )
-        outcome = result.outcome
-        if outcome == "unchanged":
-            return outcome
-        if handlers:
-            record = STORE_MODELS[resource_type].objects.get(pk=result.row_id)
-    _call_handlers(message, resource, outcome, record, handlers)
-    return outcome
+    result = resource_upsert(
+        source_id=message.source_id, resource=resource, version_id=message.version_id, last_updated=last_updated
+    )
+    if result.outcome == "unchanged":
+        return result.outcome
+    record = store_model_for(resource_type).objects.get(pk=result.row_id) if handlers else None
+    if handlers:
+        _call_handlers(message, resource, result.outcome, record, handlers)
+    return result.outcome
 
 
 def _apply_delete(message: InboxMessage) -> str:
     resource_type = message.resource_type
     tombstone = {"resourceType": resource_type, "id": message.resource_id}
     handlers = handlers_for(resource_type)
-    if resource_type not in STORE_MODELS:
-        if handlers:
-            _call_handlers(message, tombstone, "deleted", None, handlers)
-        return InboxMessage.Outcome.DELETED if handlers else InboxMessage.Outcome.IGNORED
-    model = STORE_MODELS[resource_type]
+    if not is_resource_type(resource_type):
+        raise PermanentError(f"{resource_type[:64]} is not an R4 resource type", code="invalid")
     last_updated = message.ehr_last_updated or message.received_at
     version_id = message.version_id
     if not version_id and message.ehr_last_updated is None:
         # A delete that says neither version nor time applies to whatever the store holds.
-        current = model.objects.filter(source_id=message.source_id, fhir_id=message.resource_id).values_list(
-            "version_id", "last_updated_us"
-        )
-        if row := current.first():
+        current = store_rows_of(resource_type).filter(source_id=message.source_id, fhir_id=message.resource_id)
+        if row := current.values_list("version_id", "last_updated_us").first():
             version_id = row[0]
             if micros(last_updated) <= row[1]:
                 last_updated = last_updated + timedelta(microseconds=row[1] - micros(last_updated) + 1)
@@ -433,8 +510,9 @@ def _apply_delete(message: InboxMessage) -> str:
     )
     if result.outcome == "unchanged":
         return result.outcome
-    record = model.objects.get(pk=result.row_id) if handlers else None
-    _call_handlers(message, tombstone, "deleted", record, handlers)
+    record = store_model_for(resource_type).objects.get(pk=result.row_id) if handlers else None
+    if handlers:
+        _call_handlers(message, tombstone, "deleted", record, handlers)
     return InboxMessage.Outcome.DELETED
 
 
@@ -453,11 +531,18 @@ def _call_handlers(message: InboxMessage, resource: dict, outcome: str, record: 
         handler(change)
 
 
-def _validate(resource: dict[str, Any]) -> None:
+def is_resource_type(name: str) -> bool:
+    """Whether ``name`` is an R4 resource type (not a data type, not made up)."""
     try:
-        model_class = get_fhir_model_class(resource["resourceType"])
-    except (KeyError, ValueError) as exc:
-        raise PermanentError(f"{resource['resourceType']} is not an R4 resource type", code="invalid") from exc
+        return issubclass(get_fhir_model_class(name), FhirModelResource)
+    except (KeyError, ValueError):
+        return False
+
+
+def _validate(resource: dict[str, Any]) -> None:
+    if not is_resource_type(str(resource["resourceType"])):
+        raise PermanentError(f"{str(resource['resourceType'])[:64]} is not an R4 resource type", code="invalid")
+    model_class = get_fhir_model_class(resource["resourceType"])
     try:
         model_class.model_validate(resource)
     except ValidationError as exc:

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from apps.core.sql_relations import column_of
 
-from ..models import STORE_MODELS, FhirResource
-from .extract import EXTRACTORS
+from ..models import FhirResource, StoredResource, store_model_for
+from .extract import EXTRACTORS, generic_keys
 
 CHUNK = 200  # resources per multi-row upsert: 200 × ~30 columns stays under SQLite's 32,766 parameters
 COMMON = [
@@ -64,8 +64,10 @@ def _upsert_parts(model: type[FhirResource]) -> tuple[str, str, str, list[str]]:
     # Identifiers only come from the model's own metadata, quoted; values are parameters.
     head = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES "  # noqa: S608
     row = f"({', '.join(['%s'] * len(columns))})"
+    # The generic store keeps every other type in one table: its identity includes the type.
+    identity = [q("source_id"), *([q("resource_type")] if model is StoredResource else []), q("fhir_id")]
     tail = (
-        f"ON CONFLICT ({q('source_id')}, {q('fhir_id')}) DO UPDATE SET {updates}, "
+        f"ON CONFLICT ({', '.join(identity)}) DO UPDATE SET {updates}, "
         f"{q('revision')} = {table}.{q('revision')} + 1 "
         f"WHERE (excluded.{q('version_seq')}, excluded.{q('last_updated_us')}) > "
         f"({table}.{q('version_seq')}, {table}.{q('last_updated_us')}) "
@@ -94,7 +96,7 @@ def resource_upsert(
     deleted: bool = False,
 ) -> StoreResult:
     """Store one resource (or its tombstone) if it is newer than what the store holds."""
-    model = STORE_MODELS[resource["resourceType"]]
+    model = store_model_for(resource["resourceType"])
     sql, columns = _upsert_sql(model)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -110,7 +112,7 @@ def resources_upsert(
     """``resource_upsert`` for many resources of one type, each at most once (resource, version
     id, last updated): one multi-row statement per ``CHUNK``, the same version guard. Returns the
     result by FHIR id; a resource the store already held at that version or newer is unchanged."""
-    model = STORE_MODELS[resource_type]
+    model = store_model_for(resource_type)
     now = timezone.now()
     results = {str(resource["id"]): StoreResult("unchanged", None) for resource, _, _ in versions}
     for start in range(0, len(versions), CHUNK):
@@ -125,6 +127,11 @@ def resources_upsert(
             cursor.execute(sql, params)
             results.update({row[3]: _result(row) for row in cursor.fetchall()})
     return results
+
+
+def store_rows(resource_type: str, row_ids: list[int]) -> dict[int, FhirResource]:
+    """The store rows of one type by row id, in one query (for the handlers of a batch)."""
+    return store_model_for(resource_type)._default_manager.in_bulk(row_ids)
 
 
 def _result(row: tuple | None) -> StoreResult:
@@ -148,10 +155,13 @@ def _row(
 ) -> list[Any]:
     """The upsert's parameters for one resource (or its tombstone)."""
     resource_type = resource["resourceType"]
-    typed = {} if deleted else EXTRACTORS[resource_type](resource)
+    extract = EXTRACTORS.get(resource_type, generic_keys)
+    typed = {} if deleted else extract(resource)
     if deleted:
         typed = {f.column: f.get_default() for f in model._meta.concrete_fields if f.column not in COMMON}
         typed.pop("id", None)
+    if model is StoredResource:
+        typed["resource_type"] = resource_type
     canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"))
     values = {
         "source_id": source_id,

@@ -9,6 +9,7 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from apps.core.api_tokens import api_token_issue
 from apps.core.models import AccessLog
 from apps.core.roles import Role
+from apps.ehr.fhir_api.capability import GENERIC_LISTED
 from apps.ehr.models import STORE_MODELS
 from tests.plugins.ehr_store import T0, observation_make, patient_make, source_make, store_make
 
@@ -95,7 +96,9 @@ def test_metadata_lists_every_store_type_with_read_search_and_its_parameters(fhi
     assert rest["mode"] == "server"
     assert "/account/api-keys/" in rest["security"]["description"]
     resources = {r["type"]: r for r in rest["resource"]}
-    assert set(resources) == set(STORE_MODELS) and len(resources) == 14  # with Schedule and Slot (issue 15)
+    # The typed types (Schedule and Slot too, issue 15), and the generic store's most sent types.
+    assert set(resources) == set(STORE_MODELS) | set(GENERIC_LISTED) and len(resources) == 23
+    assert "Every other R4 resource type the EHR sends is kept too" in rest["documentation"]
     for resource in resources.values():
         assert [i["code"] for i in resource["interaction"]] == ["read", "search-type"]
     params = {t: {p["name"] for p in r["searchParam"]} for t, r in resources.items()}
@@ -103,6 +106,7 @@ def test_metadata_lists_every_store_type_with_read_search_and_its_parameters(fhi
     assert params["Patient"] == {"_id", "_lastUpdated"}
     assert params["Location"] == {"_id", "_lastUpdated", "status"}
     assert params["Slot"] == {"_id", "_lastUpdated", "status"}
+    assert params["Condition"] == {"_id", "_lastUpdated", "patient", "subject", "status"}
     assert statement["implementation"]["url"] == "http://testserver/fhir"
 
 
@@ -148,9 +152,10 @@ def test_a_deleted_resource_is_410_gone_and_not_logged(fhir):
     [
         "/fhir/Patient/nobody",
         "/fhir/Observation/p1",  # a Patient's id under another type
-        "/fhir/Medication/m1",  # a FHIR type the store does not keep
+        "/fhir/Medication/m1",  # a FHIR type of which nothing was received
         "/fhir/patient/p1",
-        "/fhir/Medication",
+        "/fhir/Medicine",  # not a FHIR type
+        "/fhir/HumanName",  # a FHIR data type, not a resource
         "/fhir/Patient/p1/_history/1",
         "/fhir/Patient/$everything",
         "/fhir/",

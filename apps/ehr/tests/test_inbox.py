@@ -9,7 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from apps.ehr.handlers import handler_register, handler_unregister
-from apps.ehr.models import InboxMessage, Observation, Patient, ServiceRequest
+from apps.ehr.models import InboxMessage, Observation, Patient, ServiceRequest, StoredResource
 from apps.ehr.retry import max_attempts
 from apps.ehr.services.inbox import inbox_process, inbox_receive, inbox_sweep
 
@@ -86,11 +86,13 @@ def test_one_invalid_entry_fails_alone_with_a_clear_error(ehr_source, django_cap
     assert Patient.objects.filter(fhir_id="good").exists()
 
 
-def test_a_resource_type_nothing_uses_is_kept_and_marked_ignored(ehr_source, django_capture_on_commit_callbacks):
+def test_a_resource_type_nothing_uses_is_kept_in_the_generic_store(ehr_source, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         receive(ehr_source, {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}})
     message = InboxMessage.objects.get()
-    assert (message.status, message.outcome) == (Status.PROCESSED, "ignored")
+    assert (message.status, message.outcome) == (Status.PROCESSED, "new")
+    row = StoredResource.objects.get(resource_type="Condition", fhir_id="c1")
+    assert (row.patient_ref, row.raw["subject"]) == ("Patient/p1", {"reference": "Patient/p1"})
 
 
 def test_a_reference_to_a_resource_not_yet_received_resolves_when_it_arrives(

@@ -22,7 +22,7 @@ from apps.workflow.transitions import item_open, transition_apply, transition_re
 
 from ..clinicians import clinician_resolve, covering_for
 from ..interpretation import Interpretation, criticality_of, observation_values, values_changes
-from ..models import ResultItem
+from ..models import ReportMember, ResultItem
 from ..workflow import EXCEPTIONS_QUEUE, PRIORITY_FOR, QUEUE_FOR_STATE, REVIEW_QUEUE, Criticality, State
 from .staff import criticality_set
 
@@ -49,6 +49,7 @@ def result_receive_from_ehr(
     or a refresh of its item (reopened when a reviewed result changed). An observation that
     belongs to a report refreshes the report's item instead; a report folds in the items its
     observations made before it arrived. Preliminary versions are not acted on yet."""
+    _members_keep(event, record, deleted=False)
     if _report_value(event, record, deleted=False):
         return None
     item = None
@@ -70,6 +71,7 @@ def result_void_from_ehr(
 ) -> ResultItem | None:
     """The result was entered in error, cancelled or deleted in the EHR: its item is voided with
     the reason (once). ``record`` is the store row when the resource was not deleted."""
+    _members_keep(event, record, deleted=status == "deleted")
     if _report_value(event, record, deleted=status == "deleted"):
         return None
     item = _lock(event.source_id, event.resource_type, event.resource_id) if is_result else None
@@ -110,17 +112,39 @@ def _report_value(event: Event, record: Any, *, deleted: bool) -> bool:
     belongs to a report (then it is never an item of its own)."""
     if event.resource_type != "Observation" or record is None:
         return False
-    wanted = f"Observation/{event.resource_id}"
-    reports = DiagnosticReport.objects.filter(
-        source_id=event.source_id, subject_ref=getattr(record, "subject_ref", ""), deleted=False
+    report_ids = ReportMember.objects.filter(source_id=event.source_id, observation_id=event.resource_id)
+    report = (
+        DiagnosticReport.objects.filter(
+            source_id=event.source_id,
+            fhir_id__in=report_ids.values("report_id"),
+            subject_ref=getattr(record, "subject_ref", ""),
+            deleted=False,
+        )
+        .order_by("pk")
+        .first()
     )
-    report = next((r for r in reports if wanted in (r.result_refs or [])), None)
     if report is None:
         return False
     item = _lock(event.source_id, "DiagnosticReport", report.fhir_id)
     if item is not None and item.state != State.VOIDED and not deleted:
         _refresh(item, event, _members(event.source_id, "DiagnosticReport", report), report)
     return True
+
+
+def _members_keep(event: Event, report: Any, *, deleted: bool) -> None:
+    """Remember which observations a report lists (forgotten when the report is deleted)."""
+    if event.resource_type != "DiagnosticReport":
+        return
+    refs = [] if deleted or report is None else (report.result_refs or [])
+    ids = {r.split("/", 1)[1][:128] for r in refs if r.startswith("Observation/")}
+    kept = ReportMember.objects.filter(source_id=event.source_id, report_id=event.resource_id)
+    if set(kept.values_list("observation_id", flat=True)) == ids:
+        return
+    kept.exclude(observation_id__in=ids).delete()
+    ReportMember.objects.bulk_create(
+        [ReportMember(source_id=event.source_id, observation_id=i, report_id=event.resource_id) for i in ids],
+        ignore_conflicts=True,
+    )
 
 
 def _fold(event: Event, report: Any) -> None:
