@@ -2,31 +2,12 @@
 queues and open states, the referral's own columns, where a referral may be moved from its
 state, and the safe bulk action (start triage of received referrals)."""
 
-from typing import Any
-
-from apps.core.errors import ConflictError
-from apps.workflow.sla import SUPERVISOR_QUEUE
-from apps.workflow.worklist import BulkAction, Column, WorklistSpec
+from apps.workflow.worklist import BulkAction, Column, WorklistSpec, queues_of_state, state_guarded
 
 from .models import Referral
 from .selectors import QUEUES
 from .services import referral_triage
 from .workflow import OPEN, QUEUE_FOR_STATE, State
-
-
-def queues_for(referral: Any) -> list[str]:
-    """The queue of the referral's state, or the supervisor's (an exception stays held until
-    its code is mapped, so nothing is moved into the exceptions queue by hand)."""
-    own = QUEUE_FOR_STATE.get(referral.state)
-    return [queue for queue in (own, SUPERVISOR_QUEUE) if queue]
-
-
-def _triage(*, item_id: int, by: Any, reason: str = "") -> None:
-    state = Referral.objects.filter(pk=item_id).values_list("state", flat=True).first()
-    if state != State.RECEIVED:
-        raise ConflictError("it is already past triage; open it to see the next step.", code="not_received")
-    referral_triage(referral_id=item_id, by=by)
-
 
 REFERRAL_WORKLIST = WorklistSpec(
     workflow=Referral.WORKFLOW,
@@ -43,7 +24,7 @@ REFERRAL_WORKLIST = WorklistSpec(
         Column("Referral", "referrals/worklist/_referral.html", css="wl-ref"),
         Column("Flags", "referrals/worklist/_flags.html", css="wl-flags"),
     ),
-    queues_for=queues_for,
+    queues_for=queues_of_state(QUEUE_FOR_STATE),
     bulk_actions=(
         BulkAction(
             key="triage",
@@ -51,7 +32,13 @@ REFERRAL_WORKLIST = WorklistSpec(
             done="moved into triage",
             permission="core.supervise_queues",
             hint="Only referrals that are received and not yet in triage",
-            run=_triage,
+            run=state_guarded(
+                Referral,
+                State.RECEIVED,
+                lambda item_id, by, reason: referral_triage(referral_id=item_id, by=by),
+                refusal="it is already past triage; open it to see the next step.",
+                code="not_received",
+            ),
         ),
     ),
     select_related=("site", "assignee", "service_line"),

@@ -6,9 +6,8 @@ supervisor closes results whose follow-up is booked."""
 
 from typing import Any
 
-from apps.core.errors import ConflictError
 from apps.workflow.sla import SUPERVISOR_QUEUE
-from apps.workflow.worklist import BulkAction, Column, WorklistSpec
+from apps.workflow.worklist import BulkAction, Column, WorklistSpec, queues_of_state, state_guarded
 
 from .models import ResultItem
 from .permissions import REVIEW, WORK
@@ -24,13 +23,6 @@ QUEUES = (
 )
 
 
-def queues_for(item: Any) -> list[str]:
-    """The queue of the result's state, or the supervisor's (a held result stays held until its
-    interpretation code is mapped, so nothing is moved into the exceptions queue by hand)."""
-    own = QUEUE_FOR_STATE.get(item.state)
-    return [queue for queue in (own, SUPERVISOR_QUEUE) if queue]
-
-
 def claim_refusal(item: Any) -> str:
     """Who acts next on a result that is not claimed from the worklist."""
     if item.queue == EXCEPTIONS_QUEUE:
@@ -42,13 +34,6 @@ def claim_refusal(item: Any) -> str:
 
 def _acknowledge(*, item_ids: list[int], by: Any, reason: str = "") -> None:
     results_acknowledge(item_ids=item_ids, by=by, note=reason)
-
-
-def _close(*, item_id: int, by: Any, reason: str = "") -> None:
-    state = ResultItem.objects.filter(pk=item_id).values_list("state", flat=True).first()
-    if state != State.FOLLOW_UP_SCHEDULED:
-        raise ConflictError("its follow-up is not booked yet; open it to see the next step.", code="not_booked")
-    result_close(item_id=item_id, by=by, note=reason)
 
 
 RESULT_WORKLIST = WorklistSpec(
@@ -66,7 +51,7 @@ RESULT_WORKLIST = WorklistSpec(
         Column("Result", "results/worklist/_result.html", css="wl-ref"),
         Column("Follow-up", "results/worklist/_decision.html", css="wl-decision"),
     ),
-    queues_for=queues_for,
+    queues_for=queues_of_state(QUEUE_FOR_STATE),
     claim_refusal=claim_refusal,
     bulk_actions=(
         BulkAction(
@@ -83,7 +68,13 @@ RESULT_WORKLIST = WorklistSpec(
             done="closed",
             permission="core.supervise_queues",
             hint="Only results whose follow-up is booked",
-            run=_close,
+            run=state_guarded(
+                ResultItem,
+                State.FOLLOW_UP_SCHEDULED,
+                lambda item_id, by, reason: result_close(item_id=item_id, by=by, note=reason),
+                refusal="its follow-up is not booked yet; open it to see the next step.",
+                code="not_booked",
+            ),
         ),
     ),
     select_related=("site", "assignee", "reviewed_by"),

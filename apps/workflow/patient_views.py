@@ -5,10 +5,13 @@ MRN or birth date never reaches a URL, where browser history and server logs wou
 Every patient shown is access-logged.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access_log import access_log, access_log_listed, access_log_many
 from apps.core.emergency import EMERGENCY_PERMISSION
+from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
 from apps.core.models import AccessLog
 
@@ -113,3 +117,41 @@ def patient_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "can_add_walk_in": patients.may_enter_work(user) and user.has_perm("core.work_intake"),
     }
     return render(request, "workflow/patient_detail.html", context)
+
+
+def hand_entry(
+    request: AuthenticatedRequest,
+    *,
+    template: str,
+    restart: str,
+    what: str,
+    form_make: Callable[[str], forms.Form],
+    save: Callable[[forms.Form, Any], HttpResponse],
+) -> HttpResponse:
+    """The two steps of entering work by hand for a patient (a faxed referral, a walk-in).
+
+    Without a patient: the page asks for a search (``workflow/_patient_find.html``), whose results
+    link back here with a signed pick token. With one: ``form_make(token)`` builds the details
+    form; a valid POST goes to ``save(form, patient)``, which returns the redirect (PRG) or raises
+    an ``ApplicationError``/``PermissionDenied`` shown on the form. The patient shown is
+    access-logged as ``what``.
+    """
+    token = request.POST.get("patient") or request.GET.get("patient") or ""
+    patient = patients.patient_from_pick(user=request.user, token=token) if token else None
+    if token and patient is None:
+        messages.warning(request, "That patient choice has expired. Find the patient again.")
+        return HttpResponseRedirect(reverse(restart))
+    if patient is None:
+        return render(request, template, {"patient": None})
+    form = form_make(token)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                return save(form, patient)
+            except (ApplicationError, PermissionDenied) as exc:
+                form.add_error(None, getattr(exc, "message", "") or str(exc))
+        status = 400
+    access_log(request, patient=patient.reference, what=what)
+    context = {"patient": patient, "age": patients.patient_age(patient), "form": form}
+    return render(request, template, context, status=status)

@@ -7,18 +7,14 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from apps.core.access_log import access_log
-from apps.core.errors import ApplicationError
 from apps.core.http import AuthenticatedRequest
 from apps.core.scoping import sites_for
-from apps.workflow.patients import patient_age, patient_from_pick
+from apps.workflow.patient_views import hand_entry
 
 from ..services.walk_in import intake_walk_in
 from .common import work_required
@@ -47,28 +43,16 @@ class WalkInForm(forms.Form):
 def walk_in(request: AuthenticatedRequest) -> HttpResponse:
     """Step 1 (no patient yet): find the patient. Step 2: site and time; then today's day view."""
     user = request.user
-    token = request.POST.get("patient") or request.GET.get("patient") or ""
-    patient = patient_from_pick(user=user, token=token) if token else None
-    if token and patient is None:
-        messages.warning(request, "That patient choice has expired. Find the patient again.")
-        return HttpResponseRedirect(reverse("intake:walk_in"))
-    if patient is None:
-        return render(request, "intake/walk_in.html", {"patient": None})
-    form = WalkInForm(request.POST or None, user=user, initial={"patient": token})
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            site = form.sites[form.cleaned_data["site"]]
-            today = timezone.localtime(timezone.now(), site.tzinfo).date()
-            start = datetime.combine(today, form.cleaned_data["time"], tzinfo=site.tzinfo)
-            try:
-                intake = intake_walk_in(patient=patient, site=site, start=start, by=user)
-            except (ApplicationError, PermissionDenied) as exc:
-                form.add_error(None, getattr(exc, "message", "") or str(exc))
-            else:
-                messages.success(request, f"Walk-in added to today at {site.name}, {start:%H:%M}: intake {intake.pk}.")
-                return HttpResponseRedirect(f"{reverse('intake:day')}?site={site.code}&day=today")
-        status = 400
-    access_log(request, patient=patient.reference, what="walk-in-entry")
-    context = {"patient": patient, "age": patient_age(patient), "form": form}
-    return render(request, "intake/walk_in.html", context, status=status)
+
+    def save(form: forms.Form, patient: Any) -> HttpResponse:
+        site = cast(WalkInForm, form).sites[form.cleaned_data["site"]]
+        today = timezone.localtime(timezone.now(), site.tzinfo).date()
+        start = datetime.combine(today, form.cleaned_data["time"], tzinfo=site.tzinfo)
+        intake = intake_walk_in(patient=patient, site=site, start=start, by=user)
+        messages.success(request, f"Walk-in added to today at {site.name}, {start:%H:%M}: intake {intake.pk}.")
+        return HttpResponseRedirect(f"{reverse('intake:day')}?site={site.code}&day=today")
+
+    return hand_entry(
+        request, template="intake/walk_in.html", restart="intake:walk_in", what="walk-in-entry", save=save,
+        form_make=lambda token: WalkInForm(request.POST or None, user=user, initial={"patient": token}),
+    )  # fmt: skip

@@ -9,9 +9,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -21,7 +19,7 @@ from apps.core.http import AuthenticatedRequest
 from apps.core.models import ServiceLine, Site
 from apps.core.scoping import sites_for
 from apps.workflow.models import Priority
-from apps.workflow.patients import patient_age, patient_from_pick
+from apps.workflow.patient_views import hand_entry
 
 from .. import selectors
 from ..models import ReferralAttachment
@@ -74,38 +72,27 @@ def enter(request: AuthenticatedRequest) -> HttpResponse:
     """Step 1 (no patient yet): find the patient. Step 2: the referral's details, then it runs the
     referral workflow (triage queue, SLA) and the scheduler lands on it."""
     user = request.user
-    token = request.POST.get("patient") or request.GET.get("patient") or ""
-    patient = patient_from_pick(user=user, token=token) if token else None
-    if token and patient is None:
-        messages.warning(request, "That patient choice has expired. Find the patient again.")
-        return HttpResponseRedirect(reverse("referrals:enter"))
-    if patient is None:
-        return render(request, "referrals/enter.html", {"patient": None})
-    form = ReferralEntryForm(request.POST or None, request.FILES or None, user=user, initial={"patient": token})
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            site, line = form.lines[data["service"]]
-            upload = data.get("attachment")
-            try:
-                referral = referral_enter(
-                    patient=patient, site=site, service_line=line, reason=data["reason"], priority=data["priority"],
-                    channel=data["channel"], by=user,
-                    attachment=Upload(filename=upload.name or "referral.pdf", data=upload.read()) if upload else None,
-                )  # fmt: skip
-            except (ApplicationError, PermissionDenied) as exc:
-                form.add_error(None, getattr(exc, "message", "") or str(exc))
-            else:
-                messages.success(
-                    request,
-                    f"Referral {referral.pk} entered for {line.name} at {site.name}: it is in the triage queue.",
-                )
-                return HttpResponseRedirect(reverse("referrals:detail", args=[referral.pk]))
-        status = 400
-    access_log(request, patient=patient.reference, what="referral-entry")
-    context = {"patient": patient, "age": patient_age(patient), "form": form, "token": token}
-    return render(request, "referrals/enter.html", context, status=status)
+
+    def save(form: forms.Form, patient: Any) -> HttpResponse:
+        data = form.cleaned_data
+        site, line = cast(ReferralEntryForm, form).lines[data["service"]]
+        upload = data.get("attachment")
+        referral = referral_enter(
+            patient=patient, site=site, service_line=line, reason=data["reason"], priority=data["priority"],
+            channel=data["channel"], by=user,
+            attachment=Upload(filename=upload.name or "referral.pdf", data=upload.read()) if upload else None,
+        )  # fmt: skip
+        messages.success(
+            request, f"Referral {referral.pk} entered for {line.name} at {site.name}: it is in the triage queue."
+        )
+        return HttpResponseRedirect(reverse("referrals:detail", args=[referral.pk]))
+
+    return hand_entry(
+        request, template="referrals/enter.html", restart="referrals:enter", what="referral-entry", save=save,
+        form_make=lambda token: ReferralEntryForm(
+            request.POST or None, request.FILES or None, user=user, initial={"patient": token}
+        ),
+    )  # fmt: skip
 
 
 @require_GET

@@ -2,13 +2,16 @@
 columns of its rows, who may open it and claim in it, the queues an item may be moved to, and
 its safe bulk actions. Each workflow registers one ``WorklistSpec`` in ``AppConfig.ready()``."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import reverse
 
+from apps.core.errors import ConflictError
 from apps.core.models import User
+
+from ..sla import SUPERVISOR_QUEUE
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,30 @@ class WorklistSpec:
 
     def may_supervise(self, user: User) -> bool:
         return user.has_perm("core.supervise_queues") and user.has_perm(self.work_permission)
+
+
+def queues_of_state(queue_for_state: Mapping[Any, str]) -> Callable[[Any], list[str]]:
+    """A ``queues_for``: the queue of the item's state, or the supervisor's. A held item stays held
+    until its code is mapped, so nothing is moved into an exceptions queue by hand."""
+
+    def queues_for(item: Any) -> list[str]:
+        own = queue_for_state.get(item.state)
+        return [queue for queue in (own, SUPERVISOR_QUEUE) if queue]
+
+    return queues_for
+
+
+def state_guarded(model: Any, state: str, run: Callable[[int, Any, str], Any], *, refusal: str, code: str) -> Any:
+    """A ``BulkAction.run`` for items in one state: ``run(item_id, by, reason)``, or a conflict
+    (``refusal``, e.g. "it is already past triage; open it to see the next step.") for an item
+    that has moved on since the list was shown."""
+
+    def guarded(*, item_id: int, by: Any, reason: str = "") -> None:
+        if model.objects.filter(pk=item_id).values_list("state", flat=True).first() != state:
+            raise ConflictError(refusal, code=code)
+        run(item_id, by, reason)
+
+    return guarded
 
 
 _specs: dict[str, WorklistSpec] = {}
