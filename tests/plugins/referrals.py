@@ -12,7 +12,7 @@ from apps.ehr.models import Patient
 from apps.referrals.models import Referral
 from apps.referrals.workflow import CLOSED, QUEUE_FOR_STATE, State
 from apps.workflow.models import PRIORITY_RANK, Outreach, OutreachOutcome, Priority, SavedView
-from tests.plugins.core import ServiceLineFactory, SiteFactory, UserFactory
+from tests.plugins.core import Factory, ServiceLineFactory, SiteFactory, UserFactory
 from tests.plugins.ehr_store import source_make, store_make
 
 SOURCE = "referral-test-ehr"
@@ -41,7 +41,7 @@ def patient_make(fhir_id: str, *, source: Any = None, **fields: Any) -> Patient:
     return store_make("Patient", fhir_id, source=source, body=body, **typed)
 
 
-class ReferralFactory(factory.django.DjangoModelFactory):
+class ReferralFactory(Factory):
     """An open referral at ``site`` (received, in triage, due in three days) and, in the store,
     its ServiceRequest and Patient.
 

@@ -22,14 +22,14 @@ from apps.terminology.services import (
 from apps.terminology.services.versions import generation_bump
 from apps.terminology.translation import translation_cache_expire
 from apps.terminology.workflow import State
-from tests.plugins.core import UserFactory
+from tests.plugins.core import Factory, UserFactory
 
 Relationship = ConceptMapElement.Relationship
 PRIORITY = "http://hl7.org/fhir/request-priority"
 LOCAL = "http://ehr.example.org/CodeSystem/priority"
 
 
-class CodeSystemFactory(factory.django.DjangoModelFactory):
+class CodeSystemFactory(Factory):
     class Meta:
         model = CodeSystem
         django_get_or_create = ("url",)
@@ -40,7 +40,7 @@ class CodeSystemFactory(factory.django.DjangoModelFactory):
     kind = CodeSystem.Kind.LOCAL
 
 
-class ConceptFactory(factory.django.DjangoModelFactory):
+class ConceptFactory(Factory):
     class Meta:
         model = Concept
         django_get_or_create = ("system", "code")
@@ -50,7 +50,7 @@ class ConceptFactory(factory.django.DjangoModelFactory):
     display = factory.LazyAttribute(lambda o: o.code.title())
 
 
-class ConceptMapFactory(factory.django.DjangoModelFactory):
+class ConceptMapFactory(Factory):
     class Meta:
         model = ConceptMap
         django_get_or_create = ("name",)
