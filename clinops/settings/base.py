@@ -273,7 +273,31 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Ride out a broker outage (issue 20): retry the connection at start and after a loss, forever
+# (the default gives up after 100 tries and the worker exits). A task running when the connection
+# drops is cancelled and redelivered (every effect is idempotent; the inbox row is the truth, and
+# the sweeper re-queues whatever the broker lost). A worker that exits anyway is restarted by its
+# supervisor (README, "Running in production").
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4.0
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_HEARTBEAT = 10  # AMQP; Redis uses the health check below
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis: an unacknowledged task (acks_late) is redelivered after this long; longer than the
+    # longest task (a polling pass, 3,600 s), else a slow task would run twice at once.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "health_check_interval": 10,
+    "socket_keepalive": True,
+    "socket_timeout": 15,
+    "socket_connect_timeout": 4,
+    "retry_on_timeout": True,
+    # Publishing (``.delay()`` in a web request) while the broker is down: fail fast, the inbox
+    # row stays ``received`` and the sweeper queues it later.
+    "max_retries": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 # Periodic work (``celery beat`` in production; ``manage.py serve`` runs it in-process).
 CELERY_BEAT_SCHEDULE = {
