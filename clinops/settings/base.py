@@ -301,7 +301,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TIMEZONE = "UTC"
 # Periodic work (``celery beat`` in production; ``manage.py serve`` runs it in-process).
 CELERY_BEAT_SCHEDULE = {
-    "ehr-inbox-sweep": {"task": "ehr.inbox_sweep", "schedule": 30.0},
+    "ehr-inbox-sweep": {"task": "ehr.inbox_sweep", "schedule": float(env.int("EHR_INBOX_SWEEP_SECONDS", default=30))},
     "workflow-sla-sweep": {"task": "workflow.sla_sweep", "schedule": 60.0},
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
@@ -331,6 +331,9 @@ REFERRAL_OFFER_HOLD_HOURS = env.float("REFERRAL_OFFER_HOLD_HOURS", default=4.0)
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)
 # Retries of inbox processing and outbox sends: base·2^(n-1) seconds (±20 %), capped, then a dead letter.
 EHR_MAX_ATTEMPTS = env.int("EHR_MAX_ATTEMPTS", default=5)
+# A message still ``received`` this long after it arrived lost its task (broker down or emptied):
+# the sweeper (every EHR_INBOX_SWEEP_SECONDS) queues it again.
+EHR_INBOX_STRANDED_SECONDS = env.int("EHR_INBOX_STRANDED_SECONDS", default=60)
 EHR_RETRY_BASE_SECONDS = env.int("EHR_RETRY_BASE_SECONDS", default=30)
 EHR_RETRY_MAX_SECONDS = env.int("EHR_RETRY_MAX_SECONDS", default=3600)
 EHR_HTTP_TIMEOUT_SECONDS = env.float("EHR_HTTP_TIMEOUT_SECONDS", default=30.0)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 Status = InboxMessage.Status
 BATCH = 200
 INSERT_BATCH = 500  # rows per INSERT: under SQLite's limit of 32,766 parameters
-STRANDED_AFTER = timedelta(seconds=60)
 MAX_FAILURES_KEPT = 50  # a message's failure history: the most recent attempts' causes
 
 
@@ -695,7 +695,7 @@ def inbox_sweep(*, now=None) -> int:
     ids = list(
         InboxMessage.objects.filter(
             # A received message with a time ahead is being fetched: its lease must run out first.
-            Q(status=Status.RECEIVED, received_at__lte=now - STRANDED_AFTER)
+            Q(status=Status.RECEIVED, received_at__lte=now - timedelta(seconds=settings.EHR_INBOX_STRANDED_SECONDS))
             & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             | Q(status=Status.FAILED, next_attempt_at__lte=now)
         )
