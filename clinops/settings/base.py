@@ -305,6 +305,7 @@ CELERY_BEAT_SCHEDULE = {
     "workflow-sla-sweep": {"task": "workflow.sla_sweep", "schedule": 60.0},
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
+    "ehr-retention-prune": {"task": "ehr.retention_prune", "schedule": 86400.0},
     "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
     "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
     "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
