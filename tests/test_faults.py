@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.faults, pytest.mark.django_db(tr
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-RESOURCES = 100  # referrals per run; 1–3 versions each: 192 versions, 384 deliveries
+RESOURCES = 100  # referrals per run; 1–3 versions each: 191 versions, 382 deliveries
 SETTLE_SECONDS = 120  # the longest a run may take to drain after its last delivery
 STRANDED_SECONDS = 3  # the sweeper's "stranded" age for these runs (60 s in production)
 
@@ -109,7 +109,7 @@ class Stack:
                        "--without-mingle", "--without-gossip", "-l", "INFO", "-n", f"faults{self.redis_port}@%h"],
             "beat": [str(BIN / "celery"), "-A", "clinops", "beat", "-l", "INFO",
                      "--schedule", str(self.tmp / "beat-schedule")],
-            "web": [str(BIN / "gunicorn"), "clinops.wsgi:application", "--workers", "2",
+            "web": [str(BIN / "gunicorn"), "clinops.wsgi:application", "--workers", "2", "--no-control-socket",
                     "--bind", f"127.0.0.1:{self.web_port}", "--timeout", "30", "--graceful-timeout", "5"],
         }  # fmt: skip
         log = (self.tmp / f"{name}.log").open("ab")

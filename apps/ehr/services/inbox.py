@@ -331,7 +331,8 @@ def version_gate(messages: list[InboxMessage]) -> tuple[list[InboxMessage], list
     for other in pending:
         key = (other.source_id, other.resource_type, other.resource_id)
         oldest[key] = min(oldest.get(key, _version_key(other)), _version_key(other))
-    ready, waiting = [], []
+    ready: list[InboxMessage] = []
+    waiting: list[InboxMessage] = []
     for message in messages:
         blocker = oldest.get((message.source_id, message.resource_type, message.resource_id))
         late = blocker is not None and _has_version(message) and blocker < _version_key(message)
