@@ -63,9 +63,7 @@ def test_pruning_removes_old_processed_payloads_and_keeps_dead_held_unprocessed_
     [run] = retention_prune()
 
     assert not InboxMessage.objects.filter(pk__in=[m.pk for m in gone]).exists()
-    assert set(InboxMessage.objects.filter(source=source).values_list("pk", flat=True)) == {
-        m.pk for m in kept.values()
-    }
+    assert set(InboxMessage.objects.filter(source=source).values_list("pk", flat=True)) == {m.pk for m in kept.values()}
     assert InboxMessage.objects.filter(pk__in=[forever.pk, on_hold.pk]).count() == 2
     assert list(InboxEnvelope.objects.filter(source=source).values_list("pk", flat=True)) == [held_delivery.pk]
     payloads = dict(OutboxMessage.objects.values_list("pk", "changes"))
