@@ -283,6 +283,11 @@ CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_TIMEOUT = 4.0
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# acks_late (above): a task is acknowledged when it ends, so a worker that stops mid-task leaves it
+# for redelivery. A pool process killed outright (out of memory) is acknowledged, not requeued: a
+# message that kills its process would otherwise kill every worker in turn; its inbox row stays
+# unprocessed and the sweeper queues it again, counting attempts up to a dead letter.
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_BROKER_HEARTBEAT = 10  # AMQP; Redis uses the health check below
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Redis: an unacknowledged task (acks_late) is redelivered after this long; longer than the
