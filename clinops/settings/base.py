@@ -286,7 +286,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # acks_late (above): a task is acknowledged when it ends, so a worker that stops mid-task leaves it
 # for redelivery. A pool process killed outright (out of memory) is acknowledged, not requeued: a
 # message that kills its process would otherwise kill every worker in turn; its inbox row stays
-# unprocessed and the sweeper queues it again, counting attempts up to a dead letter.
+# unprocessed and the sweeper queues it again. (Its attempt dies with the process's transaction, so
+# a message that kills its process every time is retried at every sweep, not dead-lettered.)
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_BROKER_HEARTBEAT = 10  # AMQP; Redis uses the health check below
 CELERY_BROKER_TRANSPORT_OPTIONS = {
