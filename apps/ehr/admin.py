@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .models import EhrSource, PollCursor
+from .selectors import retention_summary
 from .services.sources import source_save, source_upsert
 
 SECRETS = ("bearer_token", "private_key_pem")
@@ -31,7 +32,7 @@ class EhrSourceForm(forms.ModelForm):
         fields = [
             "name", "base_url", "is_active", "auth_type", "client_id", "token_url", "key_id", "scope",
             "poll_enabled", "poll_resource_types", "poll_interval_seconds", "use_bulk_export",
-            "mllp_port", "mllp_allowed_addresses", "v2_systems",
+            "mllp_port", "mllp_allowed_addresses", "v2_systems", "retention_days", "legal_hold",
         ]  # fmt: skip
 
     def clean_mllp_allowed_addresses(self) -> list[str]:
@@ -85,13 +86,17 @@ class EhrSourceAdmin(admin.ModelAdmin):
     list_display = ["name", "base_url", "auth_type", "is_active", "poll_enabled", "webhook_token"]
     list_filter = ["is_active", "auth_type", "poll_enabled"]
     search_fields = ["name", "base_url"]
-    readonly_fields = ["webhook_token", "secrets_stored", "created_at", "updated_at"]
+    readonly_fields = ["webhook_token", "secrets_stored", "retention", "created_at", "updated_at"]
     inlines = [PollCursorInline]
     actions = ["rotate_webhook_token"]
 
     @admin.display(description="Webhook token")
     def webhook_token(self, obj: EhrSource) -> str:
         return f"…{obj.webhook_token_hint}" if obj.webhook_token_hint else "none yet"
+
+    @admin.display(description="Retention")
+    def retention(self, obj: EhrSource) -> str:
+        return retention_summary(source=obj) if obj.pk else "Set once the source is saved."
 
     @admin.display(description="Secrets stored")
     def secrets_stored(self, obj: EhrSource) -> str:

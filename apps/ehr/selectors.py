@@ -373,3 +373,29 @@ def message_failures(message: InboxMessage | OutboxMessage) -> list[dict[str, An
         if isinstance(failure, dict)
     ]
     return rows[::-1]
+
+
+# --- retention -----------------------------------------------------------------------
+
+
+def retention_summary(*, source: EhrSource) -> str:
+    """The source's retention in plain words: the period, what is never pruned, the last run's counts."""
+    if source.legal_hold:
+        return "Under legal hold: nothing from this source is pruned until the hold is lifted."
+    if source.retention_days is None:
+        return "Processed messages are kept for good: no retention period is set."
+    days = source.retention_days
+    rule = (
+        f"Processed messages are kept {days} day{'s' if days != 1 else ''}, then removed by the daily "
+        "pruning; dead letters and messages under legal hold are never removed."
+    )
+    last = source.retention_runs.order_by("-ran_at", "-id").first()
+    if last is None:
+        return f"{rule} Not pruned yet."
+    return (
+        f"{rule} Last pruned {last.ran_at:%d %b %Y %H:%M} UTC: {last.messages_removed:,} "
+        f"message{'s' if last.messages_removed != 1 else ''} and {last.deliveries_removed:,} "
+        f"deliver{'ies' if last.deliveries_removed != 1 else 'y'} removed, {last.outbox_payloads_cleared:,} "
+        f"sent update{'s' if last.outbox_payloads_cleared != 1 else ''} emptied; kept {last.held_kept:,} "
+        f"held and {last.dead_kept:,} dead letter{'s' if last.dead_kept != 1 else ''}."
+    )

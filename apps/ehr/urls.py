@@ -13,6 +13,7 @@ urlpatterns = [
     path("inbox/retry/", views.inbox_retry, name="inbox_retry"),
     path("inbox/replay/", views.inbox_replay, name="inbox_replay"),
     path("inbox/<int:pk>/", views.inbox_detail, name="inbox_detail"),
+    path("inbox/<int:pk>/hold/", views.inbox_hold, name="inbox_hold"),
     path("hl7v2/", views_v2.hl7_list, name="hl7_list"),
     path("hl7v2/<int:pk>/", views_v2.hl7_detail, name="hl7_detail"),
     path("hl7v2/<int:pk>/convert/", views_v2.hl7_replay, name="hl7_replay"),

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from apps.core.models import User
 from . import selectors, selectors_v2
 from .forms import InboxFilterForm, OutboxFilterForm
 from .models import Hl7Message, InboxMessage, OutboxMessage
-from .services import replay
+from .services import replay, retention
 
 admin_required = permission_required("core.administer_integrations", raise_exception=True)
 
@@ -183,6 +183,24 @@ def inbox_retry(request: HttpRequest) -> HttpResponse:
         text += f" {_plural(len(ids) - count, 'other message')} left alone: already processed or gone."
     (messages.success if count else messages.warning)(request, text)
     return HttpResponseRedirect(back)
+
+
+@require_POST
+@admin_required
+def inbox_hold(request: HttpRequest, pk: int) -> HttpResponse:
+    """Place the message under legal hold (``hold=1``) or lift it (``hold=0``); back to the message."""
+    hold = request.POST.get("hold")
+    if hold not in ("0", "1"):
+        return HttpResponseBadRequest("Say hold=1 to place the legal hold or hold=0 to lift it.")
+    try:
+        message = retention.inbox_legal_hold_set(message_id=pk, hold=hold == "1", by=cast(User, request.user))
+    except InboxMessage.DoesNotExist as exc:
+        raise Http404("No such inbox message.") from exc
+    if message.legal_hold:
+        messages.success(request, "This message is under legal hold: the daily pruning will keep it.")
+    else:
+        messages.success(request, "Legal hold lifted: the message follows its source's retention again.")
+    return HttpResponseRedirect(reverse("ehr:inbox_detail", args=[pk]))
 
 
 @require_POST

@@ -273,14 +273,45 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Ride out a broker outage (issue 20): retry the connection at start and after a loss, forever
+# (the default gives up after 100 tries and the worker exits). A task running when the connection
+# drops is cancelled and redelivered (every effect is idempotent; the inbox row is the truth, and
+# the sweeper re-queues whatever the broker lost). A worker that exits anyway is restarted by its
+# supervisor (README, "Running in production").
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 4.0
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# acks_late (above): a task is acknowledged when it ends, so a worker that stops mid-task leaves it
+# for redelivery. A pool process killed outright (out of memory) is acknowledged, not requeued: a
+# message that kills its process would otherwise kill every worker in turn; its inbox row stays
+# unprocessed and the sweeper queues it again. (Its attempt dies with the process's transaction, so
+# a message that kills its process every time is retried at every sweep, not dead-lettered.)
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_BROKER_HEARTBEAT = 10  # AMQP; Redis uses the health check below
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis: an unacknowledged task (acks_late) is redelivered after this long; longer than the
+    # longest task (a polling pass, 3,600 s), else a slow task would run twice at once.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 3600),
+    "health_check_interval": 10,
+    "socket_keepalive": True,
+    "socket_timeout": 15,
+    "socket_connect_timeout": 4,
+    "retry_on_timeout": True,
+    # Publishing (``.delay()`` in a web request) while the broker is down: fail fast, the inbox
+    # row stays ``received`` and the sweeper queues it later.
+    "max_retries": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 # Periodic work (``celery beat`` in production; ``manage.py serve`` runs it in-process).
 CELERY_BEAT_SCHEDULE = {
-    "ehr-inbox-sweep": {"task": "ehr.inbox_sweep", "schedule": 30.0},
+    "ehr-inbox-sweep": {"task": "ehr.inbox_sweep", "schedule": float(env.int("EHR_INBOX_SWEEP_SECONDS", default=30))},
     "workflow-sla-sweep": {"task": "workflow.sla_sweep", "schedule": 60.0},
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
+    "ehr-retention-prune": {"task": "ehr.retention_prune", "schedule": 86400.0},
     "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
     "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
     "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
@@ -307,6 +338,9 @@ REFERRAL_OFFER_HOLD_HOURS = env.float("REFERRAL_OFFER_HOLD_HOURS", default=4.0)
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)
 # Retries of inbox processing and outbox sends: base·2^(n-1) seconds (±20 %), capped, then a dead letter.
 EHR_MAX_ATTEMPTS = env.int("EHR_MAX_ATTEMPTS", default=5)
+# A message still ``received`` this long after it arrived lost its task (broker down or emptied):
+# the sweeper (every EHR_INBOX_SWEEP_SECONDS) queues it again.
+EHR_INBOX_STRANDED_SECONDS = env.int("EHR_INBOX_STRANDED_SECONDS", default=60)
 EHR_RETRY_BASE_SECONDS = env.int("EHR_RETRY_BASE_SECONDS", default=30)
 EHR_RETRY_MAX_SECONDS = env.int("EHR_RETRY_MAX_SECONDS", default=3600)
 EHR_HTTP_TIMEOUT_SECONDS = env.float("EHR_HTTP_TIMEOUT_SECONDS", default=30.0)

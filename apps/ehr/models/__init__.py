@@ -1,5 +1,5 @@
 from .messages import InboxEnvelope, InboxMessage, OutboxMessage
-from .sources import EhrSource, PollCursor
+from .sources import EhrSource, PollCursor, RetentionRun
 from .store import (
     STORE_MODELS,
     Appointment,
@@ -42,6 +42,7 @@ __all__ = [
     "PollCursor",
     "Practitioner",
     "PractitionerRole",
+    "RetentionRun",
     "Schedule",
     "ServiceRequest",
     "Slot",

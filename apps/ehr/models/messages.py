@@ -73,6 +73,7 @@ class InboxMessage(models.Model):
     )
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    legal_hold = models.BooleanField(default=False, help_text="Never pruned, whatever the source's retention")
 
     class Meta:
         ordering = ["-received_at", "-id"]

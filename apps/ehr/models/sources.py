@@ -47,6 +47,15 @@ class EhrSource(models.Model):
     poll_interval_seconds = models.PositiveIntegerField(default=300)
     use_bulk_export = models.BooleanField(default=False, help_text="Poll with Bulk $export and _since")
 
+    # Retention (README "EHR sync"): processed messages' raw payloads older than this are pruned
+    # daily; dead letters and anything under legal hold are never pruned.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days to keep processed messages as received; blank: keep them for good"
+    )
+    legal_hold = models.BooleanField(
+        default=False, help_text="Keep every message of this source, whatever the retention (a legal hold)"
+    )
+
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,3 +97,22 @@ class PollCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.resource_type} > {self.cursor}"
+
+
+class RetentionRun(models.Model):
+    """One pruning of one source: what was removed and what was kept, and why (audited)."""
+
+    source = models.ForeignKey(EhrSource, on_delete=models.CASCADE, related_name="retention_runs")
+    ran_at = models.DateTimeField(default=timezone.now, db_index=True)
+    cutoff = models.DateTimeField(help_text="Processed messages received before this were pruned")
+    messages_removed = models.PositiveIntegerField(default=0)
+    deliveries_removed = models.PositiveIntegerField(default=0, help_text="Raw webhook bodies left with no message")
+    outbox_payloads_cleared = models.PositiveIntegerField(default=0)
+    held_kept = models.PositiveIntegerField(default=0, help_text="Messages past the cutoff kept under legal hold")
+    dead_kept = models.PositiveIntegerField(default=0, help_text="Dead letters past the cutoff, kept")
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retention of {self.source_id} at {self.ran_at:%Y-%m-%d %H:%M}"

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Field, Q
 from django.utils import timezone
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 Status = InboxMessage.Status
 BATCH = 200
 INSERT_BATCH = 500  # rows per INSERT: under SQLite's limit of 32,766 parameters
-STRANDED_AFTER = timedelta(seconds=60)
 MAX_FAILURES_KEPT = 50  # a message's failure history: the most recent attempts' causes
 
 
@@ -255,13 +255,17 @@ def inbox_process(*, message_ids: list[int]) -> list[InboxMessage]:
             .order_by("id")
         )
         to_fetch = [m for m in messages if m.operation == InboxMessage.Operation.FETCH]
-        ready = in_version_order([m for m in messages if m.operation != InboxMessage.Operation.FETCH])
+        ready, waiting = version_gate([m for m in messages if m.operation != InboxMessage.Operation.FETCH])
+        ready = in_version_order(ready)
         done = _apply_batch(ready)
         for message in ready:
             if message.pk not in done:
                 _process_one(message)
         _save_results(ready, RESULT_FIELDS)
+        _defer(waiting)
         _lease(to_fetch)
+        if ready:
+            transaction.on_commit(partial(_queue_followers, [m.pk for m in ready]))
     for message, fetched in fetch_all(to_fetch):  # no transaction open: the EHR is called here
         _store_fetched(message, fetched)
     return messages
@@ -296,6 +300,84 @@ def _save_results(messages: list[InboxMessage], names: list[str]) -> None:
     rows = [[f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields] + [m.pk] for m in messages]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+WAIT_FOR_OLDER = timedelta(seconds=5)  # a deferred version's next look, if no follower queues it first
+
+
+def version_gate(messages: list[InboxMessage]) -> tuple[list[InboxMessage], list[InboxMessage]]:
+    """Split dequeued messages into (ready, waiting): a version waits while an older version of its
+    resource is still to be applied (received or failed, not in this batch); dead letters do not
+    hold it back. Versions of one resource are thus applied in version order whatever order they
+    are dequeued in, across batches and workers (within a batch, ``in_version_order``). Id-only
+    messages (fetches) and versionless ones neither wait nor hold back: a fetch's version is known
+    only once fetched, and a bare delete applies to whatever the store holds."""
+    ordered = [m for m in messages if _has_version(m)]
+    if not ordered:
+        return messages, []
+    batch_ids = {m.pk for m in messages}
+    pending = (
+        InboxMessage.objects.filter(
+            status__in=(Status.RECEIVED, Status.FAILED),
+            resource_type__in={m.resource_type for m in ordered},
+            resource_id__in={m.resource_id for m in ordered},
+        )
+        .exclude(operation=InboxMessage.Operation.FETCH)
+        .exclude(version_id="", ehr_last_updated__isnull=True)
+        .exclude(pk__in=batch_ids)
+        .only("pk", "source_id", "resource_type", "resource_id", "version_id", "ehr_last_updated", "received_at")
+    )
+    oldest: dict[tuple[int, str, str], tuple[int, int, int]] = {}
+    for other in pending:
+        key = (other.source_id, other.resource_type, other.resource_id)
+        oldest[key] = min(oldest.get(key, _version_key(other)), _version_key(other))
+    ready: list[InboxMessage] = []
+    waiting: list[InboxMessage] = []
+    for message in messages:
+        blocker = oldest.get((message.source_id, message.resource_type, message.resource_id))
+        late = blocker is not None and _has_version(message) and blocker < _version_key(message)
+        (waiting if late else ready).append(message)
+    return ready, waiting
+
+
+def _has_version(message: InboxMessage) -> bool:
+    """Whether the message says which version it is (a version id or the EHR's time): one that
+    says neither (a bare delete) applies to whatever the store holds, so it takes no place in line."""
+    return bool(message.version_id) or message.ehr_last_updated is not None
+
+
+def _defer(messages: list[InboxMessage]) -> None:
+    """Put waiting versions back, untouched but for their next look (no attempt is counted):
+    the older version's worker queues them when it is done, the sweeper otherwise."""
+    if not messages:
+        return
+    InboxMessage.objects.filter(pk__in=[m.pk for m in messages]).update(next_attempt_at=timezone.now() + WAIT_FOR_OLDER)
+    logger.info("inbox: %d message(s) wait for an older version of their resource", len(messages))
+
+
+def _queue_followers(applied_ids: list[int]) -> None:
+    """Queue the versions that waited for the ones just applied (after commit)."""
+    applied = InboxMessage.objects.filter(pk__in=applied_ids).values_list("resource_type", "resource_id")
+    keys = set(applied)
+    if not keys:
+        return
+    followers = [
+        pk
+        for pk, rtype, rid in InboxMessage.objects.filter(
+            status=Status.RECEIVED,
+            next_attempt_at__isnull=False,
+            resource_type__in={k[0] for k in keys},
+            resource_id__in={k[1] for k in keys},
+        )
+        .exclude(operation=InboxMessage.Operation.FETCH)
+        .values_list("pk", "resource_type", "resource_id")
+        if (rtype, rid) in keys
+    ]
+    if not followers:
+        return
+    InboxMessage.objects.filter(pk__in=followers, status=Status.RECEIVED).update(next_attempt_at=None)  # due now
+    for start in range(0, len(followers), BATCH):
+        _queue(followers[start : start + BATCH])
 
 
 def in_version_order(messages: list[InboxMessage]) -> list[InboxMessage]:
@@ -614,7 +696,7 @@ def inbox_sweep(*, now=None) -> int:
     ids = list(
         InboxMessage.objects.filter(
             # A received message with a time ahead is being fetched: its lease must run out first.
-            Q(status=Status.RECEIVED, received_at__lte=now - STRANDED_AFTER)
+            Q(status=Status.RECEIVED, received_at__lte=now - timedelta(seconds=settings.EHR_INBOX_STRANDED_SECONDS))
             & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             | Q(status=Status.FAILED, next_attempt_at__lte=now)
         )
