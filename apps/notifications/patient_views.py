@@ -28,7 +28,7 @@ from .patient_actions import (
     patient_visit_confirm,
 )
 from .questionnaire import AnswersTooLarge
-from .visits import VisitClosed
+from .visits import VisitClosed, visit_provider
 
 Purpose = PatientLink.Purpose
 DONE_KEY = "clinops_patient_done"
@@ -55,12 +55,16 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     return response
 
 
-def _refused(request: HttpRequest, exc: Exception, page: LinkPage | None = None) -> HttpResponse:
+def _refused(request: HttpRequest, exc: Exception) -> HttpResponse:
     if isinstance(exc, LinkNotFound):
         return _render(request, "gone.html", {"title": "Link not found", "found": False}, status=404)
-    clinic = page.clinic if page else None
-    if clinic is None and isinstance(exc, VisitClosed) and exc.args:
+    clinic = None
+    if isinstance(exc, VisitClosed) and exc.args:
         clinic = clinic_of(int(exc.args[0]))
+    elif isinstance(exc, LinkGone) and exc.link is not None:
+        provider = visit_provider(exc.link.workflow)
+        visit = provider.get(exc.link.item_id) if provider else None
+        clinic = clinic_of(visit.site_id) if visit else None
     return _render(request, "gone.html", {"title": "This link can no longer be used", "found": True,
                                           "clinic": clinic}, status=410)  # fmt: skip
 

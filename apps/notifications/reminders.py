@@ -41,7 +41,10 @@ Status = PatientMessage.Status
 Purpose = PatientLink.Purpose
 CHANNEL_WORDS: dict[str, str] = {PatientChannel.EMAIL: "by email", PatientChannel.SMS: "by text message"}
 STOP_LINK_DAYS = 90
-WHY_NOT_SENT: dict[str, str] = {Status.OPTED_OUT: "the patient opted out", Status.NO_ADDRESS: "no address for it in the EHR"}
+WHY_NOT_SENT: dict[str, str] = {
+    Status.OPTED_OUT: "the patient opted out",
+    Status.NO_ADDRESS: "no address for it in the EHR",
+}
 
 
 def reminder_offsets() -> list[int]:
