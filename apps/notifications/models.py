@@ -79,7 +79,20 @@ class DigestChoice(models.Model):
         return f"{self.user_id} digest {'on' if self.digest else 'off'}"
 
 
-class EmailDelivery(models.Model):
+class Attempts(models.Model):
+    """What a delivery row keeps of its sends (apps.notifications.delivery claims and records them)."""
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failures = models.JSONField(default=list, blank=True, help_text="[{at, attempt, error}], oldest first")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class EmailDelivery(Attempts):
     """One email to send: written with its notification, sent after commit, retried with backoff."""
 
     class Status(models.TextChoices):
@@ -96,11 +109,6 @@ class EmailDelivery(models.Model):
     body = models.TextField(help_text="No patient data: what waits and a link behind sign-in")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    failures = models.JSONField(default=list, blank=True, help_text="[{at, attempt, error}], oldest first")
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -175,7 +183,7 @@ class PatientOptOut(models.Model):
         return f"opt-out {self.channel} of {self.patient_ref}"
 
 
-class PatientMessage(models.Model):
+class PatientMessage(Attempts):
     """One reminder to a patient on one channel for one visit and offset: planned once (the unique
     key), sent after commit, retried with backoff, never twice. The body holds only the clinic, the
     time and the links; the address is looked up when it is sent."""
@@ -199,11 +207,6 @@ class PatientMessage(models.Model):
     body = models.TextField(help_text="The clinic, the date and time, the links; nothing clinical")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    failures = models.JSONField(default=list, blank=True, help_text="[{at, attempt, error}], oldest first")
-    sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=100, blank=True)
 
     class Meta:

@@ -215,4 +215,4 @@ def _timeline(message: PatientMessage, reason: str) -> None:
         return
     names: dict[str, str] = {Status.SENT: "reminder_sent", Status.DEAD: "reminder_failed"}
     name = names.get(message.status, "reminder_not_sent")
-    transition_record(item, transition=name, from_state=item.state, source=TransitionSource.SYSTEM, reason=reason)
+    transition_record(item, transition=name, from_state=item.state, source=TransitionSource.REMINDER, reason=reason)

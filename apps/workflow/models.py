@@ -31,6 +31,7 @@ class TransitionSource(models.TextChoices):
     TIMER = "timer", "Timer"
     SYSTEM = "system", "System (e.g. a code mapping became active)"
     PATIENT = "patient", "The patient (a link in a reminder)"
+    REMINDER = "reminder", "Patient reminders"
 
 
 class WorkItem(models.Model):
