@@ -6,13 +6,17 @@ A claim takes the row in a short transaction (``SKIP LOCKED``), counts the attem
 the result is written only if ``attempts`` is still what this claim counted (else someone took it
 over after the lease ran out). A permanent failure, or the last attempt, is "dead"."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.models import User
 from apps.ehr.retry import max_attempts, next_attempt_at
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
@@ -73,3 +77,16 @@ def delivery_record(
             row.status, row.next_attempt_at = FAILED, next_attempt_at(claimed, now=now)
     row.save()
     return row, True
+
+
+@transaction.atomic
+def delivery_retry(model: type[models.Model], row_ids: list[int], *, by: User, queue: Callable[[int], None]) -> int:
+    """Put failed or dead rows back in line now (integration admins); sent ones stay sent."""
+    if not by.has_perm("core.administer_integrations"):
+        raise PermissionDenied
+    rows: list[Any] = list(model._default_manager.select_for_update().filter(pk__in=row_ids, status__in=(FAILED, DEAD)))
+    for row in rows:
+        row.status, row.next_attempt_at, row.attempts = PENDING, None, 0
+        row.save(update_fields=["status", "next_attempt_at", "attempts"])
+        transaction.on_commit(partial(queue, row.pk))
+    return len(rows)

@@ -154,9 +154,14 @@ class ClinicContact(models.Model):
     site = models.OneToOneField("core.Site", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=120, blank=True, help_text="As patients know it; blank: the site's name")
     phone = models.CharField(max_length=40, help_text="The number patients call to change a visit")
+    questionnaire_url = models.CharField(
+        max_length=300, blank=True,
+        help_text="The canonical URL of the EHR's Questionnaire for the pre-visit form (as the EHR sent it)",
+    )  # fmt: skip
     questionnaire = models.JSONField(
-        null=True, blank=True, help_text="A FHIR Questionnaire (JSON) for the pre-visit form; blank: the default one"
-    )
+        null=True, blank=True,
+        help_text="A FHIR Questionnaire (JSON) for the pre-visit form; used before the EHR's; neither: the default one",
+    )  # fmt: skip
 
     def __str__(self) -> str:
         return f"patient contact of {self.site_id}"

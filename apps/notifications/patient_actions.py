@@ -141,7 +141,7 @@ def patient_cancel_outbox_result(message: OutboxMessage, body: dict[str, Any]) -
 def patient_questionnaire_form(*, token: str) -> tuple[LinkPage, list[Question]]:
     """The questionnaire page: the link's visit and the site's questions."""
     page = patient_page_open(token=token, purpose=Purpose.QUESTIONNAIRE)
-    return page, questions(questionnaire_for(page.visit.site_id))
+    return page, questions(questionnaire_for(page.visit.site_id, page.visit.source_id))
 
 
 def patient_questionnaire_submit(*, token: str, data: QueryDict) -> tuple[LinkPage, list[Question], dict[str, str]]:
@@ -159,7 +159,7 @@ def patient_questionnaire_submit(*, token: str, data: QueryDict) -> tuple[LinkPa
         if provider.questionnaire_done is None:
             raise LinkNotFound
         response = questionnaire_response_build(
-            questionnaire_for(visit.site_id), qs, answers, patient_ref=visit.patient_ref,
+            questionnaire_for(visit.site_id, visit.source_id), qs, answers, patient_ref=visit.patient_ref,
             authored=timezone.now(), identifier=f"link-{link.pk}",
         )  # fmt: skip
         outbox_enqueue(

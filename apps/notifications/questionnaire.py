@@ -14,6 +14,8 @@ from typing import Any
 
 from django.http import QueryDict
 
+from apps.ehr.models import StoredResource
+
 from .models import ClinicContact
 
 DEFAULT = Path(__file__).parent / "questionnaires" / "pre-visit.json"
@@ -42,11 +44,20 @@ class Question:
         return "q-" + self.link_id
 
 
-def questionnaire_for(site_id: int) -> dict[str, Any]:
-    """The site's Questionnaire (its clinic contact's), else the default one shipped with clinops."""
-    contact = ClinicContact.objects.filter(site_id=site_id).exclude(questionnaire=None).first()
-    if contact is not None and isinstance(contact.questionnaire, dict):
+def questionnaire_for(site_id: int, source_id: int) -> dict[str, Any]:
+    """The site's Questionnaire: the one configured in the admin, else the EHR's (stored from its
+    feed) at the site's canonical URL, else the default one shipped with clinops."""
+    contact = ClinicContact.objects.filter(site_id=site_id).first()
+    if contact is not None and isinstance(contact.questionnaire, dict) and contact.questionnaire:
         return contact.questionnaire
+    if contact is not None and contact.questionnaire_url:
+        url, _, version = contact.questionnaire_url.partition("|")
+        rows = StoredResource.objects.filter(
+            source_id=source_id, resource_type="Questionnaire", deleted=False, raw__url=url
+        ).order_by("-last_updated")
+        for row in rows[:20]:
+            if isinstance(row.raw, dict) and (not version or row.raw.get("version") == version):
+                return row.raw
     return json.loads(DEFAULT.read_text(encoding="utf-8"))
 
 

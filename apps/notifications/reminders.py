@@ -25,12 +25,13 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.core.models import User
 from apps.workflow.models import TransitionSource
 from apps.workflow.registry import workflow_model
 from apps.workflow.transitions import transition_record
 
 from .clinic import Clinic, clinic_of, patient_address, when
-from .delivery import DEAD, SENT, delivery_claim, delivery_due, delivery_record
+from .delivery import DEAD, SENT, delivery_claim, delivery_due, delivery_record, delivery_retry
 from .links import patient_link_make
 from .models import PatientChannel, PatientLink, PatientMessage, PatientOptOut
 from .sms import SmsError, sms_backend
@@ -216,3 +217,8 @@ def _timeline(message: PatientMessage, reason: str) -> None:
     names: dict[str, str] = {Status.SENT: "reminder_sent", Status.DEAD: "reminder_failed"}
     name = names.get(message.status, "reminder_not_sent")
     transition_record(item, transition=name, from_state=item.state, source=TransitionSource.REMINDER, reason=reason)
+
+
+def patient_message_retry(*, message_ids: list[int], by: User) -> int:
+    """Put failed reminders back in line now (integration admins); sent ones stay sent."""
+    return delivery_retry(PatientMessage, message_ids, by=by, queue=_queue_send)

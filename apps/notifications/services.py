@@ -28,7 +28,7 @@ from django.utils import timezone
 from apps.core.events import StaffEvent
 from apps.core.models import User
 
-from .delivery import delivery_claim, delivery_due, delivery_record
+from .delivery import delivery_claim, delivery_due, delivery_record, delivery_retry
 from .models import Channel, DigestChoice, EmailDelivery, Kind, Notification, Preference
 from .preferences import DEFAULTS, preferences_of, wants
 
@@ -190,18 +190,7 @@ def email_send(*, delivery_id: int) -> str:
 @transaction.atomic
 def email_retry(*, delivery_ids: list[int], by: User) -> int:
     """Put failed or dead deliveries back in line now (integration admins); sent ones stay sent."""
-    from django.core.exceptions import PermissionDenied
-
-    if not by.has_perm("core.administer_integrations"):
-        raise PermissionDenied
-    rows = list(
-        EmailDelivery.objects.select_for_update().filter(pk__in=delivery_ids, status__in=(Status.FAILED, Status.DEAD))
-    )
-    for delivery in rows:
-        delivery.status, delivery.next_attempt_at, delivery.attempts = Status.PENDING, None, 0
-        delivery.save(update_fields=["status", "next_attempt_at", "attempts"])
-        transaction.on_commit(partial(_queue_send, delivery.pk))
-    return len(rows)
+    return delivery_retry(EmailDelivery, delivery_ids, by=by, queue=_queue_send)
 
 
 def digest_send(*, now: datetime | None = None) -> int:

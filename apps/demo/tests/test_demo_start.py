@@ -205,11 +205,12 @@ class TestTheFirstStartsHistory:
             staff_simulate(source_name="demo-ehr", now=arrived)
         assert Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").count() == 1
 
-    def test_first_start_sends_patient_reminders_for_the_coming_visits(self, seeded):
+    def test_first_start_plans_patient_reminders_for_the_coming_visits(self, seeded):
         from apps.notifications.models import ClinicContact, PatientMessage
 
         out, _ = seeded
-        assert "Patient reminders: " in out and ClinicContact.objects.exists()
-        sent = PatientMessage.objects.filter(status=PatientMessage.Status.SENT, channel="sms")
-        assert sent.exists()  # the demo's patients have mobile numbers; the console backend printed them
-        assert Transition.objects.filter(transition="reminder_sent").count() == sent.count()
+        texts = PatientMessage.objects.filter(channel="sms")
+        # The demo's patients have mobile numbers (and no email): each text is queued for the
+        # console backend (sent after commit, or by the relay).
+        assert texts.exists() and set(texts.values_list("status", flat=True)) <= {"pending", "sent"}
+        assert f"Patient reminders: {texts.count()} queued" in out and ClinicContact.objects.exists()

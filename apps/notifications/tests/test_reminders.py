@@ -154,3 +154,24 @@ def test_closed_or_walk_in_visits_get_no_reminder(intake, capture, twilio):  # n
     with time_machine.travel(intake.visit_start - timedelta(hours=23), tick=False):
         assert patient_reminders_plan() == 0
     assert not PatientMessage.objects.exists()
+
+
+def test_integration_admins_put_a_failed_reminder_back_in_line(intake, capture, mailoutbox, twilio):  # noqa: F811
+    from django.core.exceptions import PermissionDenied
+
+    from apps.core.roles import Role
+    from apps.notifications.reminders import patient_message_retry
+    from tests.plugins.core import UserFactory
+
+    twilio.answers += [(400, {"code": 21211, "message": "invalid", "status": 400}), (201, {"sid": "SM" + "e" * 32})]
+    with time_machine.travel(intake.visit_start - timedelta(hours=71), tick=False), capture(execute=True):
+        patient_reminders_plan()
+    text = PatientMessage.objects.get(channel="sms")
+    assert text.status == Status.DEAD
+    with pytest.raises(PermissionDenied):
+        patient_message_retry(message_ids=[text.pk], by=UserFactory(role=Role.SCHEDULER))
+    with capture(execute=True):
+        assert patient_message_retry(message_ids=[text.pk], by=UserFactory(role=Role.INTEGRATION_ADMIN)) == 1
+    text.refresh_from_db()
+    assert text.status == Status.SENT and len(twilio.seen) == 2
+    assert len(_timeline(intake, "reminder_sent")) == 2  # the email, then the text on its second try
