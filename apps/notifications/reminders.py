@@ -182,8 +182,9 @@ def patient_message_send(*, message_id: int) -> str:
             provider_id = sms_backend().send(to=address, body=message.body)[:100]
     except SmsError as exc:
         error, permanent = str(exc)[:300], not exc.transient
-    except Exception as exc:  # SMTP, socket, TLS: retried, then kept
-        error = f"{type(exc).__name__}: {str(exc)[:300]}"
+    except Exception as exc:  # SMTP, socket, TLS: retried, then kept (the type and code: its text may hold the address)
+        code = getattr(exc, "smtp_code", None)
+        error = f"the email could not be sent ({type(exc).__name__}{f', code {code}' if code else ''})"
     if error:
         logger.warning("notifications: patient message %s attempt %s failed", message_id, claimed)
     with transaction.atomic():

@@ -175,3 +175,34 @@ def test_integration_admins_put_a_failed_reminder_back_in_line(intake, capture, 
     text.refresh_from_db()
     assert text.status == Status.SENT and len(twilio.seen) == 2
     assert len(_timeline(intake, "reminder_sent")) == 2  # the email, then the text on its second try
+
+
+def test_reminder_email_over_real_smtp_after_a_refused_connection_once_and_without_patient_data(
+    intake,
+    capture,
+    settings,
+    tmp_path,
+    twilio,  # noqa: F811
+):
+    from tests.plugins.smtp import free_port, received, smtp_server
+
+    twilio.answers.append((201, {"sid": "SM" + "f" * 32}))
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_TIMEOUT, settings.EMAIL_PORT = "127.0.0.1", 5, free_port()  # nobody listens
+    at = intake.visit_start - timedelta(hours=71)
+    with time_machine.travel(at, tick=False), capture(execute=True):
+        patient_reminders_plan()
+    email = PatientMessage.objects.get(channel="email")
+    assert email.status == Status.FAILED and email.last_error.startswith("the email could not be sent (")
+    assert EMAIL not in email.last_error
+    with smtp_server(tmp_path / "mail") as port:
+        settings.EMAIL_PORT = port
+        with time_machine.travel(at + timedelta(hours=2), tick=False), capture(execute=True):
+            assert patient_message_relay() == 1
+            assert patient_message_send(message_id=email.pk) == Status.SENT
+        [raw] = received(tmp_path / "mail")
+    text = raw.decode()
+    assert f"To: {EMAIL}" in text and f"Message-ID: <patient-message-{email.pk}@" in text
+    assert "North Clinic: a reminder of your visit on Saturday 7 March 2026 at 10:00." in text
+    for secret in ("Amaka", "Family", "MRN", intake.patient_ref, "Routine"):
+        assert secret not in text
