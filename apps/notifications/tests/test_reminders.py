@@ -13,8 +13,8 @@ from apps.notifications.reminders import patient_message_relay, patient_message_
 from apps.workflow.models import Transition
 from tests.plugins.core import SiteFactory
 from tests.plugins.intake import intake_make
+from tests.plugins.patient_messages import EMAIL, MOBILE, links, reachable
 
-from .patients import EMAIL, MOBILE, links, reachable
 from .test_sms import FakeTwilio, twilio  # noqa: F401 - the Twilio stand-in fixture
 
 pytestmark = pytest.mark.django_db
@@ -148,9 +148,7 @@ def test_no_address_in_the_ehr_is_recorded_not_sent(intake, capture, mailoutbox,
 
 
 def test_closed_or_walk_in_visits_get_no_reminder(intake, capture, twilio):  # noqa: F811
-    from apps.intake.models import Intake
-
-    Intake.objects.filter(pk=intake.pk).update(state="cancelled")
+    type(intake).objects.filter(pk=intake.pk).update(state="cancelled")
     with time_machine.travel(intake.visit_start - timedelta(hours=23), tick=False):
         assert patient_reminders_plan() == 0
     assert not PatientMessage.objects.exists()

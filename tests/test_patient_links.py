@@ -27,9 +27,8 @@ from apps.referrals.workflow import State as ReferralState
 from apps.workflow.models import Transition
 from tests.plugins.core import SiteFactory, UserFactory
 from tests.plugins.intake import intake_make
+from tests.plugins.patient_messages import links, reachable
 from tests.plugins.referral_feed import appointment, feed, make_source, service_request
-
-from .patients import links, reachable
 
 pytestmark = pytest.mark.django_db
 PHONE = "+1 555 010 0200"

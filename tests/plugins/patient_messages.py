@@ -1,4 +1,4 @@
-"""Helpers of the patient-message tests: a reachable patient, the links in a message."""
+"""Test helpers for patient messages: a reachable patient (first name, email, mobile), the links in a message."""
 
 import re
 

@@ -16,8 +16,7 @@ from apps.notifications.reminders import patient_reminders_plan
 from tests.plugins.browser import csp_violations, sign_in
 from tests.plugins.core import SiteFactory, UserFactory
 from tests.plugins.intake import intake_make
-
-from .patients import EMAIL, links, reachable
+from tests.plugins.patient_messages import EMAIL, links, reachable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
