@@ -61,12 +61,11 @@ def patient_reminders_plan(*, now: datetime | None = None) -> int:
     if not offsets:
         return 0
     queued = 0
-    for provider in visit_providers():
-        visits = list(provider.upcoming(now, now + timedelta(hours=offsets[0])))
+    for workflow, visits in _one_per_appointment(now, now + timedelta(hours=offsets[0])).items():
         planned = set(
-            PatientMessage.objects.filter(
-                workflow=provider.workflow, item_id__in=[v.item_id for v in visits]
-            ).values_list("item_id", "visit_start", "offset_hours", "channel")
+            PatientMessage.objects.filter(workflow=workflow, item_id__in=[v.item_id for v in visits]).values_list(
+                "item_id", "visit_start", "offset_hours", "channel"
+            )
         )
         for visit in visits:
             due = [h for h in offsets if visit.start - timedelta(hours=h) <= now]
@@ -76,6 +75,22 @@ def patient_reminders_plan(*, now: datetime | None = None) -> int:
                 if (visit.item_id, visit.start, due[-1], channel) not in planned:
                     queued += _plan(visit, due[-1], channel, now)
     return queued
+
+
+def _one_per_appointment(after: datetime, until: datetime) -> dict[str, list[Visit]]:
+    """The upcoming visits by workflow, one per EHR appointment: a referral's appointment that also
+    has an intake is reminded of once, by the intake's item (whose reminder carries the form)."""
+    providers = sorted(visit_providers(), key=lambda p: p.questionnaire_done is None)
+    taken: set[tuple[int, str]] = set()
+    out: dict[str, list[Visit]] = {}
+    for provider in providers:
+        for visit in provider.upcoming(after, until):
+            key = (visit.source_id, visit.appointment_ref)
+            if visit.appointment_ref and key in taken:
+                continue
+            taken.add(key)
+            out.setdefault(provider.workflow, []).append(visit)
+    return out
 
 
 def _opted_out(visit: Visit, channel: str) -> bool:

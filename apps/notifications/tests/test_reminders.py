@@ -204,3 +204,23 @@ def test_reminder_email_over_real_smtp_after_a_refused_connection_once_and_witho
     assert "North Clinic: a reminder of your visit on Saturday 7 March 2026 at 10:00." in text
     for secret in ("Amaka", "Family", "MRN", intake.patient_ref, "Routine"):
         assert secret not in text
+
+
+def test_an_appointment_with_an_intake_and_a_referral_is_reminded_of_once(intake, capture, mailoutbox, monkeypatch):
+    from apps.notifications import reminders
+    from apps.notifications.visits import Visit, VisitProvider, visit_providers
+
+    twin = Visit(workflow="referral", item_id=999, site_id=intake.site_id, source_id=intake.source_id,
+                 patient_ref=intake.patient_ref, start=intake.visit_start,
+                 appointment_ref=f"Appointment/{intake.appointment.fhir_id}")  # fmt: skip
+    referrals = VisitProvider(workflow="referral", upcoming=lambda a, b: [twin], get=lambda i: twin,
+                              confirm=lambda i: twin, cancel=lambda i: twin)  # fmt: skip
+    intakes = [p for p in visit_providers() if p.workflow == "intake"]
+    monkeypatch.setattr(reminders, "visit_providers", lambda: [referrals, *intakes])
+    reachable(intake, sms=False)
+    with time_machine.travel(intake.visit_start - timedelta(hours=23), tick=False), capture(execute=True):
+        patient_reminders_plan()
+    assert set(PatientMessage.objects.values_list("workflow", "channel", "status")) == {
+        ("intake", "email", "sent"), ("intake", "sms", "no_address"),
+    }  # fmt: skip
+    assert len(mailoutbox) == 1 and "form" in links(mailoutbox[0].body)
