@@ -84,4 +84,16 @@ def test_a_patient_confirms_and_another_fills_the_form_and_the_ma_sees_it_ticked
     line = page.locator("li.is-done", has_text="Questionnaire completed")
     expect(line).to_contain_text("by the patient (pre-visit form online)")
     page.screenshot(path=str(SHOTS / "ma-checklist.png"), full_page=True)
+    # The patient page: reminder choices (the MA turns texts off) and the reminders sent.
+    from apps.ehr.models import Patient
+
+    record = Patient.objects.get(source_id=second.source_id, fhir_id=second.patient_ref.partition("/")[2])
+    page.goto(f"{live_server.url}/patients/{record.pk}/")
+    panel = page.get_by_role("region", name="Appointment reminders")
+    expect(panel.get_by_role("cell", name="Sent").first).to_be_visible()
+    panel.get_by_label("Text message").uncheck()
+    panel.get_by_role("button", name="Save reminder choices").click()
+    expect(page.get_by_text("Reminder choices saved.")).to_be_visible()
+    expect(page.get_by_role("region", name="Appointment reminders").get_by_label("Text message")).not_to_be_checked()
+    page.screenshot(path=str(SHOTS / "ma-patient-page.png"), full_page=True)
     assert not violations
