@@ -146,6 +146,23 @@ ROWS: list[Row] = [
     Row("notifications:preferences", every(200)),
     Row("notifications:preferences", every(302), method="post", data={"item_escalated.email": "on"}),
     Row("notifications:open", every(404), kwargs=lambda site: {"pk": 987654}),
+    # Reminder choices on the patient page (roles that see patients; another site's patient: 404).
+    Row(
+        "notifications:patient_opt_out",
+        every(403, **dict.fromkeys(PATIENT_VIEWERS, 302)),
+        method="post",
+        kwargs=matrix_patient,
+        data={"channel": ["email", "sms"]},
+    ),
+    # A patient's reminder links: public pages, no sign-in, gated by the signed link alone. Anyone,
+    # signed in or not, gets 404 for a token that is not one of our links (410 for a spent or
+    # expired one, and what each does: apps/notifications/tests/test_patient_pages.py). No site:
+    # the link names the visit.
+    *[
+        Row(f"patient:{name}", every(404, anonymous=404), method=method, kwargs=lambda site: {"token": "x:y:z"})
+        for name in ("confirm", "cancel", "questionnaire", "stop_email", "stop_sms")
+        for method in ("get", "post")
+    ],
     # API keys: every user manages their own; a key id that is not theirs is 404.
     Row("core:api_tokens", every(200)),
     Row("core:api_tokens", every(302), method="post"),

@@ -25,3 +25,9 @@ class IntakeConfig(AppConfig):
         handler_register("DocumentReference", handlers.on_document_reference)
         nav_register(NavEntry("Intake", "intake:day", order=20, permission="core.work_intake"))
         nav_register(NavEntry("Pre-visit worklist", "intake:worklist", order=22, permission="core.work_intake"))
+
+        from apps.notifications.visits import visit_provider_register
+
+        from .patient_visits import INTAKE_VISITS
+
+        visit_provider_register(INTAKE_VISITS)  # reminders and the patient's links (apps.notifications)

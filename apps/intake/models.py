@@ -137,6 +137,7 @@ class IntakeCheck(models.Model):
     class Source(models.TextChoices):
         STAFF = "staff", "Staff"
         EHR = "ehr", "EHR"
+        PATIENT = "patient", "Patient (online form)"
 
     intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="checks")
     key = models.SlugField(max_length=40)

@@ -20,7 +20,11 @@ class LinkNotFound(Exception):
 
 
 class LinkGone(Exception):
-    """Expired or already used: answer 410."""
+    """Expired or already used: answer 410 (``link`` says whose visit it was, for the clinic's number)."""
+
+    def __init__(self, link: PatientLink | None = None) -> None:
+        super().__init__("link expired or used")
+        self.link = link
 
 
 def patient_link_make(*, purpose: str, workflow: str, item_id: int, valid_for: timedelta) -> str:
@@ -43,7 +47,7 @@ def patient_link_open(*, token: str, purpose: str) -> PatientLink:
     if link is None:
         raise LinkNotFound
     if link.used_at is not None or link.expires_at <= timezone.now():
-        raise LinkGone
+        raise LinkGone(link)
     return link
 
 
@@ -53,7 +57,7 @@ def patient_link_use(*, token: str, purpose: str) -> PatientLink:
     link = patient_link_open(token=token, purpose=purpose)
     link = PatientLink.objects.select_for_update().get(pk=link.pk)
     if link.used_at is not None:
-        raise LinkGone
+        raise LinkGone(link)
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
     return link

@@ -79,7 +79,20 @@ class DigestChoice(models.Model):
         return f"{self.user_id} digest {'on' if self.digest else 'off'}"
 
 
-class EmailDelivery(models.Model):
+class Attempts(models.Model):
+    """What a delivery row keeps of its sends (apps.notifications.delivery claims and records them)."""
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failures = models.JSONField(default=list, blank=True, help_text="[{at, attempt, error}], oldest first")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class EmailDelivery(Attempts):
     """One email to send: written with its notification, sent after commit, retried with backoff."""
 
     class Status(models.TextChoices):
@@ -96,11 +109,6 @@ class EmailDelivery(models.Model):
     body = models.TextField(help_text="No patient data: what waits and a link behind sign-in")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    failures = models.JSONField(default=list, blank=True, help_text="[{at, attempt, error}], oldest first")
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -118,6 +126,8 @@ class PatientLink(models.Model):
         CONFIRM = "confirm", "Confirm the visit"
         CANCEL = "cancel", "Cancel the visit"
         QUESTIONNAIRE = "questionnaire", "Fill the pre-visit questionnaire"
+        STOP_EMAIL = "stop_email", "Stop emails"
+        STOP_SMS = "stop_sms", "Stop text messages"
 
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     workflow = models.CharField(max_length=16)
@@ -131,3 +141,87 @@ class PatientLink(models.Model):
 
     def __str__(self) -> str:
         return f"patient link {self.pk} {self.purpose} {self.workflow}:{self.item_id}"
+
+
+class PatientChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
+class ClinicContact(models.Model):
+    """How a site is named to its patients and the number they call (on every message and page)."""
+
+    site = models.OneToOneField("core.Site", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120, blank=True, help_text="As patients know it; blank: the site's name")
+    phone = models.CharField(max_length=40, help_text="The number patients call to change a visit")
+    questionnaire_url = models.CharField(
+        max_length=300, blank=True,
+        help_text="The canonical URL of the EHR's Questionnaire for the pre-visit form (as the EHR sent it)",
+    )  # fmt: skip
+    questionnaire = models.JSONField(
+        null=True, blank=True,
+        help_text="A FHIR Questionnaire (JSON) for the pre-visit form; used before the EHR's; neither: the default one",
+    )  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"patient contact of {self.site_id}"
+
+
+class PatientOptOut(models.Model):
+    """A patient who asked for no more messages on one channel (by the link in a message, or staff)."""
+
+    source = models.ForeignKey("ehr.EhrSource", on_delete=models.CASCADE, related_name="+")
+    patient_ref = models.CharField(max_length=200)
+    channel = models.CharField(max_length=8, choices=PatientChannel.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Staff who set it; blank: the patient, by the link in a message",
+    )  # fmt: skip
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "patient_ref", "channel"], name="patient_opt_out_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-out {self.channel} of {self.patient_ref}"
+
+
+class PatientMessage(Attempts):
+    """One reminder to a patient on one channel for one visit and offset: planned once (the unique
+    key), sent after commit, retried with backoff, never twice. The body holds only the clinic, the
+    time and the links; the address is looked up when it is sent."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Failed for good"
+        OPTED_OUT = "opted_out", "Not sent: the patient opted out"
+        NO_ADDRESS = "no_address", "Not sent: no address in the EHR"
+
+    workflow = models.CharField(max_length=16)
+    item_id = models.BigIntegerField()
+    source = models.ForeignKey("ehr.EhrSource", on_delete=models.PROTECT, related_name="+")
+    patient_ref = models.CharField(max_length=200)
+    offset_hours = models.PositiveIntegerField()
+    visit_start = models.DateTimeField()
+    channel = models.CharField(max_length=8, choices=PatientChannel.choices)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(help_text="The clinic, the date and time, the links; nothing clinical")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    provider_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "item_id", "visit_start", "offset_hours", "channel"], name="patient_message_once"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="patient_message_due")]
+
+    def __str__(self) -> str:
+        return f"patient message {self.pk} {self.channel} ({self.status})"

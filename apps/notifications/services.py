@@ -16,30 +16,25 @@ notification behind sign-in, never patient data (the event carries none).
 """
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.events import StaffEvent
 from apps.core.models import User
-from apps.ehr.retry import max_attempts, next_attempt_at
 
+from .delivery import delivery_claim, delivery_due, delivery_record, delivery_retry
 from .models import Channel, DigestChoice, EmailDelivery, Kind, Notification, Preference
 from .preferences import DEFAULTS, preferences_of, wants
 
 logger = logging.getLogger(__name__)
 Status = EmailDelivery.Status
-SENDABLE = (Status.PENDING, Status.FAILED)
-STRANDED_AFTER = timedelta(seconds=60)
-LEASE = timedelta(seconds=120)  # longer than an SMTP send can take (EMAIL_TIMEOUT)
 COUNTED_REPEATS = frozenset({Kind.DEAD_LETTERS, Kind.FEED_SILENT})
-MAX_FAILURES_KEPT = 20
 
 
 def _recipients(event: StaffEvent) -> list[User]:
@@ -155,16 +150,9 @@ def preferences_save(*, user: User, choices: dict[tuple[str, str], bool], digest
     DigestChoice.objects.update_or_create(user=user, defaults={"digest": digest})
 
 
-def _due(now: datetime) -> Q:
-    return Q(status__in=SENDABLE) & (
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lte=now - STRANDED_AFTER)
-    )
-
-
 def email_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Ids of pending or failed deliveries whose attempt is due, oldest first."""
-    now = now or timezone.now()
-    return list(EmailDelivery.objects.filter(_due(now)).order_by("id").values_list("id", flat=True)[:limit])
+    return delivery_due(EmailDelivery, now=now, limit=limit)
 
 
 def email_relay(*, now: datetime | None = None) -> int:
@@ -175,28 +163,11 @@ def email_relay(*, now: datetime | None = None) -> int:
     return len(due)
 
 
-def _claim(delivery_id: int) -> EmailDelivery | None:
-    now = timezone.now()
-    with transaction.atomic():
-        delivery = (
-            EmailDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("user")
-            .filter(pk=delivery_id, status__in=SENDABLE)
-            .first()
-        )
-        if delivery is None or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now):
-            return None
-        delivery.attempts += 1
-        delivery.next_attempt_at = now + LEASE  # a lease: a crashed send is picked up after it
-        delivery.save(update_fields=["attempts", "next_attempt_at"])
-    return delivery
-
-
 def email_send(*, delivery_id: int) -> str:
     """Send one delivery if it is due and nobody else is sending it; returns its status after.
     Sent once: a sent delivery is never claimed again, and a claim leases the row, so two workers
     never send it at the same time. The Message-ID is the delivery's, the same on a retry."""
-    delivery = _claim(delivery_id)
+    delivery = delivery_claim(EmailDelivery, delivery_id, related=("user",))
     if delivery is None:
         return EmailDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first() or "missing"
     claimed = delivery.attempts
@@ -212,45 +183,14 @@ def email_send(*, delivery_id: int) -> str:
     except Exception as exc:  # SMTP, socket, TLS: every failure is retried, then kept for the admins
         error = f"{type(exc).__name__}: {str(exc)[:300]}"
         logger.warning("notifications: email %s attempt %s failed (%s)", delivery_id, claimed, type(exc).__name__)
-    return _record(delivery_id, claimed, error)
-
-
-@transaction.atomic
-def _record(delivery_id: int, claimed: int, error: str) -> str:
-    delivery = EmailDelivery.objects.select_for_update().get(pk=delivery_id)
-    if delivery.attempts != claimed or delivery.status not in SENDABLE:
-        return delivery.status  # someone else took it over after our lease ran out
-    now = timezone.now()
-    if not error:
-        delivery.status, delivery.sent_at, delivery.last_error, delivery.next_attempt_at = Status.SENT, now, "", None
-    else:
-        delivery.last_error = error
-        delivery.failures = [*delivery.failures, {"at": now.isoformat(), "attempt": claimed, "error": error}][
-            -MAX_FAILURES_KEPT:
-        ]
-        if claimed >= max_attempts():
-            delivery.status, delivery.next_attempt_at = Status.DEAD, None
-        else:
-            delivery.status, delivery.next_attempt_at = Status.FAILED, next_attempt_at(claimed, now=now)
-    delivery.save()
-    return delivery.status
+    row, _ = delivery_record(EmailDelivery, delivery_id, claimed, error=error)
+    return row.status
 
 
 @transaction.atomic
 def email_retry(*, delivery_ids: list[int], by: User) -> int:
     """Put failed or dead deliveries back in line now (integration admins); sent ones stay sent."""
-    from django.core.exceptions import PermissionDenied
-
-    if not by.has_perm("core.administer_integrations"):
-        raise PermissionDenied
-    rows = list(
-        EmailDelivery.objects.select_for_update().filter(pk__in=delivery_ids, status__in=(Status.FAILED, Status.DEAD))
-    )
-    for delivery in rows:
-        delivery.status, delivery.next_attempt_at, delivery.attempts = Status.PENDING, None, 0
-        delivery.save(update_fields=["status", "next_attempt_at", "attempts"])
-        transaction.on_commit(partial(_queue_send, delivery.pk))
-    return len(rows)
+    return delivery_retry(EmailDelivery, delivery_ids, by=by, queue=_queue_send)
 
 
 def digest_send(*, now: datetime | None = None) -> int:

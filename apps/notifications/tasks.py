@@ -33,3 +33,27 @@ def integration_watch_task() -> int:
     from .watch import integration_watch
 
     return integration_watch()
+
+
+@shared_task(name="notifications.patient_reminders_plan")
+def patient_reminders_plan_task() -> int:
+    """Beat: plan the appointment reminders whose time has come."""
+    from .reminders import patient_reminders_plan
+
+    return patient_reminders_plan()
+
+
+@shared_task(name="notifications.patient_message_send")
+def patient_message_send_task(message_id: int) -> str:
+    """Send one patient message; safe to run twice (a sent or claimed message is left alone)."""
+    from .reminders import patient_message_send
+
+    return patient_message_send(message_id=message_id)
+
+
+@shared_task(name="notifications.patient_message_relay")
+def patient_message_relay_task() -> int:
+    """Beat: queue every patient message whose (next) attempt is due."""
+    from .reminders import patient_message_relay
+
+    return patient_message_relay()

@@ -3,15 +3,19 @@
 from typing import cast
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.access_log import access_log
 from apps.core.models import User
+from apps.workflow.patients import patient_get
 
-from .models import Channel, DigestChoice, Kind, Notification
+from .models import Channel, DigestChoice, Kind, Notification, PatientChannel
+from .patient_actions import patient_opt_out_set
 from .preferences import DEFAULTS, preferences_of
 from .selectors import notification_get, notification_list, notification_unread_count
 from .services import notification_read, preferences_save
@@ -80,3 +84,21 @@ def notification_preferences_view(request: HttpRequest) -> HttpResponse:
     ]
     digest = DigestChoice.objects.filter(user=_me(request), digest=True).exists()
     return render(request, "notifications/preferences.html", {"rows": rows, "digest": digest})
+
+
+@require_POST
+@permission_required("core.view_patient_data", raise_exception=True)
+def patient_opt_out_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff set which channels a patient gets reminders on (the boxes on the patient page)."""
+    patient = patient_get(user=_me(request), patient_id=pk)  # 404 outside the user's sites
+    access_log(request, patient=patient.reference, what=f"patient:{patient.pk}:reminders")
+    wanted = set(request.POST.getlist("channel"))
+    changed = [
+        patient_opt_out_set(
+            source_id=patient.source_id, patient_ref=patient.reference, channel=channel,
+            opted_out=channel not in wanted, by=_me(request),
+        )
+        for channel in PatientChannel.values
+    ]  # fmt: skip
+    messages.success(request, "Reminder choices saved." if any(changed) else "Reminder choices unchanged.")
+    return HttpResponseRedirect(reverse("workflow:patient_detail", args=[patient.pk]))

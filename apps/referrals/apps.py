@@ -40,3 +40,9 @@ class ReferralsConfig(AppConfig):
         from apps.core.navigation import NavEntry, nav_register
 
         nav_register(NavEntry("Referrals", "referrals:worklist", order=10, permission="core.work_referrals"))
+
+        from apps.notifications.visits import visit_provider_register
+
+        from .patient_visits import REFERRAL_VISITS
+
+        visit_provider_register(REFERRAL_VISITS)  # reminders and the patient's links (apps.notifications)

@@ -30,6 +30,8 @@ class TransitionSource(models.TextChoices):
     EHR = "ehr", "EHR"
     TIMER = "timer", "Timer"
     SYSTEM = "system", "System (e.g. a code mapping became active)"
+    PATIENT = "patient", "The patient (a link in a reminder)"
+    REMINDER = "reminder", "Patient reminders"
 
 
 class WorkItem(models.Model):

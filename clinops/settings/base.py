@@ -225,6 +225,9 @@ AUDITLOG_EXCLUDE_TRACKING_MODELS = (
     "ehr.diagnosticreport",
     "ehr.documentreference",
     "workflow.transition",
+    # A patient message's body holds its signed links (secrets until they expire); its history is
+    # its own status, attempts and failures, and each send is on the item's timeline.
+    "notifications.patientmessage",
 )
 AUDITLOG_MASK_TRACKING_FIELDS = ("bearer_token", "private_key_pem", "webhook_token_hash", "key_hash")
 AUDITLOG_EXCLUDE_TRACKING_FIELDS = ("password", "last_login")
@@ -315,6 +318,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
     "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
     "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
+    "notifications-patient-reminders": {"task": "notifications.patient_reminders_plan", "schedule": 300.0},
+    "notifications-patient-relay": {"task": "notifications.patient_message_relay", "schedule": 30.0},
     "referrals-slot-offers-expire": {"task": "referrals.slot_offers_expire", "schedule": 60.0},
     "referrals-booking-sweep": {"task": "referrals.booking_sweep", "schedule": 60.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
@@ -374,6 +379,10 @@ SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=15.0)
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE = env("TWILIO_API_BASE", default="")
+# Appointment reminders to patients (apps.notifications.reminders): hours before the visit, e.g.
+# "72,24"; empty: no reminders. The clinic's phone number when a site has no patient contact row.
+PATIENT_REMINDER_OFFSETS_HOURS = env.list("PATIENT_REMINDER_OFFSETS_HOURS", cast=int, default=[72, 24])
+PATIENT_CLINIC_PHONE = env("PATIENT_CLINIC_PHONE", default="")
 
 LOG_LEVEL = env("CLINOPS_LOG_LEVEL", default="INFO")
 LOGGING = {

@@ -204,3 +204,13 @@ class TestTheFirstStartsHistory:
             assert log.source == "staff" and log.actor.username in {"ma", "supervisor"}
             staff_simulate(source_name="demo-ehr", now=arrived)
         assert Transition.objects.filter(workflow="intake", item_id=intake.pk, transition="check_in").count() == 1
+
+    def test_first_start_plans_patient_reminders_for_the_coming_visits(self, seeded):
+        from apps.notifications.models import ClinicContact, PatientMessage
+
+        out, _ = seeded
+        texts = PatientMessage.objects.filter(channel="sms")
+        # The demo's patients have mobile numbers (and no email): each text is queued for the
+        # console backend (sent after commit, or by the relay).
+        assert texts.exists() and set(texts.values_list("status", flat=True)) <= {"pending", "sent"}
+        assert f"Patient reminders: {texts.count()} queued" in out and ClinicContact.objects.exists()

@@ -18,6 +18,7 @@ from django.db import connection
 
 from apps.demo.history import history_load
 from apps.ehr.models import InboxMessage, OutboxMessage
+from apps.notifications.reminders import patient_reminders_plan
 
 SOURCE = "demo-ehr"
 BAR = 30
@@ -92,6 +93,12 @@ class Command(BaseCommand):
             )
         for error in report.errors[:10]:
             self.stdout.write(self.style.ERROR(f"  {error}"))
+        with quiet(QUIET_LOGGERS):
+            reminders = patient_reminders_plan()
+        self.stdout.write(
+            f"Patient reminders: {reminders} queued for visits in the next days (the console email and text "
+            "backends print them; the beat plans more every 5 minutes)."
+        )
 
     def _bar(self, done: int, total: int) -> None:
         percent = 100 * done // total

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.demo.seeds.intake import demo_intake_seed
+from apps.demo.seeds.patients import demo_clinic_contacts_seed
 from apps.demo.seeds.people import DEMO_PASSWORD, demo_people_seed
 from apps.demo.seeds.referrals import demo_referrals_seed
 from apps.demo.seeds.results import demo_results_seed
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         self.stdout.write(demo_referrals_seed())
         self.stdout.write(demo_results_seed())
         self.stdout.write(demo_intake_seed())
+        self.stdout.write(demo_clinic_contacts_seed())
         self.stdout.write(demo_clinicians_link())
         self.stdout.write(f"Demo users (password {DEMO_PASSWORD!r}):")
         for username, role, sites, state in rows:
