@@ -31,6 +31,7 @@ class Hl7Message(models.Model):
     version = models.CharField(max_length=10, blank=True)
     sending_app = models.CharField(max_length=180, blank=True)
     sending_facility = models.CharField(max_length=180, blank=True)
+    sent_at = models.CharField(max_length=40, blank=True, help_text="MSH-7 as sent: orders messages of one second")
     charset = models.CharField(max_length=20, blank=True, help_text="The codec the message was read with")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     peer = models.CharField(max_length=100, blank=True, help_text="The sender's address (MLLP) ")
@@ -48,7 +49,10 @@ class Hl7Message(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["source", "status", "received_at"], name="ehr_hl7_source_status")]
+        indexes = [
+            models.Index(fields=["source", "status", "received_at"], name="ehr_hl7_source_status"),
+            models.Index(fields=["source", "sent_at"], name="ehr_hl7_source_sent_at"),
+        ]
 
     def __str__(self) -> str:
         return f"hl7 {self.pk} {self.message_type} {self.control_id} ({self.status})"

@@ -23,11 +23,12 @@ import traceback
 import uuid
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import STORE_MODELS, EhrSource, Hl7Message, InboxEnvelope, InboxMessage
@@ -130,6 +131,7 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
                 version=header.version,
                 sending_app=header.sending_app,
                 sending_facility=header.sending_facility,
+                sent_at=header.sent_at,
                 charset=codec,
                 channel=channel,
                 peer=peer[:100],
@@ -177,7 +179,7 @@ def _convert_into(row: Hl7Message, message: V2Message, source: EhrSource) -> lis
 
 
 def _store_resources(row: Hl7Message, header: Header, resources: list[dict], source: EhrSource) -> list[int]:
-    event_time = _event_time(header, source)
+    event_time = _event_time(header, row)
     version = "v2-" + (header.control_id if len(header.control_id) <= 60 else row.dedupe_key[:60])
     entries = []
     for resource in resources:
@@ -194,12 +196,32 @@ def _store_resources(row: Hl7Message, header: Header, resources: list[dict], sou
     return receipt.new_ids
 
 
-def _event_time(header: Header, source: EhrSource) -> str:
-    """MSH-7 as an instant (the EHR's event time orders versions in the store), else now."""
+def _event_time(header: Header, row: Hl7Message) -> str:
+    """MSH-7 as an instant (the EHR's event time orders versions in the store), else now.
+
+    MSH-7 is often to the second, and an EHR sends several messages about one patient in one
+    second: each later arrival with the same MSH-7 gets one more microsecond, so it is newer
+    than the one before it rather than "not newer"."""
     found = v2_datetime(header.sent_at, default_tz=_tz())
-    if len(found) >= 19:
-        return found
-    return timezone.now().isoformat()
+    if len(found) < 19:
+        return timezone.now().isoformat()
+    rank = _arrival_rank(row)
+    return (datetime.fromisoformat(found) + timedelta(microseconds=rank)).isoformat() if rank else found
+
+
+def _arrival_rank(row: Hl7Message) -> int:
+    """How many messages of the row's source with its MSH-7 arrived before it (in the open transaction).
+
+    On PostgreSQL a transaction lock on (source, MSH-7) makes two connections storing messages
+    of one second take turns, so they cannot both count the same; SQLite writes one at a time."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"hl7-sent|{row.source_id}|{row.sent_at}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+    earlier = Hl7Message.objects.filter(source_id=row.source_id, sent_at=row.sent_at).exclude(status=Status.REJECTED)
+    if row.pk:  # converted again: only the ones that arrived before it
+        earlier = earlier.filter(pk__lt=row.pk)
+    return earlier.count()
 
 
 def _tz() -> Any:
@@ -284,6 +306,7 @@ def _reject(
                 version=header.version if header else "",
                 sending_app=header.sending_app if header else "",
                 sending_facility=header.sending_facility if header else "",
+                sent_at=header.sent_at if header else "",
                 charset=codec,
                 channel=channel,
                 peer=peer[:100],

@@ -217,3 +217,19 @@ def test_once_the_ehr_fhir_record_arrives_later_v2_messages_land_on_it(source, d
         inbox_receive(source=source, body=fhir_patient, channel=InboxMessage.Channel.WEBHOOK)
     receive(source, raw("siu_s12"), django_capture_on_commit_callbacks)
     assert Appointment.objects.get().patient_ref == "Patient/pat-42"
+
+
+def test_two_messages_about_one_patient_in_one_msh7_second_apply_in_arrival_order(
+    source, django_capture_on_commit_callbacks
+):
+    first = raw("adt_a08")  # MSH-7 20250302100000-0500, Rivera
+    second = first.replace(b"|ADT0004|", b"|ADT0004B|").replace(b"Rivera^Ana", b"Rivera-Lopez^Ana")
+    for data in (first, second):
+        assert receive(source, data, django_capture_on_commit_callbacks).ack_code == "AA"
+    patient = InboxMessage.objects.filter(resource_type="Patient").order_by("id")
+    assert [m.outcome for m in patient] == ["new", "updated"]  # not "unchanged" for being no newer
+    assert Patient.objects.get().family == "Rivera-Lopez"
+    # Converted again later, the first is still the older of the two: nothing goes back.
+    with django_capture_on_commit_callbacks(execute=True):
+        hl7_replay(message_id=Hl7Message.objects.get(control_id="ADT0004").pk)
+    assert Patient.objects.get().family == "Rivera-Lopez"
