@@ -12,8 +12,8 @@ answers AA (converted), AE (stored, but its content could not be converted: what
 in ERR) or AR (not taken: not v2, unsupported type, version or character set); enhanced mode
 (MSH-15/16 sent) answers the accept ACK, CA or CR (CE when it could not be stored), sent as
 MSH-15 asks (AL always, NE never, ER on error, SU on success). The application ACK of enhanced
-mode (MSH-16) is kept on the message and shown in the console; it is not sent back, since
-clinops has no outbound v2 connection to the sender.
+mode (AA/AE, as MSH-16 asks) is stored in the same transaction and sent back over an outbound
+MLLP connection after commit (services.v2_app_ack).
 """
 
 import hashlib
@@ -47,6 +47,7 @@ from ..v2.message import (
 )
 from .envelope import Entry
 from .inbox import inbox_receive_entries
+from .v2_app_ack import hl7_app_ack_enqueue
 
 logger = logging.getLogger(__name__)
 Status = Hl7Message.Status
@@ -139,6 +140,9 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
             )
             inbox_ids = _convert_into(row, message, source)
             row.save()
+            if header.enhanced:
+                problem = AckProblem(row.error_code, row.error_location, row.error) if row.error else None
+                hl7_app_ack_enqueue(message=row, header=header, app_code=row.app_ack_code, problem=problem)
     except IntegrityError:
         # A resend, or the same control id committed by another connection meanwhile: answer it
         # as the stored message was answered.

@@ -6,6 +6,7 @@ before a start block are skipped and counted; a frame over the size limit is dro
 reader resynchronises on the next start block); a start block inside a frame starts a new one.
 """
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -98,3 +99,18 @@ def split_file(data: bytes) -> list[bytes]:
     if current:
         messages.append(b"\r".join(current) + b"\r")
     return messages
+
+
+def mllp_exchange(host: str, port: int, payload: bytes, *, timeout: float, max_bytes: int = 1_000_000) -> bytes:
+    """Send one framed message to an MLLP peer and return the first frame it answers with.
+
+    Raises OSError (refused, unreachable, timed out) or ConnectionError (closed before answering)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(frame(payload))
+        reader = FrameReader(max_bytes=max_bytes)
+        while data := sock.recv(65536):
+            for found in reader.feed(data):
+                if isinstance(found, bytes):
+                    return found
+    raise ConnectionError("the peer closed the connection without an answer")
