@@ -143,6 +143,21 @@ def _result(row: tuple | None) -> StoreResult:
     return StoreResult("new" if revision == 1 else "updated", row_id)
 
 
+def resource_rewrite(*, record: FhirResource, resource: dict[str, Any]) -> None:
+    """Replace a stored resource's content in place, keeping its version (its place in version
+    order): for a change clinops makes to what the EHR sent, e.g. a reference to a merged patient."""
+    model = type(record)
+    typed = EXTRACTORS.get(resource["resourceType"], generic_keys)(resource)
+    canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+    fields = {
+        "raw": resource,
+        "content_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        "stored_at": timezone.now(),
+        **{model._meta.get_field(name).attname: value for name, value in typed.items()},
+    }
+    model.objects.filter(pk=record.pk).update(**fields)
+
+
 def _row(
     model: type[FhirResource],
     columns: list[str],
