@@ -1,4 +1,5 @@
-"""``POST /integrations/<source>/hl7v2``: an interface engine posts one HL7 v2 message (ER7).
+"""``POST /integrations/<source>/hl7v2``: an interface engine posts one HL7 v2 message (ER7), or a
+batch of them (FHS/BHS … BTS/FTS), answered with the batch of their ACKs.
 
 Authenticated like the FHIR webhook, by the source's token (``Authorization: Bearer …``). The
 message is committed to the inbox before the answer, which is its ACK (same content type back):
@@ -18,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from .models import EhrSource, Hl7Message
 from .request_body import BodyRefused, body_read
-from .services.v2_inbox import hl7_receive
+from .services.v2_batch import hl7_receive_any
 
 logger = logging.getLogger(__name__)
 V2_TYPES = {"application/hl7-v2", "x-application/hl7-v2+er7", "application/edi-hl7v2"}
@@ -49,7 +50,7 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
     except BodyRefused as exc:
         return _text(exc.status, exc.message)
     try:
-        receipt = hl7_receive(
+        receipt = hl7_receive_any(
             source=found, raw=body, channel=Hl7Message.Channel.HTTP, peer=request.META.get("REMOTE_ADDR", "")
         )
     except DatabaseError:

@@ -63,6 +63,7 @@ class V2Receipt:
     duplicate: bool = False
     message_id: int | None = None
     inbox_ids: tuple[int, ...] = ()
+    batch: tuple["V2Receipt", ...] = ()  # a batch's answer: the receipt of each of its messages
 
     @property
     def ack_bytes(self) -> bytes:

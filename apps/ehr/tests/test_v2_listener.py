@@ -376,7 +376,7 @@ def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(so
 def test_a_message_that_cannot_be_stored_is_answered_ar_and_the_resend_is_taken(listening):
     from django.db import OperationalError
 
-    down = mock.patch("apps.ehr.services.v2_listen.hl7_receive", side_effect=OperationalError("database down"))
+    down = mock.patch("apps.ehr.services.v2_listen.hl7_receive_any", side_effect=OperationalError("database down"))
     with down, connect(listening.port) as sock:
         sock.sendall(frame(raw("adt_a01")))
         [ack] = read_acks(sock, 1)

@@ -80,8 +80,9 @@ class FrameReader:
 
 
 def split_file(data: bytes) -> list[bytes]:
-    """Messages of a v2 file: one per MLLP frame when it is framed, else one per block of
-    segments separated by blank lines (or starting at each MSH)."""
+    """Messages of a v2 file: one per MLLP frame when it is framed (a frame may hold a batch),
+    else one per block of segments separated by blank lines (or starting at each MSH; batch
+    headers and trailers, FHS/BHS/BTS/FTS, are left out)."""
     if START in data:
         reader = FrameReader(max_bytes=len(data) + 1)
         tail = b"\r" if data.rstrip(b"\n").endswith(b"\x1c") else b""
@@ -89,11 +90,12 @@ def split_file(data: bytes) -> list[bytes]:
     messages: list[bytes] = []
     current: list[bytes] = []
     for line in data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
-        if not line.strip() or line.startswith(b"MSH"):
+        batch_line = line[:3] in (b"FHS", b"BHS", b"BTS", b"FTS")  # a batch's envelope: not a message
+        if not line.strip() or line.startswith(b"MSH") or batch_line:
             if current:
                 messages.append(b"\r".join(current) + b"\r")
                 current = []
-            if not line.strip():
+            if not line.strip() or batch_line:
                 continue
         current.append(line)
     if current:
