@@ -3,6 +3,7 @@ each was given, the FHIR it became; a message that could not be converted can be
 once its cause is fixed, and an application ACK that could not be sent can be sent again (POST,
 then back to the message with what happened)."""
 
+from typing import cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access_log import access_log
+from apps.core.models import User
 
 from . import selectors_v2
 from .forms import Hl7FilterForm
@@ -73,7 +75,7 @@ def hl7_replay(request: HttpRequest, pk: int) -> HttpResponse:
 @admin_required
 def hl7_app_ack_send(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(Hl7Message.objects.select_related("app_ack"), pk=pk, app_ack__isnull=False)
-    if hl7_app_ack_retry(ack_id=row.app_ack.pk, by=request.user):
+    if hl7_app_ack_retry(ack_id=row.app_ack.pk, by=cast(User, request.user)):
         messages.success(request, "The application acknowledgment is back in line; its state below shows how it went.")
     else:
         messages.info(request, "The application acknowledgment is already sent or on its way; nothing to do.")

@@ -23,7 +23,7 @@ from ..models import STORE_MODELS, Patient
 from .store import resource_rewrite
 
 logger = logging.getLogger(__name__)
-MergeListener = Callable[[str, str], None]  # (old "Patient/<id>", survivor "Patient/<id>")
+MergeListener = Callable[[str, str], object]  # (old "Patient/<id>", survivor "Patient/<id>")
 _listeners: list[MergeListener] = []
 
 

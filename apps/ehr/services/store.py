@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.core.sql_relations import column_of
@@ -153,7 +154,7 @@ def resource_rewrite(*, record: FhirResource, resource: dict[str, Any]) -> None:
         "raw": resource,
         "content_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
         "stored_at": timezone.now(),
-        **{model._meta.get_field(name).attname: value for name, value in typed.items()},
+        **{cast(Field, model._meta.get_field(name)).attname: value for name, value in typed.items()},
     }
     model.objects.filter(pk=record.pk).update(**fields)
 
