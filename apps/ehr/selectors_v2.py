@@ -31,6 +31,8 @@ def hl7_filter(*, filters: dict[str, Any]) -> QuerySet[Hl7Message]:
         rows = rows.filter(message_type__istartswith=kind)
     if control := filters.get("control_id"):
         rows = rows.filter(control_id=control)
+    if app_ack := filters.get("app_ack"):
+        rows = rows.filter(app_ack__status=app_ack)
     return rows
 
 
@@ -74,6 +76,15 @@ def hl7_status_counts() -> dict[int, Counter]:
     """{source id: Counter(status → v2 messages)}, all time (one grouped query)."""
     found: dict[int, Counter] = defaultdict(Counter)
     rows = Hl7Message.objects.values_list("source_id", "status").annotate(n=Count("id")).order_by()
+    for source_id, status, n in rows:
+        found[source_id][status] = n
+    return dict(found)
+
+
+def hl7_app_ack_status_counts() -> dict[int, Counter]:
+    """{source id: Counter(status → application ACKs)}, all time (one grouped query)."""
+    found: dict[int, Counter] = defaultdict(Counter)
+    rows = Hl7AppAck.objects.values_list("source_id", "status").annotate(n=Count("id")).order_by()
     for source_id, status, n in rows:
         found[source_id][status] = n
     return dict(found)

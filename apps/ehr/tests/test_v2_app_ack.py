@@ -192,3 +192,17 @@ def test_a_send_already_done_is_not_repeated(source, peer, django_capture_on_com
     receive(source, enhanced(raw("adt_a01"), "AL", "AL"), django_capture_on_commit_callbacks)
     row = hl7_app_ack_send(ack_id=Hl7AppAck.objects.get().pk)  # the task run twice
     assert row.attempts == 1 and len(peer.received) == 1
+
+
+def test_the_console_counts_application_acks_and_lists_the_ones_not_sent(
+    source, peer, client, make_user, django_capture_on_commit_callbacks
+):
+    receive(source, enhanced(raw("adt_a01"), "AL", "AL"), django_capture_on_commit_callbacks)  # sent
+    peer.answer = "CR"
+    receive(source, enhanced(raw("siu_s12"), "AL", "AL"), django_capture_on_commit_callbacks)  # refused: dead
+    client.force_login(make_user(Role.INTEGRATION_ADMIN, username="ines"))
+    overview = client.get(reverse("ehr:console")).content.decode()
+    assert "Application acknowledgments to the sender" in overview
+    assert f"?source={source.name}&amp;app_ack=dead" in overview
+    listed = client.get(reverse("ehr:hl7_list"), {"source": source.name, "app_ack": "dead"}).content.decode()
+    assert "SIU0001" in listed and "ADT0001" not in listed
