@@ -119,7 +119,7 @@ class Hl7FilterForm(forms.Form):
     )
     app_ack = forms.ChoiceField(
         required=False,
-        label="Application acknowledgment",
+        label="Reply to sender",
         choices=[("", "Any"), *Hl7AppAck.Status.choices],
     )
 
