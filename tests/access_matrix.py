@@ -44,6 +44,17 @@ def matrix_hl7_kwargs(site: Any) -> dict[str, Any]:
     return {"pk": row.pk}
 
 
+def matrix_hl7_app_ack_kwargs(site: Any) -> dict[str, Any]:
+    """A stored HL7 v2 message whose application ACK could not be sent."""
+    from apps.ehr.models import Hl7AppAck, Hl7Message
+
+    kwargs = matrix_hl7_kwargs(site)
+    message = Hl7Message.objects.get(pk=kwargs["pk"])
+    Hl7AppAck.objects.create(message=message, source=message.source, ack="MSH|^~\\&|\rMSA|AE|\r", ack_code="AE",
+                             status=Hl7AppAck.Status.DEAD)  # fmt: skip
+    return kwargs
+
+
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
@@ -229,6 +240,13 @@ ROWS: list[Row] = [
     Row("ehr:hl7_list", every(403, integration_admin=200)),
     Row("ehr:hl7_detail", every(403, integration_admin=200), kwargs=matrix_hl7_kwargs, other_site=200),
     Row("ehr:hl7_replay", every(403, integration_admin=302), method="post", kwargs=matrix_hl7_kwargs, other_site=302),
+    Row(
+        "ehr:hl7_app_ack_send",
+        every(403, integration_admin=302),
+        method="post",
+        kwargs=matrix_hl7_app_ack_kwargs,
+        other_site=302,
+    ),
     Row("ehr:outbox_list", every(403, integration_admin=200)),
     Row("ehr:outbox_detail", every(403, integration_admin=200), kwargs=matrix_outbox_kwargs, other_site=200),
     Row("ehr:outbox_retry", every(403, integration_admin=302), method="post"),

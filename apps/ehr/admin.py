@@ -32,7 +32,8 @@ class EhrSourceForm(forms.ModelForm):
         fields = [
             "name", "base_url", "is_active", "auth_type", "client_id", "token_url", "key_id", "scope",
             "poll_enabled", "poll_resource_types", "poll_interval_seconds", "use_bulk_export",
-            "mllp_port", "mllp_allowed_addresses", "v2_systems", "retention_days", "legal_hold",
+            "mllp_port", "mllp_allowed_addresses", "mllp_ack_host", "mllp_ack_port", "v2_systems",
+            "retention_days", "legal_hold",
         ]  # fmt: skip
 
     def clean_mllp_allowed_addresses(self) -> list[str]:

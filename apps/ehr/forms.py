@@ -4,7 +4,7 @@ from typing import Any, cast
 
 from django import forms
 
-from .models import STORE_MODELS, EhrSource, Hl7Message, InboxMessage, OutboxMessage
+from .models import STORE_MODELS, EhrSource, Hl7AppAck, Hl7Message, InboxMessage, OutboxMessage
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -117,6 +117,11 @@ class Hl7FilterForm(forms.Form):
     control_id = forms.CharField(
         required=False, max_length=199, label="Control id", widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
+    app_ack = forms.ChoiceField(
+        required=False,
+        label="Reply to sender",
+        choices=[("", "Any"), *Hl7AppAck.Status.choices],
+    )
 
     def filters(self) -> dict[str, Any]:
         if not self.is_bound or not self.is_valid():
@@ -127,6 +132,7 @@ class Hl7FilterForm(forms.Form):
             "status": data.get("status") or "",
             "type": (data.get("type") or "").strip(),
             "control_id": (data.get("control_id") or "").strip(),
+            "app_ack": data.get("app_ack") or "",
         }
         return {k: v for k, v in found.items() if v}
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Hl7Message, InboxMessage
+from .models import Hl7AppAck, Hl7Message, InboxMessage
 from .v2.readable import ReadableSegment, readable
 
 PAGE = 50
@@ -31,6 +31,8 @@ def hl7_filter(*, filters: dict[str, Any]) -> QuerySet[Hl7Message]:
         rows = rows.filter(message_type__istartswith=kind)
     if control := filters.get("control_id"):
         rows = rows.filter(control_id=control)
+    if app_ack := filters.get("app_ack"):
+        rows = rows.filter(app_ack__status=app_ack)
     return rows
 
 
@@ -53,6 +55,8 @@ class Hl7Detail:
     resources: list[InboxMessage]
     patient: str  # the patient reference for the access log ("unknown" when none)
     text: str
+    app_ack: Hl7AppAck | None = None  # enhanced mode: the application ACK owed to the sender
+    app_ack_segments: list[ReadableSegment] | None = None
 
 
 def hl7_get(*, message_id: int) -> Hl7Detail:
@@ -61,13 +65,26 @@ def hl7_get(*, message_id: int) -> Hl7Detail:
     text = raw.decode(message.charset or "utf-8", errors="replace")
     resources = list(InboxMessage.objects.filter(envelope=message.envelope).order_by("id"))
     patient = next((f"Patient/{m.resource_id}" for m in resources if m.resource_type == "Patient"), "unknown")
-    return Hl7Detail(message, readable(text), readable(message.ack), resources, patient[:128], text)
+    app_ack = Hl7AppAck.objects.filter(message=message).first()
+    return Hl7Detail(
+        message, readable(text), readable(message.ack), resources, patient[:128], text,
+        app_ack, readable(app_ack.ack) if app_ack else None,
+    )  # fmt: skip
 
 
 def hl7_status_counts() -> dict[int, Counter]:
     """{source id: Counter(status → v2 messages)}, all time (one grouped query)."""
     found: dict[int, Counter] = defaultdict(Counter)
     rows = Hl7Message.objects.values_list("source_id", "status").annotate(n=Count("id")).order_by()
+    for source_id, status, n in rows:
+        found[source_id][status] = n
+    return dict(found)
+
+
+def hl7_app_ack_status_counts() -> dict[int, Counter]:
+    """{source id: Counter(status → application ACKs)}, all time (one grouped query)."""
+    found: dict[int, Counter] = defaultdict(Counter)
+    rows = Hl7AppAck.objects.values_list("source_id", "status").annotate(n=Count("id")).order_by()
     for source_id, status, n in rows:
         found[source_id][status] = n
     return dict(found)

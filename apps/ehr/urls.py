@@ -17,6 +17,7 @@ urlpatterns = [
     path("hl7v2/", views_v2.hl7_list, name="hl7_list"),
     path("hl7v2/<int:pk>/", views_v2.hl7_detail, name="hl7_detail"),
     path("hl7v2/<int:pk>/convert/", views_v2.hl7_replay, name="hl7_replay"),
+    path("hl7v2/<int:pk>/app-ack/send/", views_v2.hl7_app_ack_send, name="hl7_app_ack_send"),
     path("outbox/", views.outbox_list, name="outbox_list"),
     path("outbox/retry/", views.outbox_retry, name="outbox_retry"),
     path("outbox/<int:pk>/", views.outbox_detail, name="outbox_detail"),

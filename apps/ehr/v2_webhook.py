@@ -1,10 +1,12 @@
-"""``POST /integrations/<source>/hl7v2``: an interface engine posts one HL7 v2 message (ER7).
+"""``POST /integrations/<source>/hl7v2``: an interface engine posts one HL7 v2 message (ER7), or a
+batch of them (FHS/BHS … BTS/FTS), answered with the batch of their ACKs.
 
 Authenticated like the FHIR webhook, by the source's token (``Authorization: Bearer …``). The
 message is committed to the inbox before the answer, which is its ACK (same content type back):
 200 for AA/AE and enhanced-mode CA, 400 for AR/CR (the message was not taken: the ERR says why),
 204 when MSH-15 asked for no accept ACK in this case. Plain-text 401 (token), 405 (not POST),
-413 (over EHR_WEBHOOK_MAX_BYTES), 415 (not v2) and 503 (not stored: send again); never a 500.
+411 (chunked where the server cannot decode chunks), 413 (over EHR_WEBHOOK_MAX_BYTES), 415 (not
+v2) and 503 (not stored: send again); never a 500.
 """
 
 import logging
@@ -16,11 +18,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .models import EhrSource, Hl7Message
-from .services.v2_inbox import hl7_receive
+from .request_body import BodyRefused, body_read
+from .services.v2_batch import hl7_receive_any
 
 logger = logging.getLogger(__name__)
 V2_TYPES = {"application/hl7-v2", "x-application/hl7-v2+er7", "application/edi-hl7v2"}
-CHUNK = 64 * 1024
 
 
 def _text(status: int, message: str, **headers: str) -> HttpResponse:
@@ -43,21 +45,13 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
     content_type = (request.content_type or "").lower()
     if content_type not in V2_TYPES:
         return _text(415, f"Content-Type {content_type or '(none)'} is not accepted; send application/hl7-v2.")
-    limit = settings.EHR_WEBHOOK_MAX_BYTES
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return _text(413, f"The message is {declared} bytes; the limit is {limit}.")
-    body = bytearray()
-    while chunk := request.read(CHUNK):
-        body += chunk
-        if len(body) > limit:
-            return _text(413, f"The message is larger than the limit of {limit} bytes.")
+        body = body_read(request, settings.EHR_WEBHOOK_MAX_BYTES, "message")
+    except BodyRefused as exc:
+        return _text(exc.status, exc.message)
     try:
-        receipt = hl7_receive(
-            source=found, raw=bytes(body), channel=Hl7Message.Channel.HTTP, peer=request.META.get("REMOTE_ADDR", "")
+        receipt = hl7_receive_any(
+            source=found, raw=body, channel=Hl7Message.Channel.HTTP, peer=request.META.get("REMOTE_ADDR", "")
         )
     except DatabaseError:
         logger.exception("hl7 http: could not store a message from source %s", found.pk)

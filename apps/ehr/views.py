@@ -25,7 +25,7 @@ from apps.core.models import User
 
 from . import selectors, selectors_v2
 from .forms import InboxFilterForm, OutboxFilterForm
-from .models import Hl7Message, InboxMessage, OutboxMessage
+from .models import Hl7AppAck, Hl7Message, InboxMessage, OutboxMessage
 from .services import replay, retention
 
 admin_required = permission_required("core.administer_integrations", raise_exception=True)
@@ -86,11 +86,12 @@ def _list_context(request: HttpRequest, form: Any, page: selectors.MessagePage, 
     }
 
 
-def _status_links(url: str, source: str, choices: list, counts: dict[str, int]) -> list[tuple[str, int, str, str]]:
+def _status_links(
+    url: str, source: str, choices: list, counts: dict[str, int], *, key: str = "status"
+) -> list[tuple[str, int, str, str]]:
     """(label, count, link to the list filtered by source and status, status) per status."""
     return [
-        (label, counts[value], _with_query(url, [("source", source), ("status", value)]), value)
-        for value, label in choices
+        (label, counts[value], _with_query(url, [("source", source), (key, value)]), value) for value, label in choices
     ]
 
 
@@ -109,6 +110,7 @@ def console(request: HttpRequest) -> HttpResponse:
     counts = selectors.message_status_counts()
     inbox_url, outbox_url = reverse("ehr:inbox_list"), reverse("ehr:outbox_list")
     v2_counts = selectors_v2.hl7_status_counts()
+    app_ack_counts = selectors_v2.hl7_app_ack_status_counts()
     v2_url = reverse("ehr:hl7_list")
     sources = []
     for row in stats:
@@ -121,6 +123,11 @@ def console(request: HttpRequest) -> HttpResponse:
                 "dead_url": _with_query(inbox_url, [("source", row.source_name), ("status", "dead")]),
                 "hl7": _status_links(v2_url, row.source_name, Hl7Message.Status.choices, v2_counts[row.source_id])
                 if row.source_id in v2_counts
+                else [],
+                "app_acks": _status_links(
+                    v2_url, row.source_name, Hl7AppAck.Status.choices, app_ack_counts[row.source_id], key="app_ack"
+                )
+                if row.source_id in app_ack_counts
                 else [],
             }
         )

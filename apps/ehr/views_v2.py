@@ -1,7 +1,9 @@
 """The integration console's HL7 v2 pages: the messages as received (segments laid out), the ACK
 each was given, the FHIR it became; a message that could not be converted can be converted again
-once its cause is fixed (POST, then back to the message with what happened)."""
+once its cause is fixed, and an application ACK that could not be sent can be sent again (POST,
+then back to the message with what happened)."""
 
+from typing import cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -11,10 +13,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access_log import access_log
+from apps.core.models import User
 
 from . import selectors_v2
 from .forms import Hl7FilterForm
 from .models import Hl7Message
+from .services.v2_app_ack import hl7_app_ack_retry
 from .services.v2_inbox import hl7_replay as replay_service
 from .v2.message import V2Error
 from .views import admin_required
@@ -65,3 +69,14 @@ def hl7_replay(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.warning(request, f"Still not converted: {row.error} Fix the cause, then convert it again.")
     return HttpResponseRedirect(back)
+
+
+@require_POST
+@admin_required
+def hl7_app_ack_send(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(Hl7Message.objects.select_related("app_ack"), pk=pk, app_ack__isnull=False)
+    if hl7_app_ack_retry(ack_id=row.app_ack.pk, by=cast(User, request.user)):
+        messages.success(request, "The application acknowledgment is back in line; its state below shows how it went.")
+    else:
+        messages.info(request, "The application acknowledgment is already sent or on its way; nothing to do.")
+    return HttpResponseRedirect(reverse("ehr:hl7_detail", args=[pk]))

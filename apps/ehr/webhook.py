@@ -7,7 +7,6 @@ missing token, 405 not POST, 411 chunked where the server cannot decode chunks, 
 """
 
 import logging
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -18,30 +17,17 @@ from django.views.decorators.csrf import csrf_exempt
 from . import v2_webhook
 from .models import EhrSource, InboxMessage
 from .outcome import FHIR_JSON, operation_outcome, outcome_response
+from .request_body import BodyRefused, body_read
 from .services.envelope import EnvelopeError
 from .services.inbox import inbox_receive
 from .v2_webhook import V2_TYPES
 
 logger = logging.getLogger(__name__)
 ACCEPTED_TYPES = {"application/fhir+json", "application/json", "application/json+fhir"}
-CHUNK = 64 * 1024
 
 
 def _unauthorized(reason: str) -> HttpResponse:
     return outcome_response(401, reason, code="login", WWW_Authenticate='Bearer realm="clinops"')
-
-
-def _body_stream(request: HttpRequest) -> Any:
-    """What to read the body from. A chunked upload has no Content-Length, so Django reads it as
-    empty; the WSGI server (gunicorn) decodes the chunks and says so with
-    ``wsgi.input_terminated``, and its input is then read to the end (with the same size cap).
-    None when the server does not decode chunks."""
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if not chunked or request.META.get("CONTENT_LENGTH"):
-        return request
-    if request.META.get("wsgi.input_terminated"):
-        return request.META["wsgi.input"]
-    return None
 
 
 @csrf_exempt
@@ -66,29 +52,17 @@ def receive(request: HttpRequest, source: str) -> HttpResponse:
             "(or HL7 v2 as application/hl7-v2).",
             code="not-supported",
         )
-    limit = settings.EHR_WEBHOOK_MAX_BYTES
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        return outcome_response(413, f"The body is {declared} bytes; the limit is {limit}.", code="too-costly")
-    stream = _body_stream(request)
-    if stream is None:
-        return outcome_response(
-            411, "This server cannot read a chunked body here; send Content-Length.", code="not-supported"
-        )
-    body = bytearray()
-    while chunk := stream.read(CHUNK):
-        body += chunk
-        if len(body) > limit:
-            return outcome_response(413, f"The body is larger than the limit of {limit} bytes.", code="too-costly")
+        body = body_read(request, settings.EHR_WEBHOOK_MAX_BYTES, "body")
+    except BodyRefused as exc:
+        code = "too-costly" if exc.status == 413 else "not-supported"
+        return outcome_response(exc.status, exc.message, code=code)
 
     correlation_id = request.headers.get("X-Correlation-ID", "")
     try:
         receipt = inbox_receive(
             source=found,
-            body=bytes(body),
+            body=body,
             channel=InboxMessage.Channel.WEBHOOK,
             content_type=content_type,
             correlation_id=correlation_id,

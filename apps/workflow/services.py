@@ -171,3 +171,18 @@ def sla_policies_load(*, path: Any = None) -> int:
             defaults={k: row[k] for k in ("target_minutes", "business_hours", "warn_percent")},
         )
     return len(rows)
+
+
+@transaction.atomic
+def work_items_patient_move(old_ref: str, new_ref: str) -> int:
+    """The EHR merged patient ``old_ref`` into ``new_ref``: every workflow's items follow (their
+    state and history unchanged); idempotent. Returns how many items moved."""
+    moved = 0
+    for model in workflow_models().values():
+        for item in model.objects.select_for_update().filter(patient_ref=old_ref):
+            item.patient_ref = new_ref
+            item.save(update_fields=["patient_ref", "updated_at"])
+            moved += 1
+    if moved:
+        logger.info("workflow: %d work item(s) moved to the surviving patient record", moved)
+    return moved

@@ -315,6 +315,7 @@ CELERY_BEAT_SCHEDULE = {
     "ehr-sources-poll-due": {"task": "ehr.sources_poll_due", "schedule": 30.0},
     "ehr-outbox-relay": {"task": "ehr.outbox_relay", "schedule": 30.0},
     "ehr-retention-prune": {"task": "ehr.retention_prune", "schedule": 86400.0},
+    "ehr-hl7-app-ack-relay": {"task": "ehr.hl7_app_ack_relay", "schedule": 30.0},
     "notifications-email-relay": {"task": "notifications.email_relay", "schedule": 30.0},
     "notifications-digest": {"task": "notifications.digest_send", "schedule": 3600.0},
     "notifications-integration-watch": {"task": "notifications.integration_watch", "schedule": 60.0},
@@ -349,6 +350,8 @@ EHR_INBOX_STRANDED_SECONDS = env.int("EHR_INBOX_STRANDED_SECONDS", default=60)
 EHR_RETRY_BASE_SECONDS = env.int("EHR_RETRY_BASE_SECONDS", default=30)
 EHR_RETRY_MAX_SECONDS = env.int("EHR_RETRY_MAX_SECONDS", default=3600)
 EHR_HTTP_TIMEOUT_SECONDS = env.float("EHR_HTTP_TIMEOUT_SECONDS", default=30.0)
+# HL7 v2 enhanced mode: how long an application ACK's MLLP connection waits for the sender's answer.
+EHR_V2_ACK_TIMEOUT_SECONDS = env.float("EHR_V2_ACK_TIMEOUT_SECONDS", default=10.0)
 
 # Email (staff notifications). EMAIL_URL as django-environ reads it, e.g.
 # smtp+tls://user:password@smtp.example.org:587 ; the default prints emails to the console.

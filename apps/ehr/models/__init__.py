@@ -21,7 +21,7 @@ from .store import (
     store_model_for,
     store_rows_of,
 )
-from .v2 import Hl7Message
+from .v2 import Hl7AppAck, Hl7Message
 
 __all__ = [
     "STORE_MODELS",
@@ -31,6 +31,7 @@ __all__ = [
     "EhrSource",
     "Encounter",
     "FhirResource",
+    "Hl7AppAck",
     "Hl7Message",
     "InboxEnvelope",
     "InboxMessage",

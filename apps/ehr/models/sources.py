@@ -35,6 +35,11 @@ class EhrSource(models.Model):
     mllp_allowed_addresses = models.JSONField(
         default=list, blank=True, help_text="IP addresses or networks (CIDR) allowed to send MLLP; empty: none"
     )
+    # Enhanced mode (MSH-16): where application ACKs go back to the sender, over MLLP.
+    mllp_ack_host = models.CharField(
+        max_length=255, blank=True, help_text="Host the sender takes application acknowledgments on (MLLP)"
+    )
+    mllp_ack_port = models.PositiveIntegerField(null=True, blank=True, help_text="Its port")
     v2_systems = models.JSONField(
         default=dict,
         blank=True,

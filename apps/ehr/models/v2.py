@@ -31,6 +31,7 @@ class Hl7Message(models.Model):
     version = models.CharField(max_length=10, blank=True)
     sending_app = models.CharField(max_length=180, blank=True)
     sending_facility = models.CharField(max_length=180, blank=True)
+    sent_at = models.CharField(max_length=40, blank=True, help_text="MSH-7 as sent: orders messages of one second")
     charset = models.CharField(max_length=20, blank=True, help_text="The codec the message was read with")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     peer = models.CharField(max_length=100, blank=True, help_text="The sender's address (MLLP) ")
@@ -48,7 +49,43 @@ class Hl7Message(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["source", "status", "received_at"], name="ehr_hl7_source_status")]
+        indexes = [
+            models.Index(fields=["source", "status", "received_at"], name="ehr_hl7_source_status"),
+            models.Index(fields=["source", "sent_at"], name="ehr_hl7_source_sent_at"),
+        ]
 
     def __str__(self) -> str:
         return f"hl7 {self.pk} {self.message_type} {self.control_id} ({self.status})"
+
+
+class Hl7AppAck(models.Model):
+    """Enhanced mode: the application ACK (MSA-1 AA/AE/AR) owed to the sender of a message whose
+    MSH-16 asked for it, stored in the message's transaction and sent over an outbound MLLP
+    connection (the source's ``mllp_ack_host``/``mllp_ack_port``) with retries, like the outbox."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (will retry)"
+        DEAD = "dead", "Not sent (gave up)"
+
+    message = models.OneToOneField(Hl7Message, on_delete=models.PROTECT, related_name="app_ack")
+    source = models.ForeignKey(EhrSource, on_delete=models.PROTECT, related_name="hl7_app_acks")
+    ack = models.TextField(help_text="The application ACK as sent (ER7)")
+    ack_code = models.CharField(max_length=2, help_text="MSA-1: AA, AE or AR")
+    charset = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="The latest attempt's error; cleared when one succeeds")
+    destination = models.CharField(max_length=300, blank=True, help_text="host:port of the last attempt")
+    reply_code = models.CharField(max_length=2, blank=True, help_text="What the sender answered (MSA-1, e.g. CA)")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="ehr_hl7appack_status_next")]
+
+    def __str__(self) -> str:
+        return f"hl7 application ack {self.pk} {self.ack_code} ({self.status})"

@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.core.sql_relations import column_of
@@ -141,6 +142,21 @@ def _result(row: tuple | None) -> StoreResult:
     if is_deleted:
         return StoreResult("deleted", row_id)
     return StoreResult("new" if revision == 1 else "updated", row_id)
+
+
+def resource_rewrite(*, record: FhirResource, resource: dict[str, Any]) -> None:
+    """Replace a stored resource's content in place, keeping its version (its place in version
+    order): for a change clinops makes to what the EHR sent, e.g. a reference to a merged patient."""
+    model = type(record)
+    typed = EXTRACTORS.get(resource["resourceType"], generic_keys)(resource)
+    canonical = json.dumps(resource, sort_keys=True, separators=(",", ":"))
+    fields = {
+        "raw": resource,
+        "content_sha256": hashlib.sha256(canonical.encode()).hexdigest(),
+        "stored_at": timezone.now(),
+        **{cast(Field, model._meta.get_field(name)).attname: value for name, value in typed.items()},
+    }
+    model.objects.filter(pk=record.pk).update(**fields)
 
 
 def _row(

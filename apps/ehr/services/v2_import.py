@@ -1,6 +1,7 @@
 """HL7 v2 files into the inbox (``ehr_import``): one message per MLLP frame, or per block of
-segments separated by blank lines. Each message goes through ``hl7_receive`` as if it had
-arrived over MLLP (stored, deduplicated, answered) and its FHIR is processed in this process."""
+segments separated by blank lines; a batch (FHS/BHS … BTS/FTS) gives each of its messages. Each
+message goes through ``hl7_receive`` as if it had arrived over MLLP (stored, deduplicated,
+answered) and its FHIR is processed in this process."""
 
 import gzip
 from collections import Counter, defaultdict
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models import EhrSource, Hl7Message, InboxMessage
+from ..v2.batch import batch_split, is_batch
 from ..v2.mllp import split_file
 from .inbox import inbox_process
 from .v2_inbox import hl7_receive
@@ -58,7 +60,12 @@ def v2_import(
     """Receive every message of the v2 files under ``paths``; a bad one is answered and reported alone."""
     report = V2ImportReport()
     for path in v2_files(paths):
-        for number, raw in enumerate(split_file(_read(path)), start=1):
+        messages = (
+            m
+            for chunk in split_file(_read(path))
+            for m in (batch_split(chunk).messages if is_batch(chunk) else [chunk])
+        )
+        for number, raw in enumerate(messages, start=1):
             receipt = hl7_receive(source=source, raw=raw, channel=Hl7Message.Channel.FILE)
             report.messages += 1
             row = Hl7Message.objects.filter(pk=receipt.message_id).first() if receipt.message_id else None

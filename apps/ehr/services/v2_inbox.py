@@ -12,8 +12,8 @@ answers AA (converted), AE (stored, but its content could not be converted: what
 in ERR) or AR (not taken: not v2, unsupported type, version or character set); enhanced mode
 (MSH-15/16 sent) answers the accept ACK, CA or CR (CE when it could not be stored), sent as
 MSH-15 asks (AL always, NE never, ER on error, SU on success). The application ACK of enhanced
-mode (MSH-16) is kept on the message and shown in the console; it is not sent back, since
-clinops has no outbound v2 connection to the sender.
+mode (AA/AE, as MSH-16 asks) is stored in the same transaction and sent back over an outbound
+MLLP connection after commit (services.v2_app_ack).
 """
 
 import hashlib
@@ -23,11 +23,12 @@ import traceback
 import uuid
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ..models import STORE_MODELS, EhrSource, Hl7Message, InboxEnvelope, InboxMessage
@@ -46,6 +47,7 @@ from ..v2.message import (
 )
 from .envelope import Entry
 from .inbox import inbox_receive_entries
+from .v2_app_ack import hl7_app_ack_enqueue
 
 logger = logging.getLogger(__name__)
 Status = Hl7Message.Status
@@ -61,6 +63,7 @@ class V2Receipt:
     duplicate: bool = False
     message_id: int | None = None
     inbox_ids: tuple[int, ...] = ()
+    batch: tuple["V2Receipt", ...] = ()  # a batch's answer: the receipt of each of its messages
 
     @property
     def ack_bytes(self) -> bytes:
@@ -130,6 +133,7 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
                 version=header.version,
                 sending_app=header.sending_app,
                 sending_facility=header.sending_facility,
+                sent_at=header.sent_at,
                 charset=codec,
                 channel=channel,
                 peer=peer[:100],
@@ -137,6 +141,9 @@ def hl7_receive(*, source: EhrSource, raw: bytes, channel: str, peer: str = "") 
             )
             inbox_ids = _convert_into(row, message, source)
             row.save()
+            if header.enhanced:
+                problem = AckProblem(row.error_code, row.error_location, row.error) if row.error else None
+                hl7_app_ack_enqueue(message=row, header=header, app_code=row.app_ack_code, problem=problem)
     except IntegrityError:
         # A resend, or the same control id committed by another connection meanwhile: answer it
         # as the stored message was answered.
@@ -177,7 +184,7 @@ def _convert_into(row: Hl7Message, message: V2Message, source: EhrSource) -> lis
 
 
 def _store_resources(row: Hl7Message, header: Header, resources: list[dict], source: EhrSource) -> list[int]:
-    event_time = _event_time(header, source)
+    event_time = _event_time(header, row)
     version = "v2-" + (header.control_id if len(header.control_id) <= 60 else row.dedupe_key[:60])
     entries = []
     for resource in resources:
@@ -194,12 +201,32 @@ def _store_resources(row: Hl7Message, header: Header, resources: list[dict], sou
     return receipt.new_ids
 
 
-def _event_time(header: Header, source: EhrSource) -> str:
-    """MSH-7 as an instant (the EHR's event time orders versions in the store), else now."""
+def _event_time(header: Header, row: Hl7Message) -> str:
+    """MSH-7 as an instant (the EHR's event time orders versions in the store), else now.
+
+    MSH-7 is often to the second, and an EHR sends several messages about one patient in one
+    second: each later arrival with the same MSH-7 gets one more microsecond, so it is newer
+    than the one before it rather than "not newer"."""
     found = v2_datetime(header.sent_at, default_tz=_tz())
-    if len(found) >= 19:
-        return found
-    return timezone.now().isoformat()
+    if len(found) < 19:
+        return timezone.now().isoformat()
+    rank = _arrival_rank(row)
+    return (datetime.fromisoformat(found) + timedelta(microseconds=rank)).isoformat() if rank else found
+
+
+def _arrival_rank(row: Hl7Message) -> int:
+    """How many messages of the row's source with its MSH-7 arrived before it (in the open transaction).
+
+    On PostgreSQL a transaction lock on (source, MSH-7) makes two connections storing messages
+    of one second take turns, so they cannot both count the same; SQLite writes one at a time."""
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(f"hl7-sent|{row.source_id}|{row.sent_at}".encode()).digest()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
+    earlier = Hl7Message.objects.filter(source_id=row.source_id, sent_at=row.sent_at).exclude(status=Status.REJECTED)
+    if row.pk:  # converted again: only the ones that arrived before it
+        earlier = earlier.filter(pk__lt=row.pk)
+    return earlier.count()
 
 
 def _tz() -> Any:
@@ -284,6 +311,7 @@ def _reject(
                 version=header.version if header else "",
                 sending_app=header.sending_app if header else "",
                 sending_facility=header.sending_facility if header else "",
+                sent_at=header.sent_at if header else "",
                 charset=codec,
                 channel=channel,
                 peer=peer[:100],

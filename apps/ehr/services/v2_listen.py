@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection
 from ..models import EhrSource, Hl7Message
 from ..v2.ack import AckProblem, ack_build
 from ..v2.listener import Reply, Route, networks_of
-from .v2_inbox import hl7_receive
+from .v2_batch import hl7_receive_any
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def mllp_handle(source_id: int, raw: bytes, peer: str) -> Reply:
         connection.close()
     try:
         source = EhrSource.objects.get(pk=source_id)
-        receipt = hl7_receive(source=source, raw=raw, channel=Hl7Message.Channel.MLLP, peer=peer)
+        receipt = hl7_receive_any(source=source, raw=raw, channel=Hl7Message.Channel.MLLP, peer=peer)
     except Exception as exc:
         # Not stored (or not known to be): an AR, and the sender sends it again; a resend of one
         # that was stored after all gets its stored ACK. The log names no message data.

@@ -69,3 +69,38 @@ def test_integration_admin_reads_v2_messages_and_converts_a_failed_one_again(pag
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("is not taken here")
     assert not errors and not violations
+
+
+def test_integration_admin_sends_an_application_ack_again_once_the_sender_takes_it(page: Page, live_server):
+    from apps.ehr.models import Hl7AppAck
+
+    from .test_v2_app_ack import Peer, enhanced
+
+    site = SiteFactory(code="north", name="North Clinic", timezone="America/New_York")
+    UserFactory(username="ines", first_name="Ines", last_name="Okafor", role=Role.INTEGRATION_ADMIN, sites=[site])
+    peer = Peer(answer="CR")  # the interface engine refuses it at first
+    try:
+        source = configure(source_make("epic-north"))
+        source.mllp_ack_host, source.mllp_ack_port = "127.0.0.1", peer.port
+        source.save()
+        hl7_receive(source=source, raw=enhanced(raw("adt_a01"), "AL", "AL"), channel=Hl7Message.Channel.MLLP)
+        assert Hl7AppAck.objects.get().status == "dead"
+        violations = csp_violations(page)
+        page.set_viewport_size({"width": 1366, "height": 768})
+        sign_in(page, live_server.url, "ines")
+        page.goto(f"{live_server.url}/integrations/hl7v2/")
+        page.get_by_role("link", name="ADT0001").click()
+        panel = page.get_by_role("region", name="Application acknowledgment to the sender")
+        expect(panel).to_contain_text("gave up")
+        expect(panel).to_contain_text("refused it (CR)")
+        page.screenshot(path=str(SHOTS / "hl7_app_ack_dead.png"), full_page=True)
+        peer.answer = "CA"  # the engine's channel is fixed
+        panel.get_by_role("button", name="Send it again now").click()
+        expect(page.get_by_role("status").get_by_text("back in line")).to_be_visible()
+        expect(panel).to_contain_text("Sent")
+        expect(panel).to_contain_text("the sender answered CA")
+        expect(panel.get_by_role("button", name="Send it again now")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "hl7_app_ack_sent.png"), full_page=True)
+        assert len(peer.received) == 2 and not violations
+    finally:
+        peer.close()

@@ -142,3 +142,45 @@ def test_escape_sequences_are_read_as_the_characters_they_stand_for():
     assert patient["name"][0]["family"] == "O^Brien|Smith"
     assert patient["name"][0]["given"] == ["Ann~Marie\\"]
     assert patient["address"][0]["line"] == ["Café St"]  # \Xhh\ bytes in the message's character set
+
+
+def test_an_embedded_document_becomes_an_attachment_with_its_content_type():
+    import base64
+
+    [text, pdf, png] = by_id("mdm_t02_ed")["DocumentReference/DOC4002"]["content"]
+    assert text["attachment"]["contentType"].startswith("text/plain")
+    assert pdf["attachment"]["contentType"] == "application/pdf"
+    assert base64.b64decode(pdf["attachment"]["data"]).startswith(b"%PDF-1.4\n")
+    assert (png["attachment"]["contentType"], base64.b64decode(png["attachment"]["data"])) == (
+        "image/png",
+        bytes.fromhex("89504E470D0A1A0A"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("EPIC^AP^PDF^Base64^not*base64!", "102"), ("EPIC^AP^PDF^Base64^", "101"), ("EPIC^^^Base64^QUJD", "102"),
+     ("EPIC^AP^PDF^UUE^QUJD", "103")],
+)  # fmt: skip
+def test_an_embedded_document_that_cannot_be_read_is_an_ae_at_its_obx(value, code):
+    lines = raw("mdm_t02_ed").split(b"\r")
+    lines = [line for line in lines if not line.startswith(b"OBX|3|")]
+    lines = [b"OBX|2|ED|11488-4^Letter^LN||" + value.encode() + b"||||||F" if line.startswith(b"OBX|2|") else line
+             for line in lines]  # fmt: skip
+    message, _ = parse(b"\r".join(lines))
+    with pytest.raises(V2Error) as caught:
+        convert(message, ctx())
+    assert (caught.value.ack, caught.value.code, caught.value.location) == ("AE", code, "OBX^2^5")
+
+
+def test_notes_after_the_obr_are_the_report_and_the_order_notes():
+    report = by_id("oru_r01_notes")["DiagnosticReport/F5002"]
+    notes = [e["valueAnnotation"] for e in report["extension"] if e["url"].endswith("DiagnosticReport.note")]
+    assert [n["text"] for n in notes] == [
+        "Specimen slightly hemolyzed; repeat if clinically indicated.",
+        "Fasting 12 hours per patient.",
+    ]
+    assert notes[0]["authorReference"]["display"] == "Dr. Chidi Okafor" and notes[0]["time"].startswith("2025-03-21")
+    assert by_id("oru_r01_notes")["Observation/F5002-1"]["note"] == [{"text": "Above the desirable range"}]
+    order = by_id("orm_o01_notes")["ServiceRequest/ORD7002"]
+    assert order["note"][1] == {"text": "Patient prefers afternoon appointments.", "authorString": "Front desk"}

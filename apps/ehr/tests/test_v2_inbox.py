@@ -217,3 +217,79 @@ def test_once_the_ehr_fhir_record_arrives_later_v2_messages_land_on_it(source, d
         inbox_receive(source=source, body=fhir_patient, channel=InboxMessage.Channel.WEBHOOK)
     receive(source, raw("siu_s12"), django_capture_on_commit_callbacks)
     assert Appointment.objects.get().patient_ref == "Patient/pat-42"
+
+
+def test_two_messages_about_one_patient_in_one_msh7_second_apply_in_arrival_order(
+    source, django_capture_on_commit_callbacks
+):
+    first = raw("adt_a08")  # MSH-7 20250302100000-0500, Rivera
+    second = first.replace(b"|ADT0004|", b"|ADT0004B|").replace(b"Rivera^Ana", b"Rivera-Lopez^Ana")
+    for data in (first, second):
+        assert receive(source, data, django_capture_on_commit_callbacks).ack_code == "AA"
+    patient = InboxMessage.objects.filter(resource_type="Patient").order_by("id")
+    assert [m.outcome for m in patient] == ["new", "updated"]  # not "unchanged" for being no newer
+    assert Patient.objects.get().family == "Rivera-Lopez"
+    # Converted again later, the first is still the older of the two: nothing goes back.
+    with django_capture_on_commit_callbacks(execute=True):
+        hl7_replay(message_id=Hl7Message.objects.get(control_id="ADT0004").pk)
+    assert Patient.objects.get().family == "Rivera-Lopez"
+
+
+def _waits_for_a_lock(connection) -> bool:
+    """Whether a connection waits for an advisory lock within 20 s (PostgreSQL's lock table)."""
+    import time
+
+    deadline = time.monotonic() + 20
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_connections_storing_one_msh7_second_take_turns_and_both_apply(source):
+    """The first is held inside its transaction; the second waits for it (not counting the same
+    arrival rank), then is stored one microsecond later and applies as the newer."""
+    import threading
+
+    from django.db import connection, connections
+
+    first = raw("adt_a08")
+    second = first.replace(b"|ADT0004|", b"|ADT0004B|").replace(b"Rivera^Ana", b"Rivera-Lopez^Ana")
+    inside, release = threading.Event(), threading.Event()
+    store = v2_inbox.inbox_receive_entries
+
+    def held(**kwargs):
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(20)
+        return store(**kwargs)
+
+    def send(data):
+        try:
+            hl7_receive(source=source, raw=data, channel=HTTP)
+        finally:
+            connections.close_all()
+
+    with mock.patch.object(v2_inbox, "inbox_receive_entries", held):
+        one = threading.Thread(target=send, args=(first,), name="first")
+        one.start()
+        try:
+            assert inside.wait(20)
+            two = threading.Thread(target=send, args=(second,), name="second")
+            two.start()
+            assert _waits_for_a_lock(connection), "the second connection did not wait for the first"
+        finally:
+            release.set()
+            one.join(20)
+        two.join(20)
+    times = {m.version_id: m.ehr_last_updated for m in InboxMessage.objects.filter(resource_type="Patient")}
+    assert (times["v2-ADT0004B"] - times["v2-ADT0004"]).total_seconds() == 0.000001
+    from apps.ehr.services.inbox import inbox_process
+
+    inbox_process(message_ids=list(InboxMessage.objects.order_by("id").values_list("id", flat=True)))
+    assert Patient.objects.get().family == "Rivera-Lopez"

@@ -300,10 +300,39 @@ def test_a_quiet_connection_is_closed_and_the_listener_goes_on(source):
         running.stop()
 
 
-def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(source):
+def _database_for_a_process(tmp_path):
+    """(DATABASE_URL for another process, a function counting its stored v2 messages).
+
+    PostgreSQL: the test database itself (a transactional test commits). SQLite: the test
+    database is in this process's memory, so the other process gets a file copy of it."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        login = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+        url = f"postgres://{login}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+        return url, Hl7Message.objects.count
+    import sqlite3
+
+    path = tmp_path / "listen.sqlite3"
+    connection.ensure_connection()
+    with sqlite3.connect(path) as copy:
+        connection.connection.backup(copy)
+
+    def count():
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT COUNT(*) FROM ehr_hl7message").fetchone()[0]
+
+    return f"sqlite:///{path}", count
+
+
+def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(source, tmp_path):
+    """The command as production runs it: its own process, a port, SIGTERM to stop."""
     import os
     import signal
-    from io import StringIO
+    import subprocess
+    import sys
+    from pathlib import Path
 
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
@@ -311,45 +340,43 @@ def test_the_hl7_listen_command_serves_until_sigterm_and_answers_what_it_took(so
     probe.close()
     source.mllp_port = port
     source.save()
-    answers = []
-
-    def engine():
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+    url, stored = _database_for_a_process(tmp_path)
+    root = Path(__file__).resolve().parents[3]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    env = {**clean, "DJANGO_SETTINGS_MODULE": "clinops.settings.test", "DATABASE_URL": url}
+    command = [sys.executable, "manage.py", "hl7_listen", "--host", "127.0.0.1", "--workers", "1"]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 sock = connect(port)
                 break
             except OSError:
-                time.sleep(0.05)
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "hl7_listen did not start listening"
+                time.sleep(0.1)
         with sock:
             sock.sendall(frame(raw("adt_a01")) + frame(raw("siu_s12")))
-            answers.extend(a["MSA"][1] for a in read_acks(sock, 2))
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    thread = threading.Thread(target=engine)
-    thread.start()
-    out = StringIO()
-    # The command runs its own loop on the main thread, as in production (SIGTERM is handled there).
-    # A browser test earlier in this worker leaves Playwright's loop marked running on this thread:
-    # set it aside while the command runs.
-    import asyncio
-
-    playwright_loop = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)
-    try:
-        call_command("hl7_listen", "--host", "127.0.0.1", "--workers", "1", stdout=out)
+            answers = [a["MSA"][1] for a in read_acks(sock, 2)]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
     finally:
-        asyncio._set_running_loop(playwright_loop)
-    thread.join(10)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert answers == ["AA", "AA"]
-    assert f"port(s) {port}" in out.getvalue() and "2 message(s)" in out.getvalue()
-    assert Hl7Message.objects.count() == 2
+    assert process.returncode == 0, err
+    assert f"port(s) {port}" in out and "stopping" in out and "2 message(s)" in out
+    assert stored() == 2
 
 
 def test_a_message_that_cannot_be_stored_is_answered_ar_and_the_resend_is_taken(listening):
     from django.db import OperationalError
 
-    down = mock.patch("apps.ehr.services.v2_listen.hl7_receive", side_effect=OperationalError("database down"))
+    down = mock.patch("apps.ehr.services.v2_listen.hl7_receive_any", side_effect=OperationalError("database down"))
     with down, connect(listening.port) as sock:
         sock.sendall(frame(raw("adt_a01")))
         [ack] = read_acks(sock, 1)

@@ -1,6 +1,8 @@
 """POST /integrations/<source>/hl7v2 (and a v2 message sent to …/fhir): the ACK comes back only
 after the message is stored; every refusal is a clear 4xx, never a 500."""
 
+import io
+
 import pytest
 from django.test import override_settings
 from django.urls import reverse
@@ -98,3 +100,31 @@ def test_hostile_bodies_are_4xx_with_an_ar(client, source, body):
     response = post(client, source, body)
     assert response.status_code == 400
     assert segments(response.content.decode("latin-1"))["MSA"][1] == "AR"
+
+
+def _chunked(client, source, body: bytes, *, terminated: bool):
+    """A chunked upload as gunicorn hands it over (see test_webhook_hostile): no Content-Length,
+    the decoded body on wsgi.input, and ``wsgi.input_terminated`` when the server decoded it."""
+    environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "chunked"}
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return client.post(
+        reverse("ehr:hl7v2_receive", args=[source.name]),
+        content_type=V2,
+        HTTP_AUTHORIZATION=f"Bearer {source.token}",
+        **environ,
+    )
+
+
+def test_a_chunked_message_is_stored_and_answered_aa(client, source, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _chunked(client, source, raw("adt_a01"), terminated=True)
+    assert response.status_code == 200
+    assert segments(response.content.decode())["MSA"][1:3] == ["AA", "ADT0001"]
+    assert bytes(Hl7Message.objects.get().envelope.raw) == raw("adt_a01")
+
+
+def test_chunks_the_server_did_not_decode_are_411_and_nothing_is_stored(client, source):
+    response = _chunked(client, source, raw("adt_a01"), terminated=False)
+    assert response.status_code == 411 and b"send Content-Length" in response.content
+    assert not Hl7Message.objects.exists()

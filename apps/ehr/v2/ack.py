@@ -41,8 +41,13 @@ def _clean(value: str, header: Header) -> str:
     return value.strip()[:250]
 
 
-def ack_build(header: Header | None, ack_code: str, problem: AckProblem | None = None) -> str:
-    """The ACK (ER7 text, segments ended by CR) for a message with ``header`` (None: unreadable)."""
+def ack_build(
+    header: Header | None, ack_code: str, problem: AckProblem | None = None, *, ask_accept: bool = False
+) -> str:
+    """The ACK (ER7 text, segments ended by CR) for a message with ``header`` (None: unreadable).
+
+    ``ask_accept``: an enhanced-mode application ACK, itself a message the sender commits to
+    (MSH-15 AL) and answers with no application ACK of its own (MSH-16 NE)."""
     h = header or DEFAULT_HEADER
     comp, field, sub = h.encoding_chars[0], h.field_sep, h.encoding_chars[3:4] or "&"
     now = timezone.now().strftime("%Y%m%d%H%M%S%z")
@@ -63,8 +68,10 @@ def ack_build(header: Header | None, ack_code: str, problem: AckProblem | None =
             h.version if header and h.version else "2.5.1",
         ]
     )
+    if ask_accept:
+        msh += field * 3 + "AL" + field + "NE"
     if header and header.charset:
-        msh += field * 6 + _clean(header.charset, h)
+        msh += field * (2 if ask_accept else 6) + _clean(header.charset, h)
     text = _clean(problem.text, h) if problem else ""
     segments = [msh, field.join(["MSA", ack_code, _clean(h.control_id, h), text])]
     if problem:

@@ -6,6 +6,7 @@ before a start block are skipped and counted; a frame over the size limit is dro
 reader resynchronises on the next start block); a start block inside a frame starts a new one.
 """
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -79,8 +80,9 @@ class FrameReader:
 
 
 def split_file(data: bytes) -> list[bytes]:
-    """Messages of a v2 file: one per MLLP frame when it is framed, else one per block of
-    segments separated by blank lines (or starting at each MSH)."""
+    """Messages of a v2 file: one per MLLP frame when it is framed (a frame may hold a batch),
+    else one per block of segments separated by blank lines (or starting at each MSH; batch
+    headers and trailers, FHS/BHS/BTS/FTS, are left out)."""
     if START in data:
         reader = FrameReader(max_bytes=len(data) + 1)
         tail = b"\r" if data.rstrip(b"\n").endswith(b"\x1c") else b""
@@ -88,13 +90,29 @@ def split_file(data: bytes) -> list[bytes]:
     messages: list[bytes] = []
     current: list[bytes] = []
     for line in data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"):
-        if not line.strip() or line.startswith(b"MSH"):
+        batch_line = line[:3] in (b"FHS", b"BHS", b"BTS", b"FTS")  # a batch's envelope: not a message
+        if not line.strip() or line.startswith(b"MSH") or batch_line:
             if current:
                 messages.append(b"\r".join(current) + b"\r")
                 current = []
-            if not line.strip():
+            if not line.strip() or batch_line:
                 continue
         current.append(line)
     if current:
         messages.append(b"\r".join(current) + b"\r")
     return messages
+
+
+def mllp_exchange(host: str, port: int, payload: bytes, *, timeout: float, max_bytes: int = 1_000_000) -> bytes:
+    """Send one framed message to an MLLP peer and return the first frame it answers with.
+
+    Raises OSError (refused, unreachable, timed out) or ConnectionError (closed before answering)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(frame(payload))
+        reader = FrameReader(max_bytes=max_bytes)
+        while data := sock.recv(65536):
+            for found in reader.feed(data):
+                if isinstance(found, bytes):
+                    return found
+    raise ConnectionError("the peer closed the connection without an answer")

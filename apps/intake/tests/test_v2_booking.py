@@ -114,3 +114,32 @@ def test_a_local_appointment_type_goes_through_the_governed_map(source, capture)
     intake.refresh_from_db()
     assert "ZZ is not mapped" in intake.exception_reason
     assert UnmappedCode.objects.filter(system=LOCAL_TYPES, code="ZZ").exists()
+
+
+def test_a_patient_made_from_v2_is_merged_into_the_fhir_record_when_it_arrives(source, capture):
+    from apps.ehr.models import Appointment
+
+    start, later = visit_at(3, hour=9), visit_at(4, hour=10)
+    send(source, siu("S12", "SIU1", start, sent="20250101090000+0000"), capture)
+    assert Intake.objects.get().patient_ref == "Patient/HOSP-MRN1001"  # the v2-made record, for now
+    feed(source, FHIR_PATIENT, capture=capture)  # the EHR's record, with PID-3's system and value
+    intake = Intake.objects.get()
+    assert (intake.patient_ref, intake.state) == ("Patient/pat-42", State.PENDING)
+    booked = Appointment.objects.get(fhir_id="APT1001")
+    assert booked.patient_ref == "Patient/pat-42"
+    assert {"actor": {"reference": "Patient/pat-42"}}.items() <= booked.raw["participant"][0].items()
+    retired = Patient.objects.get(fhir_id="HOSP-MRN1001")
+    assert retired.active is False
+    assert retired.raw["link"] == [{"other": {"reference": "Patient/pat-42"}, "type": "replaced-by"}]
+    # From then on, v2 about the visit lands on the merged records: one intake, moved.
+    send(source, siu("S13", "SIU2", later, sent="20250102090000+0000"), capture)
+    intake.refresh_from_db()
+    assert (intake.patient_ref, intake.visit_start, Intake.objects.count()) == ("Patient/pat-42", later, 1)
+
+
+def test_a_fhir_patient_with_another_identifier_system_is_not_merged(source, capture):
+    send(source, siu("S12", "SIU1", visit_at(3, hour=9), sent="20250101090000+0000"), capture)
+    other = {**FHIR_PATIENT, "identifier": [{"system": "urn:oid:9.9.9", "value": "MRN1001"}]}
+    feed(source, other, capture=capture)
+    assert Intake.objects.get().patient_ref == "Patient/HOSP-MRN1001"
+    assert Patient.objects.get(fhir_id="HOSP-MRN1001").active is not False

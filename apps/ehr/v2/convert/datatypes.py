@@ -242,3 +242,21 @@ def required(segment: Segment | None, name: str, number: int = 0) -> Segment:
     if segment is None:
         raise V2Error(f"The {name} segment is missing.", code="100", ack="AE", location=name)
     return segment
+
+
+def annotation(nte: Segment, ctx: Context) -> dict[str, Any] | None:
+    """NTE → Annotation (v2-to-FHIR NTE map: NTE-3 text, NTE-5 entered by, NTE-6 entered at)."""
+    text = nte.text(3).strip()
+    if not text:
+        return None
+    out: dict[str, Any] = {"text": text}
+    by = [c.strip() for c in nte.components(5)]
+    if len([c for c in by if c]) == 1 and by[0] and " " in by[0]:
+        out["authorString"] = by[0]  # a name in the id component ("Front desk"), not an id
+    elif author := practitioner_ref(by):
+        out["authorReference" if "reference" in author else "authorString"] = (
+            author if "reference" in author else author["display"]
+        )
+    if nte.get(6) and (entered := v2_datetime(nte.get(6), default_tz=ctx.tz)):
+        out["time"] = entered
+    return out

@@ -4,11 +4,12 @@ One ServiceRequest per ORC (with the OBR that follows it). ORC-1 order control g
 (NW/XO/SC active, CA/DC/OC/OD revoked, HD on-hold); the id comes from the placer order number
 (ORC-2, else OBR-2), then the filler's (ORC-3/OBR-3). An order is a referral (category SNOMED
 3457005, which the referrals workflow takes) when its code is one of the source's referral
-codes (settings.EHR_V2_REFERRAL_CODES) or ORC-29/OBR-4 already says "referral".
+codes (settings.EHR_V2_REFERRAL_CODES) or ORC-29/OBR-4 already says "referral". NTE segments
+after the OBR are the request's notes.
 """
 
 from ..message import Segment, V2Error, V2Message
-from .datatypes import Context, Resource, codeable, entity_identifier, fhir_id, loc, practitioner_ref, when
+from .datatypes import Context, Resource, annotation, codeable, entity_identifier, fhir_id, loc, practitioner_ref, when
 from .patient import patient, patient_ref
 
 EVENTS = ("O01", "O21")
@@ -19,15 +20,17 @@ PRIORITY = {"S": "stat", "A": "asap", "R": "routine", "P": "urgent", "C": "urgen
 REFERRAL = {"system": "http://snomed.info/sct", "code": "3457005", "display": "Patient referral"}
 
 
-def _orders(message: V2Message) -> list[tuple[Segment, Segment | None]]:
-    """Each ORC with the OBR that follows it (before the next ORC)."""
-    pairs: list[tuple[Segment, Segment | None]] = []
+def _orders(message: V2Message) -> list[tuple[Segment, Segment | None, list[Segment]]]:
+    """Each ORC with the OBR that follows it (before the next ORC) and the NTE segments after that OBR."""
+    orders: list[tuple[Segment, Segment | None, list[Segment]]] = []
     for segment in message.segments:
         if segment.name == "ORC":
-            pairs.append((segment, None))
-        elif segment.name == "OBR" and pairs and pairs[-1][1] is None:
-            pairs[-1] = (pairs[-1][0], segment)
-    return pairs
+            orders.append((segment, None, []))
+        elif segment.name == "OBR" and orders and orders[-1][1] is None:
+            orders[-1] = (orders[-1][0], segment, [])
+        elif segment.name == "NTE" and orders and orders[-1][1] is not None:
+            orders[-1][2].append(segment)
+    return orders
 
 
 def convert(message: V2Message, ctx: Context) -> list[Resource]:
@@ -37,8 +40,11 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
     person = patient(message, ctx)
     subject = patient_ref(person)
     out: list[Resource] = [person]
-    for orc, obr in pairs:
-        out.append(_service_request(orc, obr, subject, ctx))
+    for orc, obr, notes in pairs:
+        request = _service_request(orc, obr, subject, ctx)
+        if annotations := [n for n in (annotation(nte, ctx) for nte in notes) if n]:
+            request["note"] = annotations  # v2-to-FHIR: NTE after OBR → ServiceRequest.note
+        out.append(request)
     return out
 
 

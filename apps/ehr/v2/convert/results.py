@@ -4,14 +4,27 @@ One DiagnosticReport per OBR, with the OBX segments that follow it as its result
 the value's type (NM, SN, ST/TX/FT, CE/CWE, DT/DTM); OBX-7 the reference range ("3.5-5.0",
 ">60", "<5", or text); OBX-8 the abnormal flags (table 0078) as interpretation codes; OBX-11 and
 OBR-25 the status (F final, P preliminary, C corrected, X cancelled, W wrong: entered in error).
-NTE segments after an OBX become its notes.
+NTE segments after an OBX become its notes; NTE segments after the OBR (before its first OBX) are
+the report's notes: R4's DiagnosticReport has no ``note``, so they go in R5's element carried
+into R4 by its cross-version extension (as the v2-to-FHIR ORU map's NTE → DiagnosticReport.note).
 """
 
 import re
 from typing import Any
 
 from ..message import Segment, V2Error, V2Message
-from .datatypes import V2, Context, Resource, codeable, entity_identifier, fhir_id, loc, practitioner_ref, when
+from .datatypes import (
+    V2,
+    Context,
+    Resource,
+    annotation,
+    codeable,
+    entity_identifier,
+    fhir_id,
+    loc,
+    practitioner_ref,
+    when,
+)
 from .patient import patient, patient_ref
 
 EVENTS = ("R01",)
@@ -25,6 +38,7 @@ FLAGS = {"L", "H", "LL", "HH", "LU", "HU", "N", "A", "AA", "<", ">", "U", "D", "
 NUMBER = re.compile(r"^[<>]?=?\s*-?\d+(\.\d+)?$")
 COMPARATOR = {"<": "<", ">": ">", "<=": "<=", ">=": ">="}
 UCUM = "http://unitsofmeasure.org"
+REPORT_NOTE = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note"
 
 
 def convert(message: V2Message, ctx: Context) -> list[Resource]:
@@ -32,6 +46,7 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
     subject = patient_ref(person)
     out: list[Resource] = [person]
     groups: list[tuple[Segment, list[tuple[Segment, list[str]]]]] = []
+    report_notes: dict[int, list[Segment]] = {}
     for segment in message.segments:
         if segment.name == "OBR":
             groups.append((segment, []))
@@ -41,11 +56,17 @@ def convert(message: V2Message, ctx: Context) -> list[Resource]:
             groups[-1][1].append((segment, []))
         elif segment.name == "NTE" and groups and groups[-1][1]:
             groups[-1][1][-1][1].append(segment.text(3))
+        elif segment.name == "NTE" and groups:
+            report_notes.setdefault(id(groups[-1][0]), []).append(segment)
     if not groups:
         raise V2Error("The message has no OBR segment.", code="100", ack="AE", location="OBR")
     orc = message.first("ORC")
     for obr, observations in groups:
-        out.extend(_report(obr, observations, subject, orc, ctx))
+        made = _report(obr, observations, subject, orc, ctx)
+        notes = [n for n in (annotation(nte, ctx) for nte in report_notes.get(id(obr), [])) if n]
+        if notes:
+            made[-1].setdefault("extension", []).extend({"url": REPORT_NOTE, "valueAnnotation": n} for n in notes)
+        out.extend(made)
     return out
 
 

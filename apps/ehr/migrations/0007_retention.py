@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ehr", "0005_generic_resource_store"),
+        ("ehr", "0006_hl7_sent_at_and_app_acks"),
     ]
 
     operations = [
