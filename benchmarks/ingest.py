@@ -270,7 +270,7 @@ STAGES = [
     ("    loading the changed rows for the handlers", "inbox", "store_rows"),
     ("  one by one (deletes, later versions, failures)", "inbox", "_process_one"),
     ("    single upserts (extract, params, SQL)", "inbox", "resource_upsert"),
-    ("  handlers (the workflows' services), both paths", "inbox", "_call_handlers"),
+    ("  handlers (the workflows' services), both paths", "inbox", "_hand_over"),
     ("  status updates (executemany)", "inbox", "_save_results"),
     ("R4 validation (fhir.resources), in both paths above", "inbox", "_validate"),
 ]
