@@ -11,6 +11,7 @@ from .ehr import (
     referral_info_from_ehr,
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
+    referrals_known,
     referral_update_from_ehr,
 )
 from .routes import referral_route_upsert
@@ -51,6 +52,7 @@ __all__ = [
     "referral_notify_referrer",
     "referral_outreach_record",
     "referral_receive_from_ehr",
+    "referrals_known",
     "referral_receive_info",
     "referral_request_auth",
     "referral_request_info",
