@@ -46,12 +46,19 @@ def on_appointments(changes: list[ResourceChange]) -> None:
     changes_each(changes, partial(on_appointment, known=known))
 
 
+def _nothing_to_do(
+    known: tuple[set[tuple[int, str]], set[int]], source_id: int, appointment_id: str, status: str
+) -> bool:
+    """No intake for the appointment, and none to make (only a booking where intake is used makes one)."""
+    with_intake, using_intake = known
+    return (source_id, appointment_id) not in with_intake and (status != "booked" or source_id not in using_intake)
+
+
 def on_appointment(change: ResourceChange, known: Known = None) -> None:
     status = "cancelled" if change.outcome == "deleted" else change.resource.get("status", "")
     source_id, appointment_id = change.source_id, change.resource_id
-    if known is not None and (source_id, appointment_id) not in known[0]:
-        if status != "booked" or source_id not in known[1]:
-            return  # no intake, and none to make
+    if known is not None and _nothing_to_do(known, source_id, appointment_id, status):
+        return
     if status in CANCELLED:
         intake_cancel_from_ehr(
             source_id=source_id, appointment_id=appointment_id, status=status, correlation_id=change.correlation_id

@@ -71,9 +71,9 @@ def on_service_requests(changes: list[ResourceChange]) -> None:
 def on_service_request(change: ResourceChange, known: Keys = None) -> None:
     status = change.resource.get("status", "")
     cancelled = change.outcome == "deleted" or status in ("revoked", "entered-in-error")
-    if known is not None and (change.source_id, change.resource_id) not in known:
-        if cancelled or status in NOT_ACTIVE or not is_referral(change.resource):
-            return  # no referral, and none to make
+    unknown = known is not None and (change.source_id, change.resource_id) not in known
+    if unknown and (cancelled or status in NOT_ACTIVE or not is_referral(change.resource)):
+        return  # no referral, and none to make
     if cancelled:
         referral_cancel_from_ehr(
             source_id=change.source_id, service_request_id=change.resource_id, status=status or "deleted",

@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('intake', '0006_worklist_indexes'),
+        ("intake", "0006_worklist_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='intakecheck',
-            index=models.Index(fields=['evidence'], name='intake_check_evidence'),
+            model_name="intakecheck",
+            index=models.Index(fields=["evidence"], name="intake_check_evidence"),
         ),
     ]

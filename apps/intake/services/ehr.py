@@ -65,9 +65,9 @@ def intakes_known(wanted: set[tuple[int, str]]) -> tuple[set[tuple[int, str]], s
     if not wanted:
         return set(), set()
     sources = {source_id for source_id, _ in wanted}
-    found = Intake.objects.filter(
-        source_id__in=sources, appointment__fhir_id__in={i for _, i in wanted}
-    ).values_list("source_id", "appointment__fhir_id")
+    found = Intake.objects.filter(source_id__in=sources, appointment__fhir_id__in={i for _, i in wanted}).values_list(
+        "source_id", "appointment__fhir_id"
+    )
     using = set(IntakeSite.objects.filter(source_id__in=sources).values_list("source_id", flat=True))
     return set(found) & wanted, using
 

@@ -5,21 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_api_tokens'),
-        ('ehr', '0005_generic_resource_store'),
-        ('referrals', '0006_booking'),
+        ("core", "0004_api_tokens"),
+        ("ehr", "0005_generic_resource_store"),
+        ("referrals", "0006_booking"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['source', 'task_ref'], name='ref_task'),
+            model_name="referral",
+            index=models.Index(fields=["source", "task_ref"], name="ref_task"),
         ),
         migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['source', 'appointment_ref'], name='ref_appointment'),
+            model_name="referral",
+            index=models.Index(fields=["source", "appointment_ref"], name="ref_appointment"),
         ),
     ]

@@ -11,8 +11,8 @@ from .ehr import (
     referral_info_from_ehr,
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
-    referrals_known,
     referral_update_from_ehr,
+    referrals_known,
 )
 from .routes import referral_route_upsert
 from .staff import (
@@ -52,7 +52,6 @@ __all__ = [
     "referral_notify_referrer",
     "referral_outreach_record",
     "referral_receive_from_ehr",
-    "referrals_known",
     "referral_receive_info",
     "referral_request_auth",
     "referral_request_info",
@@ -60,4 +59,5 @@ __all__ = [
     "referral_start_scheduling",
     "referral_triage",
     "referral_update_from_ehr",
+    "referrals_known",
 ]
