@@ -24,8 +24,14 @@ and migrated database (dropped at the end unless --keep):
   6. with --workers N: the same load into an empty store by N processes at once, each importing
      its part (partitioned by resource, so one resource's versions stay in one worker; the inbox
      rows are locked with SKIP LOCKED), against the one-process pipeline of step 2.
+  7. a peer: sekmet-fhir (PyPI, pinned in requirements-dev.txt; the FHIR server the ehr tests
+     run against) started on 127.0.0.1 with a fresh data directory, loading the same resources
+     (the first --sekmet-n of them; all by default) over HTTP as transaction Bundles of
+     SEKMET_BUNDLE PUTs from one client (its fastest way in: one PUT each is about 4× slower).
+     The figure is resources/s against the pipeline's of step 2.
 
-Targets (issue 3): pipeline ≥ 0.30× the raw upsert rate; replay ≥ 0.5× the raw no-op replay.
+Targets (issue 3, issue 21): pipeline ≥ 0.30× the raw upsert rate; replay ≥ 0.5× the raw no-op
+replay; 2 workers ≥ 1.6× one; pipeline ≥ 2× sekmet-fhir's rate.
 Runs with clinops.settings.base and DJANGO_DEBUG=false (debug mode would keep every query).
 """
 
@@ -55,6 +61,7 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 FIXTURES = ROOT / "apps" / "ehr" / "tests" / "fixtures" / "hl7"
 MAX_EXAMPLE_BYTES = 64 * 1024  # leaves out DiagnosticReport-gingival-mass.json (748 KB of base64 image)
 RAW_BATCH = 1_000
+SEKMET_BUNDLE = 200
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -270,7 +277,7 @@ STAGES = [
     ("    loading the changed rows for the handlers", "inbox", "store_rows"),
     ("  one by one (deletes, later versions, failures)", "inbox", "_process_one"),
     ("    single upserts (extract, params, SQL)", "inbox", "resource_upsert"),
-    ("  handlers (the workflows' services), both paths", "inbox", "_call_handlers"),
+    ("  handlers (the workflows' services), both paths", "inbox", "_hand_over"),
     ("  status updates (executemany)", "inbox", "_save_results"),
     ("R4 validation (fhir.resources), in both paths above", "inbox", "_validate"),
 ]
@@ -392,6 +399,49 @@ def worker_main(path: Path, source_id: int) -> None:
     assert report.failed == 0, report.errors[:5]
 
 
+def sekmet_load(path: Path, n: int, folder: Path) -> float:
+    """sekmet-fhir loading the first ``n`` resources of ``path`` over HTTP, as transaction Bundles
+    of PUTs (ids kept), each entry checked for a 2xx; seconds, from the first request to the last answer."""
+    import requests
+
+    from apps.ehr.tests.fhir_server import start_fhir_server
+
+    server = start_fhir_server(folder / "sekmet")
+    try:
+        session = requests.Session()
+        headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+
+        def send(chunk: list[dict]) -> None:
+            bundle = {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [
+                    {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+                    for r in chunk
+                ],
+            }
+            response = session.post(server.base_url, data=json.dumps(bundle), headers=headers, timeout=600)
+            response.raise_for_status()
+            statuses = [e["response"]["status"] for e in response.json()["entry"]]
+            assert len(statuses) == len(chunk) and all(s.startswith("20") for s in statuses), statuses[:5]
+
+        started = time.perf_counter()
+        chunk: list[dict] = []
+        with path.open(encoding="utf-8") as handle:
+            for count, line in enumerate(handle):
+                if count == n:
+                    break
+                chunk.append(json.loads(line))
+                if len(chunk) == SEKMET_BUNDLE:
+                    send(chunk)
+                    chunk = []
+        if chunk:
+            send(chunk)
+        return time.perf_counter() - started
+    finally:
+        server.stop()
+
+
 def profile(source, path: Path, n: int) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -415,6 +465,9 @@ def main() -> None:
     parser.add_argument("--profile-n", type=int, default=5_000, help="resources for the cProfile run (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--workers", type=int, default=1, help="also load with N worker processes (default 1)")
+    parser.add_argument(
+        "--sekmet-n", type=int, default=None, help="resources sekmet-fhir loads (default: all of --n; 0: skip it)"
+    )
     parser.add_argument("--worker-file", help=argparse.SUPPRESS)
     parser.add_argument("--worker-source", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -518,6 +571,16 @@ def main() -> None:
                 f"scale-out ratio {args.workers} workers / 1 worker = {rate / rates['pipe']:.2f}x   (target >= 1.6x: {ok})"
             )
             print(f"       ({args.workers} workers / raw upsert = {rate / rates['raw']:.2f}x)")
+            sys.stdout.flush()
+
+        sekmet_n = args.n if args.sekmet_n is None else min(args.sekmet_n, args.n)
+        if sekmet_n:
+            seconds = sekmet_load(path, sekmet_n, Path(tmp))
+            rate = sekmet_n / seconds
+            ok = "meets" if rates["pipe"] / rate >= 2 else "MISSES"
+            print(f"\nsekmet-fhir over HTTP (transaction Bundles of {SEKMET_BUNDLE} PUTs): {sekmet_n:,} resources")
+            print(f"       in {seconds:.1f}s, {rate:,.0f}/s{busy()}")
+            print(f"peer ratio pipeline / sekmet-fhir = {rates['pipe'] / rate:.2f}x   (target >= 2x: {ok})")
             sys.stdout.flush()
 
         if args.profile_n:

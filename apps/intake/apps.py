@@ -8,7 +8,7 @@ class IntakeConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.navigation import NavEntry, nav_register
-        from apps.ehr.handlers import handler_register
+        from apps.ehr.handlers import batch_handler_register, handler_register
         from apps.workflow.registry import workflow_register
         from apps.workflow.worklist import worklist_register
 
@@ -19,8 +19,8 @@ class IntakeConfig(AppConfig):
 
         workflow_register(Intake, policy=IntakePolicy())
         worklist_register(INTAKE_WORKLIST)
-        handler_register("Appointment", handlers.on_appointment)
-        handler_register("Encounter", handlers.on_encounter)
+        batch_handler_register("Appointment", handlers.on_appointments)
+        batch_handler_register("Encounter", handlers.on_encounters)
         handler_register("QuestionnaireResponse", handlers.on_questionnaire_response)
         handler_register("DocumentReference", handlers.on_document_reference)
         nav_register(NavEntry("Intake", "intake:day", order=20, permission="core.work_intake"))

@@ -1,15 +1,18 @@
 """EHR events that create and advance intakes (registered with ``apps.ehr.handlers``): each
 handler reads what it needs from the resource and calls one service of ``services/ehr.py``
-(which says what each event does); handlers write nothing themselves."""
+(which says what each event does); handlers write nothing themselves. The batch handlers
+(``on_*s``) first ask in one query which of the batch's appointments have an intake (and whether
+the source uses intake at all), and call the services only where there is something to do."""
 
 from datetime import datetime
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.ehr.handlers import ResourceChange
+from apps.ehr.handlers import ResourceChange, changes_each
 from apps.ehr.models import Appointment
 
 from .checklist import CONSENTS, QUESTIONNAIRE
@@ -21,6 +24,7 @@ from .services import (
     intake_no_show_from_ehr,
     intake_receive_appointment,
     intake_tick_from_ehr,
+    intakes_known,
 )
 
 DEFAULT_CONSENT_TYPES = {"http://loinc.org|59284-0", "http://loinc.org|64292-6"}
@@ -34,9 +38,27 @@ def _event_time(resource: dict[str, Any]) -> datetime:
     return value if value and timezone.is_aware(value) else timezone.now()
 
 
-def on_appointment(change: ResourceChange) -> None:
+Known = tuple[set[tuple[int, str]], set[int]] | None  # (source, appointment) with an intake; sources using intake
+
+
+def on_appointments(changes: list[ResourceChange]) -> None:
+    known = intakes_known({(c.source_id, c.resource_id) for c in changes})
+    changes_each(changes, partial(on_appointment, known=known))
+
+
+def _nothing_to_do(
+    known: tuple[set[tuple[int, str]], set[int]], source_id: int, appointment_id: str, status: str
+) -> bool:
+    """No intake for the appointment, and none to make (only a booking where intake is used makes one)."""
+    with_intake, using_intake = known
+    return (source_id, appointment_id) not in with_intake and (status != "booked" or source_id not in using_intake)
+
+
+def on_appointment(change: ResourceChange, known: Known = None) -> None:
     status = "cancelled" if change.outcome == "deleted" else change.resource.get("status", "")
     source_id, appointment_id = change.source_id, change.resource_id
+    if known is not None and _nothing_to_do(known, source_id, appointment_id, status):
+        return
     if status in CANCELLED:
         intake_cancel_from_ehr(
             source_id=source_id, appointment_id=appointment_id, status=status, correlation_id=change.correlation_id
@@ -59,12 +81,21 @@ def on_appointment(change: ResourceChange) -> None:
         )  # fmt: skip
 
 
-def on_encounter(change: ResourceChange) -> None:
+def _appointments(change: ResourceChange) -> list[str]:
+    ids = [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
+    return [i for i in ids if i]
+
+
+def on_encounters(changes: list[ResourceChange]) -> None:
+    known = intakes_known({(c.source_id, i) for c in changes for i in _appointments(c)})
+    changes_each(changes, partial(on_encounter, known=known))
+
+
+def on_encounter(change: ResourceChange, known: Known = None) -> None:
     if change.outcome == "deleted" or change.resource.get("status") in ("planned", "cancelled", "entered-in-error"):
         return
-    ids = [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
-    ids = [i for i in ids if i]
-    if not ids:
+    ids = _appointments(change)
+    if not ids or (known is not None and not {(change.source_id, i) for i in ids} & known[0]):
         return
     started = parse_datetime(str((change.resource.get("period") or {}).get("start", "")))
     intake_encounter_from_ehr(

@@ -153,6 +153,8 @@ class IntakeCheck(models.Model):
     class Meta:
         ordering = ["position", "key"]
         constraints = [models.UniqueConstraint(fields=["intake", "key"], name="intake_check_unique")]
+        # An EHR event ticks a line once: its evidence is looked up on every consent or questionnaire.
+        indexes = [models.Index(fields=["evidence"], name="intake_check_evidence")]
 
     def __str__(self) -> str:
         return f"{self.label}: {'done' if self.done_at else 'open'}"

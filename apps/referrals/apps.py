@@ -7,7 +7,7 @@ class ReferralsConfig(AppConfig):
     verbose_name = "Referrals"
 
     def ready(self) -> None:
-        from apps.ehr.handlers import handler_register
+        from apps.ehr.handlers import batch_handler_register, handler_register
         from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
         from apps.workflow.worklist import worklist_register
@@ -22,14 +22,14 @@ class ReferralsConfig(AppConfig):
         worklist_register(REFERRAL_WORKLIST)
         # The stewards' impact preview and the re-route on activation: one selection.
         impact_provider_register(referral_impact, reroute=referrals_reroute)
-        handler_register("ServiceRequest", handlers.on_service_request)
-        handler_register("Task", handlers.on_task)
-        handler_register("Appointment", handlers.on_appointment)
-        handler_register("Encounter", handlers.on_encounter)
+        batch_handler_register("ServiceRequest", handlers.on_service_requests)
+        batch_handler_register("Task", handlers.on_tasks)
+        batch_handler_register("Appointment", handlers.on_appointments)
+        batch_handler_register("Encounter", handlers.on_encounters)
         handler_register("Appointment", handlers.on_appointment_freeing_a_slot)
         handler_register("Slot", handlers.on_slot)
         handler_register("Communication", handlers.on_communication)
-        handler_register("Task", handlers.on_task_input)
+        batch_handler_register("Task", handlers.on_task_inputs)
 
         from apps.ehr.services.outbox import outbox_listener_register
 

@@ -1,12 +1,16 @@
 """EHR events that create and advance referrals (registered with ``apps.ehr.handlers``): each
 handler reads what it needs from the resource and calls one service of ``services/ehr.py``
-(which says what each event does); handlers write nothing themselves."""
+(which says what each event does); handlers write nothing themselves. The batch handlers
+(``on_*s``) first ask in one query which of the batch's resources concern a referral at all, and
+call the service only for those (and for ServiceRequests that make a new referral)."""
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
 
-from apps.ehr.handlers import ResourceChange
+from apps.ehr.handlers import ResourceChange, changes_each
 from apps.ehr.models import ServiceRequest
 
 from .services import (
@@ -16,7 +20,9 @@ from .services import (
     referral_info_from_ehr,
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
+    referrals_known,
 )
+from .services.ehr import NOT_ACTIVE
 from .services.waitlist import slot_freed
 
 DEFAULT_REFERRAL_CATEGORIES = {"http://snomed.info/sct|3457005", "|referral"}
@@ -48,9 +54,27 @@ def _specialty(resource: dict[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
-def on_service_request(change: ResourceChange) -> None:
+Keys = set[tuple[int, str]] | None  # (source, id) a batch lookup found; None: not looked up
+
+
+def _batch(changes: list[ResourceChange], field: str, refs: Callable[[ResourceChange], list[str]], handler) -> None:
+    """Look up in one query which referrals the changes name (``field`` among ``refs`` of each
+    change), then hand each change to ``handler`` with what was found."""
+    wanted = {(c.source_id, r) for c in changes for r in refs(c) if r}
+    changes_each(changes, partial(handler, known=referrals_known(field, wanted)))
+
+
+def on_service_requests(changes: list[ResourceChange]) -> None:
+    _batch(changes, "service_request", lambda c: [c.resource_id], on_service_request)
+
+
+def on_service_request(change: ResourceChange, known: Keys = None) -> None:
     status = change.resource.get("status", "")
-    if change.outcome == "deleted" or status in ("revoked", "entered-in-error"):
+    cancelled = change.outcome == "deleted" or status in ("revoked", "entered-in-error")
+    unknown = known is not None and (change.source_id, change.resource_id) not in known
+    if unknown and (cancelled or status in NOT_ACTIVE or not is_referral(change.resource)):
+        return  # no referral, and none to make
+    if cancelled:
         referral_cancel_from_ehr(
             source_id=change.source_id, service_request_id=change.resource_id, status=status or "deleted",
             correlation_id=change.correlation_id,
@@ -63,21 +87,41 @@ def on_service_request(change: ResourceChange) -> None:
     )  # fmt: skip
 
 
-def on_task(change: ResourceChange) -> None:
+def _focus(change: ResourceChange) -> str:
+    """The ServiceRequest a Task is about ("" when it is about something else)."""
     focus = change.resource.get("focus", {}).get("reference", "") if change.outcome != "deleted" else ""
     if not focus.startswith("ServiceRequest/") and "/ServiceRequest/" not in focus:
+        return ""
+    return focus.rsplit("/", 1)[-1]
+
+
+def on_tasks(changes: list[ResourceChange]) -> None:
+    _batch(changes, "service_request", lambda c: [_focus(c)], on_task)
+
+
+def on_task(change: ResourceChange, known: Keys = None) -> None:
+    service_request_id = _focus(change)
+    if not service_request_id or (known is not None and (change.source_id, service_request_id) not in known):
         return
     referral_link_task_from_ehr(
-        source_id=change.source_id, service_request_id=focus.rsplit("/", 1)[-1], task_id=change.resource_id,
+        source_id=change.source_id, service_request_id=service_request_id, task_id=change.resource_id,
         task_version=(change.resource.get("meta") or {}).get("versionId", ""),
         cancelled=change.resource.get("status") == "cancelled", correlation_id=change.correlation_id,
     )  # fmt: skip
 
 
-def on_appointment(change: ResourceChange) -> None:
+def _based_on(change: ResourceChange) -> list[str]:
     based_on = [b.get("reference", "") for b in change.resource.get("basedOn") or []]
-    sr_ids = [ref.rsplit("/", 1)[-1] for ref in based_on if "ServiceRequest/" in ref]
-    if not sr_ids:
+    return [ref.rsplit("/", 1)[-1] for ref in based_on if "ServiceRequest/" in ref]
+
+
+def on_appointments(changes: list[ResourceChange]) -> None:
+    _batch(changes, "service_request", _based_on, on_appointment)
+
+
+def on_appointment(change: ResourceChange, known: Keys = None) -> None:
+    sr_ids = _based_on(change)
+    if not sr_ids or (known is not None and not {(change.source_id, i) for i in sr_ids} & known):
         return
     referral_appointment_from_ehr(
         source_id=change.source_id, service_request_ids=sr_ids, appointment_id=change.resource_id,
@@ -85,10 +129,20 @@ def on_appointment(change: ResourceChange) -> None:
     )  # fmt: skip
 
 
-def on_encounter(change: ResourceChange) -> None:
+def _appointments(change: ResourceChange) -> list[str]:
+    return [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
+
+
+def on_encounters(changes: list[ResourceChange]) -> None:
+    _batch(changes, "appointment", _appointments, on_encounter)
+
+
+def on_encounter(change: ResourceChange, known: Keys = None) -> None:
     if change.resource.get("status") != "finished":
         return
-    refs = [a.get("reference", "").rsplit("/", 1)[-1] for a in change.resource.get("appointment") or []]
+    refs = _appointments(change)
+    if known is not None and not {(change.source_id, i) for i in refs} & known:
+        return
     referral_encounter_from_ehr(source_id=change.source_id, appointment_ids=refs, correlation_id=change.correlation_id)
 
 
@@ -140,10 +194,16 @@ def on_communication(change: ResourceChange) -> None:
                                what="a message", correlation_id=change.correlation_id)  # fmt: skip
 
 
-def on_task_input(change: ResourceChange) -> None:
+def on_task_inputs(changes: list[ResourceChange]) -> None:
+    _batch(changes, "task", lambda c: [c.resource_id], on_task_input)
+
+
+def on_task_input(change: ResourceChange, known: Keys = None) -> None:
     """The referrer updated their Task with input (and took it off hold): that is their answer."""
     resource = change.resource
     if change.outcome == "deleted" or resource.get("status") in ("on-hold", "cancelled") or not resource.get("input"):
+        return
+    if known is not None and (change.source_id, change.resource_id) not in known:
         return
     answer = _text(resource.get("input"))
     referral_info_from_ehr(source_id=change.source_id, task_id=change.resource_id, answer=answer or "(no text)",

@@ -67,6 +67,9 @@ class Referral(ConcurrentTransitionMixin, ReferralTransitions, WorkItem):
                 name="ref_open_counts",
             ),
             models.Index(fields=["patient_ref", "specialty", "opened_at"], name="ref_duplicates"),
+            # EHR events find their referral by the referrer's Task or the booked Appointment.
+            models.Index(fields=["source", "task_ref"], name="ref_task"),
+            models.Index(fields=["source", "appointment_ref"], name="ref_appointment"),
         ]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ class ResultsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.navigation import NavEntry, nav_register
-        from apps.ehr.handlers import handler_register
+        from apps.ehr.handlers import batch_handler_register
         from apps.terminology.impact import impact_provider_register
         from apps.workflow.registry import workflow_register
         from apps.workflow.worklist import worklist_register
@@ -23,7 +23,7 @@ class ResultsConfig(AppConfig):
         worklist_register(RESULT_WORKLIST)
         # The stewards' impact preview and the re-route on activation: one selection.
         impact_provider_register(result_impact, reroute=results_reroute)
-        handler_register("DiagnosticReport", handlers.on_diagnostic_report)
-        handler_register("Observation", handlers.on_observation)
+        batch_handler_register("DiagnosticReport", handlers.on_results)
+        batch_handler_register("Observation", handlers.on_results)
         nav_register(NavEntry("Results inbox", "results:inbox", order=20, permission="core.review_results"))
         nav_register(NavEntry("Results worklist", "results:worklist", order=21, check=RESULT_WORKLIST.may_open))

@@ -55,6 +55,13 @@ def ordering_practitioner(source_id: int, resource: dict[str, Any]) -> tuple[str
     return "", ""
 
 
+def results_set_up(source_id: int) -> bool:
+    """Whether the source is set up for results follow-up: a results site or a clinician link."""
+    return ResultSite.objects.filter(source_id=source_id).exists() or (
+        ClinicianLink.objects.filter(source_id=source_id).exists()
+    )
+
+
 def clinician_resolve(source_id: int, resource: dict[str, Any]) -> Resolution | None:
     """The ordering clinician and the site of a result; None when the source is not set up for
     results follow-up at all; RoutingError when it is set up but neither a clinician nor a site is known."""

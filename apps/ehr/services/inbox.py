@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, cast
 
 from django.conf import settings
@@ -33,7 +35,7 @@ from fhir.resources.R4B.resource import Resource as FhirModelResource
 from pydantic import ValidationError
 
 from ..client import FhirHttpError
-from ..handlers import ResourceChange, handlers_for
+from ..handlers import ChangeFailed, ResourceChange, handlers_for
 from ..models import EhrSource, InboxEnvelope, InboxMessage, store_model_for, store_rows_of
 from ..retry import max_attempts, next_attempt_at
 from .envelope import Entry, parse_body, parse_instant, split
@@ -486,16 +488,19 @@ def _apply_together(batch: list[tuple[InboxMessage, dict]]) -> dict[int, str]:
     for rtype, row_ids in wanted.items():
         for pk, row in store_rows(rtype, row_ids).items():
             records[rtype, pk] = row
+    changes = []
     for message, resource in batch:
         result = results[message.pk]
-        handlers = handlers_for(message.resource_type)
-        if result.outcome == "unchanged" or not handlers:
+        if result.outcome == "unchanged" or not handlers_for(message.resource_type):
             continue
         record = records.get((message.resource_type, cast(int, result.row_id)))
+        changes.append(_change(message, resource, result.outcome, record))
+    # Changes of one type that follow each other go to its handlers together, so message order holds.
+    for _, run in groupby(changes, key=attrgetter("resource_type")):
         try:
-            _call_handlers(message, resource, result.outcome, record, handlers)
-        except Exception as exc:
-            raise _ChangeFailed(message.pk) from exc
+            _hand_over(list(run))
+        except ChangeFailed as exc:
+            raise _ChangeFailed(exc.message_id) from (exc.__cause__ or exc)
     return {pk: result.outcome for pk, result in results.items()}
 
 
@@ -598,8 +603,8 @@ def _apply_delete(message: InboxMessage) -> str:
     return InboxMessage.Outcome.DELETED
 
 
-def _call_handlers(message: InboxMessage, resource: dict, outcome: str, record: Any, handlers: list) -> None:
-    change = ResourceChange(
+def _change(message: InboxMessage, resource: dict, outcome: str, record: Any) -> ResourceChange:
+    return ResourceChange(
         source_id=message.source_id,
         resource_type=message.resource_type,
         resource_id=message.resource_id,
@@ -609,8 +614,20 @@ def _call_handlers(message: InboxMessage, resource: dict, outcome: str, record: 
         message_id=message.pk,
         correlation_id=message.correlation_id,
     )
-    for handler in handlers:
-        handler(change)
+
+
+def _hand_over(changes: list[ResourceChange]) -> None:
+    """Hand changes of one type to each of its (batch) handlers, in order."""
+    for handler in handlers_for(changes[0].resource_type):
+        handler(changes)
+
+
+def _call_handlers(message: InboxMessage, resource: dict, outcome: str, record: Any, handlers: list) -> None:
+    """One message's change, as a batch of one; a handler's failure raises its own cause."""
+    try:
+        _hand_over([_change(message, resource, outcome, record)])
+    except ChangeFailed as exc:
+        raise (exc.__cause__ or exc) from None
 
 
 def is_resource_type(name: str) -> bool:

@@ -11,6 +11,7 @@ from .ehr import (
     intake_no_show_from_ehr,
     intake_receive_appointment,
     intake_tick_from_ehr,
+    intakes_known,
 )
 from .staff import (
     checklist_item_save,
@@ -39,6 +40,7 @@ __all__ = [
     "intake_receive_appointment",
     "intake_site_upsert",
     "intake_tick_from_ehr",
+    "intakes_known",
     "schedule_visit",
     "settle",
     "visit_day_start",

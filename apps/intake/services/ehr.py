@@ -59,6 +59,19 @@ def appointment_type_of(concept: dict[str, Any], message_id: int) -> tuple[str, 
     return "", display or code, f"Appointment type {code} is not mapped; the default checklist is used."
 
 
+def intakes_known(wanted: set[tuple[int, str]]) -> tuple[set[tuple[int, str]], set[int]]:
+    """For a batch of EHR events: which of ``wanted`` (source, Appointment id) have an intake, and
+    which of their sources use intake at all (two queries, whatever the batch)."""
+    if not wanted:
+        return set(), set()
+    sources = {source_id for source_id, _ in wanted}
+    found = Intake.objects.filter(source_id__in=sources, appointment__fhir_id__in={i for _, i in wanted}).values_list(
+        "source_id", "appointment__fhir_id"
+    )
+    using = set(IntakeSite.objects.filter(source_id__in=sources).values_list("source_id", flat=True))
+    return set(found) & wanted, using
+
+
 def _intake_of(source_id: int, appointment_ids: list[str]) -> Intake | None:
     return (
         Intake.objects.select_for_update(of=("self",))

@@ -12,6 +12,7 @@ from .ehr import (
     referral_link_task_from_ehr,
     referral_receive_from_ehr,
     referral_update_from_ehr,
+    referrals_known,
 )
 from .routes import referral_route_upsert
 from .staff import (
@@ -58,4 +59,5 @@ __all__ = [
     "referral_start_scheduling",
     "referral_triage",
     "referral_update_from_ehr",
+    "referrals_known",
 ]

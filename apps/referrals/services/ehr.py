@@ -39,6 +39,26 @@ def _referral_of(source_id: int, service_request_ids: list[str]) -> Referral | N
     )
 
 
+# What a batch of EHR events may name a referral by: the lookup column, and the reference's prefix.
+KNOWN_BY = {
+    "service_request": ("service_request__fhir_id", ""),
+    "task": ("task_ref", "Task/"),
+    "appointment": ("appointment_ref", "Appointment/"),
+}
+
+
+def referrals_known(field: str, wanted: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of ``wanted`` (source, id of a ServiceRequest, Task or Appointment: ``field``) a
+    referral names, in one query for a batch of EHR events (services then run only for those)."""
+    if not wanted:
+        return set()
+    column, prefix = KNOWN_BY[field]
+    found = Referral.objects.filter(
+        source_id__in={source_id for source_id, _ in wanted}, **{f"{column}__in": {prefix + i for _, i in wanted}}
+    ).values_list("source_id", column)
+    return {(source_id, value.removeprefix(prefix)) for source_id, value in found} & wanted
+
+
 @transaction.atomic
 def referral_receive_from_ehr(
     *,

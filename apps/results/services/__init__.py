@@ -2,7 +2,14 @@
 through the workflow transition engine (``apps.workflow.transitions``)."""
 
 from .config import clinician_link_upsert, result_site_upsert
-from .ehr import Event, interpretation_for, result_receive_from_ehr, result_void_from_ehr
+from .ehr import (
+    Event,
+    ResultVersion,
+    interpretation_for,
+    result_receive_from_ehr,
+    result_void_from_ehr,
+    results_from_ehr,
+)
 from .staff import (
     coverage_cancel,
     coverage_set,
@@ -18,6 +25,7 @@ from .staff import (
 
 __all__ = [
     "Event",
+    "ResultVersion",
     "clinician_link_upsert",
     "coverage_cancel",
     "coverage_set",
@@ -33,4 +41,5 @@ __all__ = [
     "result_take",
     "result_void_from_ehr",
     "results_acknowledge",
+    "results_from_ehr",
 ]

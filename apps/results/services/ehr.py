@@ -9,18 +9,21 @@ that changes nothing is only logged.
 """
 
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from apps.ehr.handlers import ChangeFailed
 from apps.ehr.models import DiagnosticReport, Observation
 from apps.terminology.services.unmapped import unmapped_record
 from apps.workflow.models import TransitionSource
 from apps.workflow.sla import sla_start
 from apps.workflow.transitions import item_open, transition_apply, transition_record
 
-from ..clinicians import clinician_resolve, covering_for
+from ..clinicians import clinician_resolve, covering_for, results_set_up
 from ..interpretation import Interpretation, criticality_of, observation_values, values_changes
 from ..models import ReportMember, ResultItem
 from ..workflow import EXCEPTIONS_QUEUE, PRIORITY_FOR, QUEUE_FOR_STATE, REVIEW_QUEUE, Criticality, State
@@ -41,6 +44,35 @@ class Event:
     correlation_id: str = ""
 
 
+@dataclass(frozen=True)
+class ResultVersion:
+    """One change of a result resource as its handler read it: a version to receive, or the
+    result voided when ``void_status`` says so (entered-in-error, cancelled or deleted)."""
+
+    event: Event
+    resource: dict[str, Any]
+    record: Any  # the store row (None when deleted)
+    is_result: bool = True
+    void_status: str = ""
+    note: str = ""
+
+
+@transaction.atomic
+def results_from_ehr(*, versions: list[ResultVersion]) -> None:
+    """A batch of result versions, in order, each as ``result_receive_from_ehr`` or
+    ``result_void_from_ehr`` says; what they read (report memberships, observations, items) is
+    looked up together, once per source. A version that fails raises ``ChangeFailed`` naming its
+    message (the caller undoes the batch and runs it again without that message)."""
+    for _, group in groupby(versions, key=lambda v: v.event.source_id):
+        run = list(group)
+        batch = _Batch(run[0].event.source_id, run)
+        for version in run:
+            try:
+                _take(batch, version)
+            except Exception as exc:
+                raise ChangeFailed(version.event.message_id) from exc
+
+
 @transaction.atomic
 def result_receive_from_ehr(
     *, event: Event, resource: dict[str, Any], record: Any, is_result: bool = True
@@ -49,20 +81,8 @@ def result_receive_from_ehr(
     or a refresh of its item (reopened when a reviewed result changed). An observation that
     belongs to a report refreshes the report's item instead; a report folds in the items its
     observations made before it arrived. Preliminary versions are not acted on yet."""
-    _members_keep(event, record, deleted=False)
-    if _report_value(event, record, deleted=False):
-        return None
-    item = None
-    members = _members(event.source_id, event.resource_type, record)
-    if is_result and resource.get("status", "") in ACCEPTED:
-        item = _lock(event.source_id, event.resource_type, event.resource_id)
-        if item is None:
-            if event.resource_type != "Observation" or resource.get("subject"):
-                item = _create(event, resource, record, members)
-        elif item.state != State.VOIDED:
-            _refresh(item, event, members, record)
-    _fold(event, record)
-    return item
+    version = ResultVersion(event, resource, record, is_result)
+    return _receive(_Batch(event.source_id, [version]), version)
 
 
 @transaction.atomic
@@ -71,16 +91,128 @@ def result_void_from_ehr(
 ) -> ResultItem | None:
     """The result was entered in error, cancelled or deleted in the EHR: its item is voided with
     the reason (once). ``record`` is the store row when the resource was not deleted."""
-    _members_keep(event, record, deleted=status == "deleted")
-    if _report_value(event, record, deleted=status == "deleted"):
+    version = ResultVersion(event, {}, record, is_result, void_status=status, note=note)
+    return _void(_Batch(event.source_id, [version]), version)
+
+
+class _Batch:
+    """What the result versions of one source read, looked up together (one query each for
+    report memberships, the reports' observations and the items, locked) and kept current as
+    the versions are taken in order: a report earlier in the batch is seen by its observations."""
+
+    def __init__(self, source_id: int, versions: list[ResultVersion]) -> None:
+        self.source_id = source_id
+        ids = {kind: {v.event.resource_id for v in versions if v.event.resource_type == kind} for kind in KINDS}
+        self.reports_of: dict[str, set[str]] = {i: set() for i in ids["Observation"]}  # observation → reports
+        self.members_of: dict[str, set[str]] = {i: set() for i in ids["DiagnosticReport"]}  # report → observations
+        if self.reports_of or self.members_of:
+            kept = ReportMember.objects.filter(
+                Q(observation_id__in=self.reports_of) | Q(report_id__in=self.members_of), source_id=source_id
+            ).values_list("observation_id", "report_id")
+            for observation_id, report_id in kept:
+                self.reports_of.get(observation_id, set()).add(report_id)
+                self.members_of.get(report_id, set()).add(observation_id)
+        listed = {i for v in versions if v.event.resource_type == "DiagnosticReport" for i in _listed(v.record)}
+        self.observations: dict[str, Observation | None] = {}
+        self._observations_load(listed)
+        self.items: dict[tuple[str, str], ResultItem | None] = {}
+        self._items_load({"DiagnosticReport": ids["DiagnosticReport"], "Observation": ids["Observation"] | listed})
+        self._set_up: bool | None = None
+
+    def _observations_load(self, ids: set[str]) -> None:
+        missing = ids - self.observations.keys()
+        if missing:
+            self.observations.update(dict.fromkeys(missing))
+            self.observations.update(
+                (o.fhir_id, o) for o in Observation.objects.filter(source_id=self.source_id, fhir_id__in=missing)
+            )
+
+    def _items_load(self, ids: dict[str, set[str]]) -> None:
+        for kind, wanted in ids.items():
+            missing = {i for i in wanted if (kind, i) not in self.items}
+            if not missing:
+                continue
+            self.items.update(((kind, i), None) for i in missing)
+            locked = ResultItem.objects.select_for_update(of=("self",)).filter(
+                source_id=self.source_id, resource_type=kind, resource_id__in=missing
+            )
+            self.items.update(((kind, item.resource_id), item) for item in locked)
+
+    def item(self, kind: str, resource_id: str) -> ResultItem | None:
+        """The result's item (locked), or None."""
+        self._items_load({kind: {resource_id}})
+        return self.items[kind, resource_id]
+
+    def members(self, resource_type: str, record: Any) -> list[Observation]:
+        """The observations of a result: itself, or those its report lists (in its order)."""
+        if resource_type == "Observation":
+            return [record] if record is not None else []
+        ids = _listed(record)
+        self._observations_load(set(ids))
+        return [o for o in (self.observations[i] for i in ids) if o is not None]
+
+    def set_up(self) -> bool:
+        """Whether the source is set up for results follow-up (asked once per batch)."""
+        if self._set_up is None:
+            self._set_up = results_set_up(self.source_id)
+        return self._set_up
+
+    def members_set(self, report_id: str, observation_ids: set[str]) -> None:
+        self.members_of[report_id] = observation_ids
+        for observation_id, reports in self.reports_of.items():
+            if observation_id in observation_ids:
+                reports.add(report_id)
+            else:
+                reports.discard(report_id)
+
+
+KINDS = ("DiagnosticReport", "Observation")
+
+
+def _listed(report: Any) -> list[str]:
+    """The Observation ids a report lists in ``result``."""
+    return [r.split("/", 1)[1] for r in (report.result_refs if report else None) or [] if r.startswith("Observation/")]
+
+
+def _take(batch: _Batch, version: ResultVersion) -> None:
+    if version.void_status:
+        _void(batch, version)
+    else:
+        _receive(batch, version)
+
+
+def _receive(batch: _Batch, version: ResultVersion) -> ResultItem | None:
+    event, resource, record = version.event, version.resource, version.record
+    _members_keep(batch, event, record, deleted=False)
+    if _report_value(batch, event, record, deleted=False):
         return None
-    item = _lock(event.source_id, event.resource_type, event.resource_id) if is_result else None
+    item = None
+    if version.is_result and resource.get("status", "") in ACCEPTED:
+        item = batch.item(event.resource_type, event.resource_id)
+        if item is None:
+            # No item yet: only a source set up for results follow-up makes one (asked once).
+            if (event.resource_type != "Observation" or resource.get("subject")) and batch.set_up():
+                item = _create(event, resource, record, batch.members(event.resource_type, record))
+                batch.items[event.resource_type, event.resource_id] = item
+        elif item.state != State.VOIDED:
+            _refresh(item, event, batch.members(event.resource_type, record), record)
+    _fold(batch, event, record)
+    return item
+
+
+def _void(batch: _Batch, version: ResultVersion) -> ResultItem | None:
+    event, status, deleted = version.event, version.void_status, version.void_status == "deleted"
+    _members_keep(batch, event, version.record, deleted=deleted)
+    if _report_value(batch, event, version.record, deleted=deleted):
+        return None
+    item = batch.item(event.resource_type, event.resource_id) if version.is_result else None
     if item is not None and item.state != State.VOIDED:
-        reason = f"{event.resource_type} {event.resource_id} {status} in the EHR" + (f": {note}" if note else "")
+        note = f": {version.note}" if version.note else ""
+        reason = f"{event.resource_type} {event.resource_id} {status} in the EHR{note}"
         transition_apply(item, "void", source=EHR, reason=reason[:1000], correlation_id=event.correlation_id,
                          void_reason=reason[:300])  # fmt: skip
-    if status != "deleted":
-        _fold(event, record)
+    if not deleted:
+        _fold(batch, event, version.record)
     return item
 
 
@@ -94,29 +226,23 @@ def interpretation_for(item: ResultItem) -> Interpretation:
 def _members(source_id: int, resource_type: str, record: Any) -> list[Observation]:
     if resource_type == "Observation":
         return [record] if record is not None else []
-    ids = [r.split("/", 1)[1] for r in (record.result_refs if record else []) if r.startswith("Observation/")]
+    ids = _listed(record)
     found = {o.fhir_id: o for o in Observation.objects.filter(source_id=source_id, fhir_id__in=ids)}
     return [found[i] for i in ids if i in found]
 
 
-def _lock(source_id: int, resource_type: str, resource_id: str) -> ResultItem | None:
-    return (
-        ResultItem.objects.select_for_update(of=("self",))
-        .filter(source_id=source_id, resource_type=resource_type, resource_id=resource_id)
-        .first()
-    )
-
-
-def _report_value(event: Event, record: Any, *, deleted: bool) -> bool:
+def _report_value(batch: _Batch, event: Event, record: Any, *, deleted: bool) -> bool:
     """An observation of a report refreshes the report's item (not on a delete); True when it
     belongs to a report (then it is never an item of its own)."""
     if event.resource_type != "Observation" or record is None:
         return False
-    report_ids = ReportMember.objects.filter(source_id=event.source_id, observation_id=event.resource_id)
+    report_ids = batch.reports_of.get(event.resource_id, set())
+    if not report_ids:
+        return False  # listed by no report: nothing to read
     report = (
         DiagnosticReport.objects.filter(
             source_id=event.source_id,
-            fhir_id__in=report_ids.values("report_id"),
+            fhir_id__in=report_ids,
             subject_ref=getattr(record, "subject_ref", ""),
             deleted=False,
         )
@@ -125,34 +251,34 @@ def _report_value(event: Event, record: Any, *, deleted: bool) -> bool:
     )
     if report is None:
         return False
-    item = _lock(event.source_id, "DiagnosticReport", report.fhir_id)
+    item = batch.item("DiagnosticReport", report.fhir_id)
     if item is not None and item.state != State.VOIDED and not deleted:
-        _refresh(item, event, _members(event.source_id, "DiagnosticReport", report), report)
+        _refresh(item, event, batch.members("DiagnosticReport", report), report)
     return True
 
 
-def _members_keep(event: Event, report: Any, *, deleted: bool) -> None:
+def _members_keep(batch: _Batch, event: Event, report: Any, *, deleted: bool) -> None:
     """Remember which observations a report lists (forgotten when the report is deleted)."""
     if event.resource_type != "DiagnosticReport":
         return
-    refs = [] if deleted or report is None else (report.result_refs or [])
-    ids = {r.split("/", 1)[1][:128] for r in refs if r.startswith("Observation/")}
-    kept = ReportMember.objects.filter(source_id=event.source_id, report_id=event.resource_id)
-    if set(kept.values_list("observation_id", flat=True)) == ids:
+    ids = set() if deleted or report is None else {i[:128] for i in _listed(report)}
+    if batch.members_of.get(event.resource_id) == ids:
         return
+    kept = ReportMember.objects.filter(source_id=event.source_id, report_id=event.resource_id)
     kept.exclude(observation_id__in=ids).delete()
     ReportMember.objects.bulk_create(
         [ReportMember(source_id=event.source_id, observation_id=i, report_id=event.resource_id) for i in ids],
         ignore_conflicts=True,
     )
+    batch.members_set(event.resource_id, ids)
 
 
-def _fold(event: Event, report: Any) -> None:
+def _fold(batch: _Batch, event: Event, report: Any) -> None:
     """Observations that arrived before their report made items of their own: fold them in."""
     if event.resource_type != "DiagnosticReport" or report is None:
         return
-    for obs in _members(event.source_id, "DiagnosticReport", report):
-        standalone = _lock(event.source_id, "Observation", obs.fhir_id)
+    for obs in batch.members("DiagnosticReport", report):
+        standalone = batch.item("Observation", obs.fhir_id)
         if standalone is not None and standalone.state != State.VOIDED:
             why = f"Part of DiagnosticReport {report.fhir_id}; reviewed with the report"
             transition_apply(
