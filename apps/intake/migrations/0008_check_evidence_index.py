@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("intake", "0006_worklist_indexes"),
+        ("intake", "0007_check_done_by_patient"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
