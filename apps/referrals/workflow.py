@@ -141,6 +141,7 @@ DONE_LABELS = {
     "offer": "Earlier slot offered",
     "offer_declined": "Earlier slot declined",
     "offer_expired": "Earlier slot offer expired",
+    "offer_withdrawn": "Earlier slot offer withdrawn",
 }
 
 # State → the next step, or who acts next (shown on the item page).
