@@ -30,6 +30,7 @@ class ReferralsConfig(AppConfig):
         handler_register("Slot", handlers.on_slot)
         handler_register("Communication", handlers.on_communication)
         handler_register("Task", handlers.on_task_input)
+        handler_register("DocumentReference", handlers.on_document_reference)
 
         from apps.ehr.services.outbox import outbox_listener_register
 

@@ -142,6 +142,7 @@ DONE_LABELS = {
     "offer_declined": "Earlier slot declined",
     "offer_expired": "Earlier slot offer expired",
     "offer_withdrawn": "Earlier slot offer withdrawn",
+    "consult_note": "Consult note linked to the referral",
 }
 
 # State → the next step, or who acts next (shown on the item page).
