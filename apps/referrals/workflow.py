@@ -143,6 +143,7 @@ DONE_LABELS = {
     "offer_expired": "Earlier slot offer expired",
     "offer_withdrawn": "Earlier slot offer withdrawn",
     "consult_note": "Consult note linked to the referral",
+    "booking_withdrawn": "Booking withdrawn from the EHR",
 }
 
 # State → the next step, or who acts next (shown on the item page).
