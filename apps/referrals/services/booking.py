@@ -47,6 +47,7 @@ BOOKING_SYSTEM = "http://clinops.example.org/fhir/booking"
 SLOT_HOLD_SYSTEM = "http://clinops.example.org/fhir/slot-hold"
 BOOKING_KEY = "referral-booking:"
 WITHDRAW_KEY = "referral-withdraw:"
+CANCEL_KEY = "referral-cancel:"
 NOT_BUSY = ("cancelled", "noshow", "entered-in-error")
 HORIZON = timedelta(days=90)
 LIVE_PAGES = 3
@@ -147,7 +148,9 @@ def referral_free_slots(
             found[slot.reference] = (slot.reference, slot.start, slot.end, schedule, False, slot.version_id)
     if live and referral.source.base_url:
         for ref, start, end, schedule, version in _live_slots(referral, now):
-            if ref not in found and _schedule_fits(referral, schedule):
+            if ref in found:  # the EHR's version is the fresher one (a freed slot has a new version)
+                found[ref] = (*found[ref][:5], version or found[ref][5])
+            elif _schedule_fits(referral, schedule):
                 found[ref] = (ref, start, end, schedule, True, version)
     busy = _busy_slot_refs(referral.source_id, list(found), exclude_referral=None)
     free = sorted((v for k, v in found.items() if k not in busy), key=lambda v: (v[1], v[0]))[:limit]
@@ -315,14 +318,14 @@ def _when(referral: Referral, moment: datetime) -> str:
 def booking_outbox_result(message: OutboxMessage, body: dict[str, Any]) -> None:
     """The EHR answered a booking (outbox listener): its Appointment goes through the ingestion
     path (which schedules the referral); a refusal brings the referral back with the reason; the
-    booking of a referral cancelled meanwhile is withdrawn. A withdrawal's answer is ingested too
-    (the slot is free again in the store)."""
+    booking of a referral cancelled meanwhile is withdrawn. The answer to a cancellation or a
+    withdrawal is ingested too, so the store frees the slot (and the wait list hears of it)."""
     key = message.dedupe_key or ""
-    if key.startswith(WITHDRAW_KEY) and message.status == OutboxMessage.Status.SENT and body.get("id"):
+    cancelling = next((k for k in (WITHDRAW_KEY, CANCEL_KEY) if key.startswith(k)), "")
+    if cancelling and message.status == OutboxMessage.Status.SENT and body.get("id"):
         from apps.ehr.services.inbox import inbox_receive
 
-        source = Referral.objects.select_related("source").get(pk=int(key[len(WITHDRAW_KEY) :].split(":")[0])).source
-        inbox_receive(source=source, body=body, channel=InboxMessage.Channel.POLL)
+        inbox_receive(source=message.source, body=body, channel=InboxMessage.Channel.POLL)
         return
     if not key.startswith(BOOKING_KEY):
         return
@@ -481,7 +484,7 @@ def appointment_cancel_in_ehr(*, referral: Referral, appointment_ref: str, reaso
         resource_type="Appointment",
         resource_id=appointment_ref.split("/", 1)[1],
         changes={"status": "cancelled", "cancelationReason": {"text": reason[:200]}},
-        dedupe_key=f"referral-cancel:{referral.pk}:{appointment_ref}",
+        dedupe_key=f"{CANCEL_KEY}{referral.pk}:{appointment_ref}",
     )
 
 
