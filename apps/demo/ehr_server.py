@@ -161,9 +161,11 @@ def _slot_holders() -> tuple[set[str], Counter]:
     rows = [(a.get("status", ""), [s.get("reference", "") for s in a.get("slot") or [] if isinstance(s, dict)])
             for a in written]  # fmt: skip
     ids = {a.get("id") for a in written}
-    stored = Appointment.objects.filter(source__name=SOURCE, deleted=False).exclude(slot_ref="").exclude(fhir_id__in=ids)
+    stored = Appointment.objects.filter(source__name=SOURCE, deleted=False).exclude(slot_ref="")
+    stored = stored.exclude(fhir_id__in=ids)
     rows += [(status, [slot]) for status, slot in stored.values_list("status", "slot_ref")]
-    held, freed = set(), Counter()
+    held: set[str] = set()
+    freed: Counter = Counter()
     for status, slots in rows:
         for slot in slots:
             if status in ("cancelled", "noshow", "entered-in-error"):
@@ -223,7 +225,8 @@ def _search(request: HttpRequest, kind: str) -> HttpResponse:
     params = {k: v for k, v in request.GET.lists() if k != "_offset"}
     links = [{"relation": "self", "url": f"{base}?{urlencode({**params, '_offset': offset}, doseq=True)}"}]
     if offset + count < len(found):
-        links.append({"relation": "next", "url": f"{base}?{urlencode({**params, '_offset': offset + count}, doseq=True)}"})
+        following = urlencode({**params, "_offset": offset + count}, doseq=True)
+        links.append({"relation": "next", "url": f"{base}?{following}"})
     bundle = {
         "resourceType": "Bundle", "type": "searchset", "total": len(found), "link": links,
         "entry": [{"fullUrl": f"{base.rsplit('/', 1)[0]}/{kind}/{r['id']}", "resource": r, "search": {"mode": "match"}}

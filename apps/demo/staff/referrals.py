@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.ehr.models import InboxMessage
-from apps.ehr.services.inbox import inbox_receive
+from apps.ehr.services.inbox import inbox_process, inbox_receive
 from apps.referrals import services
 from apps.referrals.models import Referral
 from apps.referrals.policy import QUESTION_SYSTEM
@@ -150,8 +150,10 @@ def _referrer_answers(ctx: StaffContext, rates: StaffRates) -> Counter:
             "sender": {"reference": referral.requester_ref} if referral.requester_ref else None,
             "sent": answered_at.isoformat(), "payload": [{"contentString": rng.choice(ANSWERS)}],
         }  # fmt: skip
-        inbox_receive(source=referral.source, body={k: v for k, v in answer.items() if v is not None},
-                      channel=InboxMessage.Channel.WEBHOOK)  # fmt: skip
+        # Stored, then processed here and now, as a bulk import does (the history's clock is travelled).
+        receipt = inbox_receive(source=referral.source, body={k: v for k, v in answer.items() if v is not None},
+                                channel=InboxMessage.Channel.WEBHOOK, process=False)  # fmt: skip
+        inbox_process(message_ids=receipt.new_ids)
         done["referrer answered"] += 1
     return done
 

@@ -188,6 +188,7 @@ def test_the_live_slot_search_finds_books_and_frees_slots_on_the_simulated_ehr(l
     EHR, book one (the outbox's conditional create), the slot is busy on the next search, and a
     cancelled appointment frees it again with a new version."""
     from apps.core.roles import Role
+    from apps.demo import ehr_server
     from apps.ehr.services.sources import source_upsert
     from apps.referrals import services
     from apps.referrals.models import Referral
@@ -195,8 +196,6 @@ def test_the_live_slot_search_finds_books_and_frees_slots_on_the_simulated_ehr(l
     from apps.referrals.workflow import State
     from tests.plugins.core import UserFactory
     from tests.plugins.referral_feed import make_source, service_request
-
-    from apps.demo import ehr_server
 
     monkeypatch.setattr(ehr_server, "_written", {})  # what earlier tests booked on the simulated EHR
     settings.DEBUG = True

@@ -16,9 +16,10 @@ database transaction stays open across the network.
 An UPDATE reads the resource, asks the guards registered for its type whether the change may
 still be made to what the EHR holds now (a refusal is a dead letter with the guard's reason:
 the change is never made to a resource that is no longer the one meant), sets the top-level
-elements in ``changes`` and writes it back with ``If-Match`` on the version just read; when someone else changed it in between (412) it
-reads again and retries once. Transient failures (no answer, 408, 429, 5xx, a second 412) back
-off exponentially (apps.ehr.retry); a refusal (other 4xx) or the last attempt makes a dead letter.
+elements in ``changes`` and writes it back with ``If-Match`` on the version just read; when
+someone else changed it in between (412) it reads again and retries once. Transient failures
+(no answer, 408, 429, 5xx, a second 412) back off exponentially (apps.ehr.retry); a refusal
+(other 4xx) or the last attempt makes a dead letter.
 Logs carry ids, statuses and error classes, never the resource or the server's diagnostics.
 """
 

@@ -4,19 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('referrals', '0006_booking'),
+        ("referrals", "0006_booking"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='slotoffer',
-            name='ref_offer_one_open_per_slot',
+            model_name="slotoffer",
+            name="ref_offer_one_open_per_slot",
         ),
         migrations.AlterField(
-            model_name='slotoffer',
-            name='status',
-            field=models.CharField(choices=[('open', "Waiting for the patient's answer"), ('accepted', 'Accepted'), ('declined', 'Declined'), ('expired', 'Expired'), ('withdrawn', 'Withdrawn (another patient took the slot)')], default='open', max_length=16),
+            model_name="slotoffer",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "Waiting for the patient's answer"),
+                    ("accepted", "Accepted"),
+                    ("declined", "Declined"),
+                    ("expired", "Expired"),
+                    ("withdrawn", "Withdrawn (another patient took the slot)"),
+                ],
+                default="open",
+                max_length=16,
+            ),
         ),
     ]

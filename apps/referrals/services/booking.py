@@ -399,8 +399,9 @@ def _withdraw_late(referral: Referral, message: OutboxMessage, body: dict[str, A
             .order_by("-at", "-id")
             .first()
         )
+        reason = f"Referral cancelled: {cancel.reason if cancel else ''}"
         with transaction.atomic():
-            _withdraw_enqueue(referral, slot_ref, str(body["id"]), f"Referral cancelled: {cancel.reason if cancel else ''}")
+            _withdraw_enqueue(referral, slot_ref, str(body["id"]), reason)
 
 
 def _withdraw_enqueue(referral: Referral, slot_ref: str, appointment_id: str, reason: str) -> None:
