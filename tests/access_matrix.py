@@ -102,6 +102,8 @@ ROWS: list[Row] = [
     Row("demo:ehr-appointment", every(404, anonymous=404), kwargs=lambda site: {"fhir_id": "a1"}, other_site=404),
     Row("demo:ehr-appointment-create", every(404, anonymous=404), method="post"),
     Row("demo:ehr-communication-create", every(404, anonymous=404), method="post"),
+    Row("demo:ehr-schedule-search", every(404, anonymous=404)),
+    Row("demo:ehr-slot-search", every(404, anonymous=404)),
     Row("admin:index", every(302, **dict.fromkeys(STAFF, 200))),
     Row("api-schema", every(200, anonymous=401), api=True),
     Row("core-api:me", every(200, anonymous=401), api=True),

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.core.roles import Role
 from apps.ehr.client import FhirClient
+from apps.ehr.models import Appointment as StoredAppointment
 from apps.ehr.models import OutboxMessage
 from apps.ehr.services.outbox import outbox_send
 from apps.ehr.tests.fhir_server import fhir_server  # noqa: F401 - the fixture: a real FHIR server
@@ -168,3 +169,73 @@ def test_rebook_books_the_new_slot_then_cancels_the_old_appointment_on_the_ehr(s
     cancel = OutboxMessage.objects.get(resource_type="Appointment", operation="update")
     _send(capture, cancel)
     assert fhir.read("Appointment", old.split("/")[1])["status"] == "cancelled"
+
+
+def _cancelled_while_booking(capture, referral, scheduler, slot: dict) -> OutboxMessage:
+    with capture(execute=False):
+        referral_book(referral_id=referral.pk, by=scheduler, slot_ref=f"Slot/{slot['id']}")
+        services.referral_cancel(referral_id=referral.pk, by=scheduler, reason="The patient moved away")
+    return OutboxMessage.objects.get(resource_type="Appointment", operation="create")
+
+
+def test_a_referral_cancelled_before_the_ehr_answered_withdraws_its_appointment(setup, fhir, ehr):
+    (referral, _), scheduler, capture = setup
+    slot = ehr["slots"][0]
+    create = _cancelled_while_booking(capture, referral, scheduler, slot)
+    assert not OutboxMessage.objects.filter(operation="update", resource_type="Appointment").exists()  # no id yet
+    _send(capture, create)  # the EHR books it; its answer finds the referral cancelled
+    [booked] = _holding(fhir, slot)
+    withdraw = OutboxMessage.objects.get(resource_type="Appointment", operation="update")
+    assert withdraw.resource_id == booked["id"]
+    assert _send(capture, withdraw).status == OutboxMessage.Status.SENT
+    on_ehr = fhir.read("Appointment", booked["id"])
+    assert on_ehr["status"] == "cancelled"
+    assert on_ehr["cancelationReason"] == {"text": "Referral cancelled: The patient moved away"}
+    referral.refresh_from_db()
+    assert (referral.state, referral.appointment_ref) == (State.CANCELLED, "")
+    assert Transition.objects.filter(item_id=referral.pk, transition="booking_withdrawn").count() == 1
+    # The store hears it too (the withdrawal's answer went through ingestion): the slot is not held.
+    assert StoredAppointment.objects.get(fhir_id=booked["id"]).status == "cancelled"
+
+
+def test_a_cancel_after_the_ehr_answered_withdraws_at_once(setup, fhir, ehr, monkeypatch):
+    (referral, _), scheduler, capture = setup
+    slot = ehr["slots"][1]
+    with capture(execute=False):
+        referral_book(referral_id=referral.pk, by=scheduler, slot_ref=f"Slot/{slot['id']}")
+    # The EHR booked it, but the listener never ran (the worker died after recording the answer).
+    monkeypatch.setattr("apps.ehr.services.outbox._tell_listeners", lambda *a: None)
+    _send(capture, OutboxMessage.objects.get(resource_type="Appointment", operation="create"))
+    monkeypatch.undo()
+    referral.refresh_from_db()
+    assert referral.state == State.BOOKING
+    with capture(execute=False):
+        services.referral_cancel(referral_id=referral.pk, by=scheduler, reason="Referrer withdrew it")
+    [booked] = _holding(fhir, slot)
+    withdraw = OutboxMessage.objects.get(resource_type="Appointment", operation="update")
+    _send(capture, withdraw)
+    assert fhir.read("Appointment", booked["id"])["status"] == "cancelled"
+
+
+def test_a_withdrawal_never_cancels_someone_elses_appointment(setup, fhir, ehr, monkeypatch):
+    (referral, _), scheduler, capture = setup
+    slot = ehr["slots"][2]
+    theirs = fhir.create({
+        "resourceType": "Appointment", "status": "booked", "slot": [{"reference": f"Slot/{slot['id']}"}],
+        "identifier": [{"system": SLOT_HOLD_SYSTEM, "value": f"{slot['id']}-v1"}],
+        "basedOn": [{"reference": "ServiceRequest/someone-else"}],
+        "participant": [{"actor": {"reference": f"Patient/{ehr['patient']}"}, "status": "accepted"}],
+    }).body  # fmt: skip
+    with capture(execute=False):
+        referral_book(referral_id=referral.pk, by=scheduler, slot_ref=f"Slot/{slot['id']}")
+    # The conditional create finds their appointment; the listener that would refuse it never ran.
+    monkeypatch.setattr("apps.ehr.services.outbox._tell_listeners", lambda *a: None)
+    sent = _send(capture, OutboxMessage.objects.get(resource_type="Appointment", operation="create"))
+    monkeypatch.undo()
+    assert sent.resource_id == theirs["id"]
+    with capture(execute=False):
+        services.referral_cancel(referral_id=referral.pk, by=scheduler, reason="Duplicate")
+    withdraw = _send(capture, OutboxMessage.objects.get(resource_type="Appointment", operation="update"))
+    assert withdraw.status == OutboxMessage.Status.DEAD
+    assert "not the one the cancelled referral booked" in withdraw.last_error
+    assert fhir.read("Appointment", theirs["id"])["status"] == "booked"

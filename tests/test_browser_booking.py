@@ -2,7 +2,7 @@
 a real FHIR server process (sekmet): find a slot, book it, the EHR's Appointment schedules the
 referral, the patient confirms; a second patient waits for an earlier slot, the first
 appointment is cancelled from clinops, the EHR's cancellation frees the slot, and the waiting
-patient accepts the offer. Screenshots at 1366×768 in /tmp/shots/booking/."""
+patient, told by a notification, accepts the offer. Screenshots at 1366×768 in /tmp/shots/booking/."""
 
 import json
 import os
@@ -148,8 +148,11 @@ def test_a_scheduler_books_from_the_worklist_the_ehr_confirms_and_the_patient_co
         assert answer.status == 202, answer.text()
     assert ada.state == State.SCHEDULING
 
+    # The site's schedulers hear that an offer waits (the bell); the notification opens the offers.
     page.goto(f"{live_server.url}/referrals/")
-    page.get_by_role("link", name="Earlier-slot offers").click()
+    page.get_by_role("link", name=re.compile(r"^Notifications: \d+ unread")).click()
+    page.screenshot(path=str(SHOTS / "notified.png"))
+    page.get_by_role("link", name="An earlier slot is offered to a waiting patient: call them").click()
     offer = page.locator("tr[data-offer]")
     expect(offer).to_have_count(1)
     expect(offer).to_contain_text("Bello, Ben")

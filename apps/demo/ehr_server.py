@@ -14,13 +14,19 @@ Booking (issue 15): ``POST [base]/Appointment`` books a slot as an EHR would: th
 create's ``If-None-Exist: identifier=system|value`` answers 200 with the Appointment already made
 (a retry books nothing twice), a slot another live Appointment holds is a 409, else 201 with the
 new Appointment. ``POST [base]/Communication`` takes the referral questions clinops sends.
+``GET [base]/Schedule`` and ``GET [base]/Slot?status=free&start=ge…`` answer the live slot search
+with the simulated EHR's own schedules for the coming weekdays (apps/demo/schedule.py): a slot a
+live Appointment holds is busy, and a slot freed by a cancelled one has a new version (a booking's
+conditional create is keyed on the slot's version), paged with ``_count`` and a ``next`` link.
 """
 
 import json
 import secrets
 import threading
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -129,6 +135,106 @@ def communication_create(request: HttpRequest) -> HttpResponse:
     return _answer(created, 201)
 
 
+SEARCH_PAGE_MAX = 200
+
+
+@login_not_required  # as ``task``
+@csrf_exempt
+@require_http_methods(["GET"])
+def schedule_search(request: HttpRequest) -> HttpResponse:
+    """``GET [base]/Schedule``: the simulated EHR's clinic schedules."""
+    return _search(request, "Schedule")
+
+
+@login_not_required  # as ``task``
+@csrf_exempt
+@require_http_methods(["GET"])
+def slot_search(request: HttpRequest) -> HttpResponse:
+    """``GET [base]/Slot`` with ``status``, ``schedule``, ``start`` (``ge``/``gt``/``le``/``lt``) and ``_count``."""
+    return _search(request, "Slot")
+
+
+def _slot_holders() -> tuple[set[str], Counter]:
+    """The slots live Appointments hold, and how often each slot was freed (its version bumps)."""
+    with _lock:
+        written = [r for (kind, _), r in _written.items() if kind == "Appointment"]
+    rows = [(a.get("status", ""), [s.get("reference", "") for s in a.get("slot") or [] if isinstance(s, dict)])
+            for a in written]  # fmt: skip
+    ids = {a.get("id") for a in written}
+    stored = Appointment.objects.filter(source__name=SOURCE, deleted=False).exclude(slot_ref="")
+    stored = stored.exclude(fhir_id__in=ids)
+    rows += [(status, [slot]) for status, slot in stored.values_list("status", "slot_ref")]
+    held: set[str] = set()
+    freed: Counter = Counter()
+    for status, slots in rows:
+        for slot in slots:
+            if status in ("cancelled", "noshow", "entered-in-error"):
+                freed[slot] += 1
+            else:
+                held.add(slot)
+    return held, freed
+
+
+def _start_matches(start: str, wanted: list[str]) -> bool:
+    """The ``start`` search (prefixes ge, gt, le, lt; eq or none: the same instant)."""
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    for value in wanted:
+        prefix, rest = (value[:2], value[2:]) if value[:2] in ("ge", "gt", "le", "lt", "eq") else ("eq", value)
+        bound = datetime.fromisoformat(rest.replace("Z", "+00:00"))
+        if bound.tzinfo is None:
+            bound = bound.replace(tzinfo=UTC)
+        ok = {"ge": moment >= bound, "gt": moment > bound, "le": moment <= bound, "lt": moment < bound,
+              "eq": moment == bound}[prefix]  # fmt: skip
+        if not ok:
+            return False
+    return True
+
+
+def _search(request: HttpRequest, kind: str) -> HttpResponse:
+    from .schedule import demo_schedule
+
+    if not settings.DEBUG:
+        raise Http404("The simulated EHR runs only in the demo (DEBUG).")
+    if not _authorised(request):
+        return _outcome(401, "login", "Bearer token of the demo source required.")
+    try:
+        count = min(int(request.GET.get("_count", "50")), SEARCH_PAGE_MAX)
+        offset = int(request.GET.get("_offset", "0"))
+        if count < 1 or offset < 0:
+            raise ValueError
+    except ValueError:
+        return _outcome(400, "invalid", "_count and _offset must be positive whole numbers.")
+    found = [r for r in demo_schedule(today=datetime.now(UTC).date()) if r["resourceType"] == kind]
+    if kind == "Slot":
+        held, freed = _slot_holders()
+        for slot in found:
+            ref = f"Slot/{slot['id']}"
+            slot["status"] = "busy" if ref in held else "free"
+            slot["meta"] = {"versionId": str(1 + freed[ref])}
+        try:
+            found = [
+                s for s in found
+                if (not request.GET.getlist("status") or s["status"] in request.GET.getlist("status"))
+                and (not request.GET.get("schedule") or s["schedule"]["reference"].endswith(request.GET["schedule"]))
+                and _start_matches(s["start"], request.GET.getlist("start"))
+            ]  # fmt: skip
+        except ValueError:
+            return _outcome(400, "invalid", "start must be a date or an instant, with ge, gt, le or lt.")
+    page = found[offset : offset + count]
+    base = request.build_absolute_uri(request.path)
+    params = {k: v for k, v in request.GET.lists() if k != "_offset"}
+    links = [{"relation": "self", "url": f"{base}?{urlencode({**params, '_offset': offset}, doseq=True)}"}]
+    if offset + count < len(found):
+        following = urlencode({**params, "_offset": offset + count}, doseq=True)
+        links.append({"relation": "next", "url": f"{base}?{following}"})
+    bundle = {
+        "resourceType": "Bundle", "type": "searchset", "total": len(found), "link": links,
+        "entry": [{"fullUrl": f"{base.rsplit('/', 1)[0]}/{kind}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+                  for r in page],
+    }  # fmt: skip
+    return JsonResponse(bundle, content_type=FHIR_JSON)
+
+
 def _create_refusal(request: HttpRequest) -> HttpResponse | None:
     if not settings.DEBUG:
         raise Http404("The simulated EHR runs only in the demo (DEBUG).")
@@ -164,7 +270,11 @@ def _update(request: HttpRequest, kind: str, fhir_id: str, current: dict) -> Htt
     version = str(current["meta"]["versionId"])
     if request.headers.get("If-Match", "").strip() not in ("", f'W/"{version}"', f'"{version}"'):
         return _outcome(412, "conflict", f"{kind}/{fhir_id} is at version {version}.")
-    new_version = f"{version.split('-clinops-')[0]}-clinops-{int(version.partition('-clinops-')[2] or 0) + 1}"
+    if fhir_id.startswith("clinops-") and version.isdigit():
+        # Made here (a booking): versioned as an EHR does, so clinops's store takes the new version.
+        new_version = str(int(version) + 1)
+    else:
+        new_version = f"{version.split('-clinops-')[0]}-clinops-{int(version.partition('-clinops-')[2] or 0) + 1}"
     updated = {**body, "meta": {**(body.get("meta") or {}), "versionId": new_version}}
     with _lock:
         if (kind, fhir_id) in _written and _written[(kind, fhir_id)]["meta"]["versionId"] != version:

@@ -30,12 +30,14 @@ class ReferralsConfig(AppConfig):
         handler_register("Slot", handlers.on_slot)
         handler_register("Communication", handlers.on_communication)
         batch_handler_register("Task", handlers.on_task_inputs)
+        handler_register("DocumentReference", handlers.on_document_reference)
 
-        from apps.ehr.services.outbox import outbox_listener_register
+        from apps.ehr.services.outbox import outbox_guard_register, outbox_listener_register
 
-        from .services.booking import booking_outbox_result
+        from .services.booking import booking_outbox_result, booking_withdraw_guard
 
         outbox_listener_register("Appointment", booking_outbox_result)
+        outbox_guard_register("Appointment", booking_withdraw_guard)
 
         from apps.core.navigation import NavEntry, nav_register
 

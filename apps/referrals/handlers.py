@@ -22,6 +22,7 @@ from .services import (
     referral_receive_from_ehr,
     referrals_known,
 )
+from .services.consult import referral_consult_note_from_ehr
 from .services.ehr import NOT_ACTIVE
 from .services.waitlist import slot_freed
 
@@ -144,6 +145,16 @@ def on_encounter(change: ResourceChange, known: Keys = None) -> None:
     if known is not None and not {(change.source_id, i) for i in refs} & known:
         return
     referral_encounter_from_ehr(source_id=change.source_id, appointment_ids=refs, correlation_id=change.correlation_id)
+
+
+def on_document_reference(change: ResourceChange) -> None:
+    """A note for an encounter (the consult note of a referral's visit goes back to the referrer)."""
+    if change.outcome == "deleted" or change.resource.get("status") != "current":
+        return
+    encounter_ref = getattr(change.record, "encounter_ref", "")
+    if encounter_ref.startswith("Encounter/"):
+        referral_consult_note_from_ehr(source_id=change.source_id, encounter_ref=encounter_ref,
+                                       correlation_id=change.correlation_id)  # fmt: skip
 
 
 def on_appointment_freeing_a_slot(change: ResourceChange) -> None:

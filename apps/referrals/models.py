@@ -142,14 +142,15 @@ class WaitListEntry(models.Model):
 
 
 class SlotOffer(models.Model):
-    """An earlier slot offered to a waiting referral, held for a while; one open offer per slot."""
+    """An earlier slot offered to a waiting referral, held for a while; several waiting referrals
+    may be offered one slot at once (REFERRAL_OFFER_PARALLEL): the first to accept takes it."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Waiting for the patient's answer"
         ACCEPTED = "accepted", "Accepted"
         DECLINED = "declined", "Declined"
         EXPIRED = "expired", "Expired"
-        WITHDRAWN = "withdrawn", "Withdrawn (the slot was taken)"
+        WITHDRAWN = "withdrawn", "Withdrawn (another patient took the slot)"
 
     referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="slot_offers")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
@@ -168,9 +169,6 @@ class SlotOffer(models.Model):
         ordering = ["expires_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["slot_ref", "referral"], name="ref_offer_once_per_slot_and_referral"),
-            models.UniqueConstraint(
-                fields=["slot_ref"], condition=models.Q(status="open"), name="ref_offer_one_open_per_slot"
-            ),
         ]
         indexes = [models.Index(fields=["status", "expires_at"], name="ref_offer_due")]
 

@@ -67,6 +67,10 @@ class ReferralPolicy(Policy):
             item, transition_id=logged.pk, correlation_id=logged.correlation_id, business=business,
             status_reason=_status_reason(item, logged),
         )  # fmt: skip
+        if logged.transition == "cancel" and logged.from_state == State.BOOKING:
+            from .services.booking import booking_withdraw
+
+            booking_withdraw(referral=item, reason=f"Referral cancelled: {logged.reason}"[:200])
         if logged.transition == "request_info" and item.task_ref.startswith("Task/"):
             referral_ask_referrer(item, question=logged.reason, transition_id=logged.pk,
                                   correlation_id=logged.correlation_id)  # fmt: skip

@@ -168,3 +168,7 @@ SLOT_OFFERS_SQL = sql_relation(
     SlotOffer, id="id", referral_id="referral", site_id="site", status="status", offered_at="offered_at",
     decided_at="decided_at", slot_start="slot_start", current_start="current_start",
 )  # fmt: skip
+# The referral behind each offer, for the scorecard's filters and drill-down (service line, by hand).
+OFFER_REFERRALS_SQL = sql_relation(
+    Referral, id="id", patient_ref="patient_ref", service_line_id="service_line", entered_by_hand="entered_by_hand"
+)

@@ -141,6 +141,9 @@ DONE_LABELS = {
     "offer": "Earlier slot offered",
     "offer_declined": "Earlier slot declined",
     "offer_expired": "Earlier slot offer expired",
+    "offer_withdrawn": "Earlier slot offer withdrawn",
+    "consult_note": "Consult note linked to the referral",
+    "booking_withdrawn": "Booking withdrawn from the EHR",
 }
 
 # State → the next step, or who acts next (shown on the item page).

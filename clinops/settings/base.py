@@ -339,6 +339,8 @@ CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
 
 # Earlier-slot offers (referrals wait list): how long a freed slot is held for the patient offered it.
 REFERRAL_OFFER_HOLD_HOURS = env.float("REFERRAL_OFFER_HOLD_HOURS", default=4.0)
+# How many waiting patients are offered one freed slot at once (the first to accept wins).
+REFERRAL_OFFER_PARALLEL = env.int("REFERRAL_OFFER_PARALLEL", default=1)
 
 # EHR sync
 EHR_WEBHOOK_MAX_BYTES = env.int("EHR_WEBHOOK_MAX_BYTES", default=20 * 1024 * 1024)

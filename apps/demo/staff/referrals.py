@@ -7,6 +7,10 @@ scheduling, records outreach and abandons — with a seeded ``random.Random`` pe
 seed and its ServiceRequest id), so the same referral and seed always get the same decisions.
 Referrals a person has already acted on (a staff transition or an outreach attempt) are
 skipped, and the untouched ones roll the same "leave it" again: a second run changes nothing.
+
+The referrer is simulated here too, on the EHR's side: some questions clinops asked are answered
+after a seeded delay by a Communication in response about the referrer's Task, delivered into
+the inbox as the EHR would, so the answer reaches the referral through the real ingestion path.
 """
 
 import random
@@ -14,8 +18,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from apps.ehr.models import InboxMessage
+from apps.ehr.services.inbox import inbox_process, inbox_receive
 from apps.referrals import services
 from apps.referrals.models import Referral
+from apps.referrals.policy import QUESTION_SYSTEM
+from apps.referrals.workflow import State
 from apps.workflow.models import OUTREACH_FAILED, Transition, TransitionSource
 
 from . import StaffContext, staff_register
@@ -31,7 +39,8 @@ class StaffRates:
     accept: float = 0.75  # of triaged; the rest: needs_info, declined, or still in triage
     request_info: float = 0.08
     decline: float = 0.06
-    info_received: float = 0.5
+    referrer_answers: float = 0.6  # of the questions asked; the rest are never answered
+    referrer_median_hours: float = 30.0  # how long the referrer takes to answer
     request_auth: float = 0.12  # of accepted
     authorized: float = 0.6
     start_scheduling: float = 0.8
@@ -52,7 +61,7 @@ def referrals_staff(ctx: StaffContext, rates: StaffRates | None = None) -> Count
         .select_related("site", "service_request")
         .order_by("pk")
     )
-    done: Counter = Counter()
+    done: Counter = _referrer_answers(ctx, rates)
     for referral in referrals:
         key = f"referral:{referral.service_request.fhir_id}"
         if not ctx.due(key, referral.opened_at):
@@ -83,9 +92,7 @@ def _work(rng: random.Random, rates: StaffRates, referral: Referral, by: Any, do
                     referral_id=rid, by=by, question="Please send the most recent clinic letter and test results."
                 ),
             )
-            if rng.random() < rates.info_received:
-                state = _act(done, "receive_info", services.referral_receive_info(referral_id=rid, by=by))
-            return
+            return  # the referrer answers through the EHR (_referrer_answers), or not
         if roll < rates.request_info + rates.decline:
             _act(
                 done,
@@ -106,6 +113,49 @@ def _work(rng: random.Random, rates: StaffRates, referral: Referral, by: Any, do
             state = _act(done, "start_scheduling", services.referral_start_scheduling(referral_id=rid, by=by))
     if state == "scheduling":
         _outreach(rng, rates, rid, by, done)
+
+
+ANSWERS = [
+    "Clinic letter of last month and the latest blood results are attached in the record.",
+    "The patient had an ECG and bloods two weeks ago; results are now in the shared record.",
+    "No further tests so far; the symptoms have worsened this week, please see them soon.",
+]
+
+
+def _referrer_answers(ctx: StaffContext, rates: StaffRates) -> Counter:
+    """The referrer answers some of clinops's questions after a delay: a Communication in response,
+    about their Task, delivered into the inbox (the EHR's side of the loop; ingestion does the rest)."""
+    done: Counter = Counter()
+    waiting = Referral.objects.filter(source__name=ctx.source_name, state=State.NEEDS_INFO).exclude(task_ref="")
+    for referral in waiting.select_related("source", "service_request").order_by("pk"):
+        asked = (
+            Transition.objects.filter(workflow=Referral.WORKFLOW, item_id=referral.pk, transition="request_info")
+            .order_by("-at", "-id")
+            .first()
+        )
+        if asked is None:
+            continue
+        key = f"referrer:{referral.service_request.fhir_id}:{asked.pk}"
+        rng = ctx.rng(key)
+        if rng.random() >= rates.referrer_answers or not ctx.due_after(key, asked.at, rates.referrer_median_hours):
+            continue
+        answered_at = ctx.now or asked.at
+        answer = {
+            "resourceType": "Communication", "id": f"answer-{referral.service_request.fhir_id}-{asked.pk}",
+            "meta": {"versionId": "1", "lastUpdated": answered_at.isoformat()}, "status": "completed",
+            "inResponseTo": [{"identifier": {"system": QUESTION_SYSTEM,
+                                             "value": f"referral-{referral.pk}-question-{asked.pk}"}}],
+            "about": [{"reference": referral.task_ref}],
+            "subject": {"reference": referral.patient_ref} if referral.patient_ref else None,
+            "sender": {"reference": referral.requester_ref} if referral.requester_ref else None,
+            "sent": answered_at.isoformat(), "payload": [{"contentString": rng.choice(ANSWERS)}],
+        }  # fmt: skip
+        # Stored, then processed here and now, as a bulk import does (the history's clock is travelled).
+        receipt = inbox_receive(source=referral.source, body={k: v for k, v in answer.items() if v is not None},
+                                channel=InboxMessage.Channel.WEBHOOK, process=False)  # fmt: skip
+        inbox_process(message_ids=receipt.new_ids)
+        done["referrer answered"] += 1
+    return done
 
 
 def _outreach(rng: random.Random, rates: StaffRates, rid: int, by: Any, done: Counter) -> None:

@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from apps.demo.generator import SPECIALTIES
 from apps.demo.setup import demo_ehr_connect
 from apps.ehr.models import EhrSource, OutboxMessage
 from tests.plugins.ehr_store import store_make
@@ -179,3 +180,67 @@ class _no_capture:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_slot_search_finds_books_and_frees_slots_on_the_simulated_ehr(live_server, settings, monkeypatch):
+    """What a scheduler's slot page does in ``make run``: GET Schedule and GET Slot on the demo
+    EHR, book one (the outbox's conditional create), the slot is busy on the next search, and a
+    cancelled appointment frees it again with a new version."""
+    from apps.core.roles import Role
+    from apps.demo import ehr_server
+    from apps.ehr.services.sources import source_upsert
+    from apps.referrals import services
+    from apps.referrals.models import Referral
+    from apps.referrals.services.booking import referral_book, referral_cancel_appointment, referral_free_slots
+    from apps.referrals.workflow import State
+    from tests.plugins.core import UserFactory
+    from tests.plugins.referral_feed import make_source, service_request
+
+    monkeypatch.setattr(ehr_server, "_written", {})  # what earlier tests booked on the simulated EHR
+    settings.DEBUG = True
+    _, site = make_source(name="demo-ehr")
+    source, _ = source_upsert(name="demo-ehr", base_url=f"{live_server.url}/demo-ehr/fhir", bearer_token="s3cret")
+    from apps.ehr.services.inbox import inbox_receive
+
+    inbox_receive(source=source, body=service_request(), channel="webhook")
+    referral = Referral.objects.get()
+    scheduler = UserFactory(role=Role.SCHEDULER, sites=[site])
+    for step in (services.referral_triage, services.referral_accept, services.referral_start_scheduling):
+        step(referral_id=referral.pk, by=scheduler)
+    referral.refresh_from_db()
+
+    found = referral_free_slots(referral=referral, live=True)
+    assert found and {s.practitioner_ref for s in found} == {"Practitioner/prac-394579002-0",
+                                                             "Practitioner/prac-394579002-1"}  # fmt: skip
+    first = found[0]
+    assert first.version == "1"
+    referral_book(referral_id=referral.pk, by=scheduler, slot_ref=first.ref)  # sent at commit, answered by the EHR
+    referral.refresh_from_db()
+    assert referral.state == State.SCHEDULED and referral.appointment_ref.startswith("Appointment/clinops-")
+    auth = {"Authorization": "Bearer s3cret"}
+    import requests
+
+    busy = requests.get(f"{live_server.url}/demo-ehr/fhir/Slot", {"status": "busy"}, headers=auth, timeout=10).json()
+    assert [e["resource"]["id"] for e in busy["entry"]] == [first.ref.split("/")[1]]
+    assert first.ref not in [s.ref for s in referral_free_slots(referral=referral, live=True)]
+
+    referral_cancel_appointment(referral_id=referral.pk, by=scheduler, reason="Patient asked for a later date")
+    again = {s.ref: s for s in referral_free_slots(referral=referral, live=True)}
+    assert again[first.ref].version == "2"  # freed: a new version, so it can be booked again
+
+
+def test_the_slot_search_checks_its_parameters(client, settings, db):
+    settings.DEBUG = True
+    EhrSource.objects.create(name="demo-ehr", auth_type=EhrSource.Auth.BEARER, bearer_token="s3cret")
+    url = reverse("demo:ehr-slot-search")
+    auth = {"HTTP_AUTHORIZATION": "Bearer s3cret"}
+    assert client.get(url).status_code == 401
+    assert client.get(url, {"_count": "zero"}, **auth).status_code == 400
+    assert client.get(url, {"start": "ge-not-a-date"}, **auth).status_code == 400
+    page = client.get(url, {"status": "free", "_count": "5"}, **auth).json()
+    assert page["type"] == "searchset" and len(page["entry"]) == 5 and page["total"] > 5
+    following = client.get(next(link["url"] for link in page["link"] if link["relation"] == "next"), **auth).json()
+    assert {e["resource"]["id"] for e in following["entry"]}.isdisjoint({e["resource"]["id"] for e in page["entry"]})
+    schedules = client.get(reverse("demo:ehr-schedule-search"), **auth).json()
+    assert schedules["total"] == 2 * len(SPECIALTIES)  # two clinicians per specialty

@@ -13,10 +13,13 @@ short transaction and only if ``attempts`` is still what this send claimed. So t
 send one message at once, a crashed send is picked up again when its lease runs out, and no
 database transaction stays open across the network.
 
-An UPDATE reads the resource, sets the top-level elements in ``changes`` and writes it back
-with ``If-Match`` on the version just read; when someone else changed it in between (412) it
-reads again and retries once. Transient failures (no answer, 408, 429, 5xx, a second 412) back
-off exponentially (apps.ehr.retry); a refusal (other 4xx) or the last attempt makes a dead letter.
+An UPDATE reads the resource, asks the guards registered for its type whether the change may
+still be made to what the EHR holds now (a refusal is a dead letter with the guard's reason:
+the change is never made to a resource that is no longer the one meant), sets the top-level
+elements in ``changes`` and writes it back with ``If-Match`` on the version just read; when
+someone else changed it in between (412) it reads again and retries once. Transient failures
+(no answer, 408, 429, 5xx, a second 412) back off exponentially (apps.ehr.retry); a refusal
+(other 4xx) or the last attempt makes a dead letter.
 Logs carry ids, statuses and error classes, never the resource or the server's diagnostics.
 """
 
@@ -50,6 +53,10 @@ SENDABLE = (Status.PENDING, Status.FAILED)
 # if that has not happened within this time (the broker was down, or the worker died).
 STRANDED_AFTER = timedelta(seconds=60)
 RETRY_PERMISSION = "core.administer_integrations"
+
+
+class OutboxRefused(FhirClientError):
+    """A guard said the change must not be made to the resource as the EHR holds it now."""
 
 
 class _StillConflicting(FhirClientError):
@@ -125,6 +132,26 @@ def _tell_listeners(message: OutboxMessage, body: dict[str, Any]) -> None:
             listener(message, body if message.status == Status.SENT else {})
         except Exception:  # a listener's bug must not undo the send; its sweep tries again
             logger.exception("outbox: listener for message %s failed", message.pk)
+
+
+# Guards: a workflow app that must not change a resource the EHR now holds differently (say, an
+# Appointment that is not the one it booked) registers one in AppConfig.ready(). Called with the
+# message and the resource just read, before each write; returns "" to go ahead, or why not.
+Guard = Callable[[OutboxMessage, dict[str, Any]], str]
+_guards: dict[str, list[Guard]] = {}
+
+
+def outbox_guard_register(resource_type: str, guard: Guard) -> None:
+    """Ask ``guard(message, current)`` before each update of a ``resource_type`` is written."""
+    if guard not in _guards.setdefault(resource_type, []):
+        _guards[resource_type].append(guard)
+
+
+def _refusal(message: OutboxMessage, current: dict[str, Any]) -> str:
+    for guard in _guards.get(message.resource_type, []):
+        if reason := guard(message, current):
+            return reason
+    return ""
 
 
 def _queue_send(message_id: int) -> None:
@@ -223,6 +250,8 @@ def _deliver(client: FhirClient, message: OutboxMessage) -> WriteResult:
         return client.create(resource, if_none_exist=_identifier_query(resource))
     for attempt in (1, 2):
         current, version = client.read_versioned(message.resource_type, message.resource_id)
+        if reason := _refusal(message, current):
+            raise OutboxRefused(f"Not sent: {reason}")
         if all(current.get(name) == value for name, value in message.changes.items()):
             # Already applied (a repeated send whose first result was not recorded): no new version.
             return WriteResult(200, current, version)

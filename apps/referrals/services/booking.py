@@ -11,6 +11,12 @@ the Appointment it returns goes through the normal ingestion path (which schedul
 a refusal (409/412, another 4xx, or an Appointment for someone else) brings it back to scheduling
 with the reason and the next free slots. A rebooking keeps the old appointment until the new one
 is booked, then cancels it; a refused rebooking leaves the patient's appointment as it was.
+
+A referral cancelled while "booking" withdraws the Appointment it asked for: at once when the
+EHR has already answered, else when its answer comes (the outbox listener). The withdrawal is an
+update through the outbox whose guard reads the Appointment on the EHR first and refuses unless
+it is still this referral's booking (our booking identifier, based on its ServiceRequest): a
+slot someone else held, whose Appointment the conditional create found, is never cancelled.
 """
 
 import logging
@@ -27,10 +33,10 @@ from apps.core.models import User
 from apps.ehr.client import FhirClientError, client_for
 from apps.ehr.models import Appointment, InboxMessage, Location, OutboxMessage, Practitioner, Schedule, Slot
 from apps.ehr.services.outbox import outbox_enqueue
-from apps.workflow.models import OutreachChannel, OutreachOutcome, TransitionSource
+from apps.workflow.models import OutreachChannel, OutreachOutcome, Transition, TransitionSource
 from apps.workflow.outreach import outreach_record
 from apps.workflow.permissions import ensure_can
-from apps.workflow.transitions import item_lock, transition_apply
+from apps.workflow.transitions import item_lock, transition_apply, transition_record
 
 from ..models import Referral
 from ..routing import RoutingError, route_for, specialty_canonical
@@ -40,6 +46,8 @@ logger = logging.getLogger(__name__)
 BOOKING_SYSTEM = "http://clinops.example.org/fhir/booking"
 SLOT_HOLD_SYSTEM = "http://clinops.example.org/fhir/slot-hold"
 BOOKING_KEY = "referral-booking:"
+WITHDRAW_KEY = "referral-withdraw:"
+CANCEL_KEY = "referral-cancel:"
 NOT_BUSY = ("cancelled", "noshow", "entered-in-error")
 HORIZON = timedelta(days=90)
 LIVE_PAGES = 3
@@ -140,7 +148,9 @@ def referral_free_slots(
             found[slot.reference] = (slot.reference, slot.start, slot.end, schedule, False, slot.version_id)
     if live and referral.source.base_url:
         for ref, start, end, schedule, version in _live_slots(referral, now):
-            if ref not in found and _schedule_fits(referral, schedule):
+            if ref in found:  # the EHR's version is the fresher one (a freed slot has a new version)
+                found[ref] = (*found[ref][:5], version or found[ref][5])
+            elif _schedule_fits(referral, schedule):
                 found[ref] = (ref, start, end, schedule, True, version)
     busy = _busy_slot_refs(referral.source_id, list(found), exclude_referral=None)
     free = sorted((v for k, v in found.items() if k not in busy), key=lambda v: (v[1], v[0]))[:limit]
@@ -307,14 +317,25 @@ def _when(referral: Referral, moment: datetime) -> str:
 
 def booking_outbox_result(message: OutboxMessage, body: dict[str, Any]) -> None:
     """The EHR answered a booking (outbox listener): its Appointment goes through the ingestion
-    path (which schedules the referral); a refusal brings the referral back with the reason."""
+    path (which schedules the referral); a refusal brings the referral back with the reason; the
+    booking of a referral cancelled meanwhile is withdrawn. The answer to a cancellation or a
+    withdrawal is ingested too, so the store frees the slot (and the wait list hears of it)."""
     key = message.dedupe_key or ""
+    cancelling = next((k for k in (WITHDRAW_KEY, CANCEL_KEY) if key.startswith(k)), "")
+    if cancelling and message.status == OutboxMessage.Status.SENT and body.get("id"):
+        from apps.ehr.services.inbox import inbox_receive
+
+        inbox_receive(source=message.source, body=body, channel=InboxMessage.Channel.POLL)
+        return
     if not key.startswith(BOOKING_KEY):
         return
     referral_id = int(key[len(BOOKING_KEY) :].split(":", 1)[0])
     slot_ref = key.split(":", 2)[2]
     referral = Referral.objects.select_related("service_request", "source").filter(pk=referral_id).first()
     if referral is None:
+        return
+    if referral.state == State.CANCELLED:
+        _withdraw_late(referral, message, body, slot_ref)
         return
     if message.status == OutboxMessage.Status.SENT:
         based_on = [b.get("reference", "") for b in body.get("basedOn") or [] if isinstance(b, dict)]
@@ -348,6 +369,67 @@ def referral_booking_refused(*, referral_id: int, slot_ref: str, reason: str) ->
         reason=f"{reason} Next free slots: {offer or 'none found'}.",
     )  # fmt: skip
     return referral
+
+
+def _ours(referral: Referral, appointment: dict[str, Any], slot_ref: str) -> bool:
+    """Whether an Appointment is this referral's booking of ``slot_ref`` (identifier and basedOn)."""
+    wanted = {"system": BOOKING_SYSTEM, "value": _booking_value(referral, slot_ref)}
+    identifiers = [{k: i.get(k) for k in ("system", "value")} for i in appointment.get("identifier") or []
+                   if isinstance(i, dict)]  # fmt: skip
+    based_on = [b.get("reference", "") for b in appointment.get("basedOn") or [] if isinstance(b, dict)]
+    return wanted in identifiers and any(r.endswith(referral.service_request.reference) for r in based_on)
+
+
+def booking_withdraw(*, referral: Referral, reason: str) -> None:
+    """The referral was cancelled while booking (in the caller's transaction): withdraw the
+    Appointment asked of the EHR now if the EHR has answered, else when it answers."""
+    slot_ref = referral.booking_slot_ref
+    message = OutboxMessage.objects.filter(dedupe_key=f"{BOOKING_KEY}{referral.pk}:{slot_ref}").first()
+    if slot_ref and message is not None and message.status == OutboxMessage.Status.SENT and message.resource_id:
+        _withdraw_enqueue(referral, slot_ref, message.resource_id, reason)
+
+
+def _withdraw_late(referral: Referral, message: OutboxMessage, body: dict[str, Any], slot_ref: str) -> None:
+    """The EHR answered the booking of a referral cancelled meanwhile: withdraw it if it is ours."""
+    if referral.booking_slot_ref != slot_ref or message.status != OutboxMessage.Status.SENT or not body.get("id"):
+        return
+    if body.get("status") not in NOT_BUSY and _ours(referral, body, slot_ref):
+        cancel = (
+            Transition.objects.filter(workflow=Referral.WORKFLOW, item_id=referral.pk, transition="cancel")
+            .order_by("-at", "-id")
+            .first()
+        )
+        reason = f"Referral cancelled: {cancel.reason if cancel else ''}"
+        with transaction.atomic():
+            _withdraw_enqueue(referral, slot_ref, str(body["id"]), reason)
+
+
+def _withdraw_enqueue(referral: Referral, slot_ref: str, appointment_id: str, reason: str) -> None:
+    key = f"{WITHDRAW_KEY}{referral.pk}:{slot_ref}:{appointment_id}"[:200]
+    if OutboxMessage.objects.filter(dedupe_key=key).exists():
+        return  # withdrawn already (the cancel and the EHR's answer both ask)
+    outbox_enqueue(
+        source=referral.source, resource_type="Appointment", resource_id=appointment_id,
+        changes={"status": "cancelled", "cancelationReason": {"text": reason[:200]}}, dedupe_key=key,
+    )  # fmt: skip
+    transition_record(
+        referral, transition="booking_withdrawn", from_state=referral.state, source=TransitionSource.SYSTEM,
+        reason="The referral was cancelled while the EHR was booking the slot: clinops asked the EHR to cancel "
+        "that appointment.",
+    )  # fmt: skip
+
+
+def booking_withdraw_guard(message: OutboxMessage, current: dict[str, Any]) -> str:
+    """Outbox guard: a withdrawal cancels only the Appointment this referral booked, as the EHR
+    holds it now; anything else is refused (a dead letter with this reason)."""
+    key = message.dedupe_key or ""
+    if not key.startswith(WITHDRAW_KEY):
+        return ""
+    referral_id, slot_ref, _ = key[len(WITHDRAW_KEY) :].split(":", 2)
+    referral = Referral.objects.select_related("service_request").filter(pk=int(referral_id)).first()
+    if referral is None or not _ours(referral, current, slot_ref):
+        return "this Appointment is not the one the cancelled referral booked; it is left as it is"
+    return ""
 
 
 def referral_booking_sweep() -> int:
@@ -403,7 +485,7 @@ def appointment_cancel_in_ehr(*, referral: Referral, appointment_ref: str, reaso
         resource_type="Appointment",
         resource_id=appointment_ref.split("/", 1)[1],
         changes={"status": "cancelled", "cancelationReason": {"text": reason[:200]}},
-        dedupe_key=f"referral-cancel:{referral.pk}:{appointment_ref}",
+        dedupe_key=f"{CANCEL_KEY}{referral.pk}:{appointment_ref}",
     )
 
 

@@ -6,7 +6,8 @@ ServiceRequest (a referral by category) → a referral, or an update to it (a ne
 makes a second one; revoked cancels). Task (the referrer's) → the closed-loop target; a Task
 the referrer cancels cancels the referral. Appointment based on the referral → scheduled;
 fulfilled → completed; no-show or cancelled → back to scheduling. Encounter finished for the
-referral's appointment → completed.
+referral's appointment → completed. At completion, the visit's consult note goes back to the
+referrer's Task (``consult.py``).
 """
 
 from datetime import timedelta
@@ -25,6 +26,7 @@ from apps.workflow.transitions import EXCEPTIONS_QUEUE, item_open, transition_ap
 from ..models import Referral
 from ..routing import route_for, service_line_for, specialty_canonical
 from ..workflow import CLOSED, HAS_APPOINTMENT, State
+from .consult import consult_notes_link
 
 EHR = TransitionSource.EHR
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -198,6 +200,7 @@ def referral_appointment_from_ehr(
     if fire and can_proceed(getattr(referral, fire)):
         transition_apply(referral, fire, source=EHR, reason=f"Appointment {status} in the EHR",
                          correlation_id=correlation_id, **kwargs)  # fmt: skip
+        consult_notes_link(referral=referral, correlation_id=correlation_id)
         if fire == "schedule" and replaced:
             from .booking import appointment_cancel_in_ehr
 
@@ -221,6 +224,7 @@ def referral_encounter_from_ehr(
     if referral is not None:
         transition_apply(referral, "complete", source=EHR, reason="Encounter finished in the EHR",
                          correlation_id=correlation_id)  # fmt: skip
+        consult_notes_link(referral=referral, correlation_id=correlation_id)
     return referral
 
 

@@ -4,9 +4,11 @@ A scheduled referral joins the wait list. When a slot frees up (an Appointment h
 cancelled, in the EHR or from clinops, and the cancellation comes back through ingestion), the
 best-placed waiting referral is offered it: by priority, then how long the referral has waited,
 then how far away its current appointment is; only referrals the slot fits (specialty, site) and
-would bring forward. The offer is held for ``OFFER_HOLD``; accepting rebooks through the outbox
-(``referral_book``), declining or expiry offers the slot to the next one. Every offer and answer
-is on the referral's timeline.
+would bring forward. ``REFERRAL_OFFER_PARALLEL`` patients are offered one slot at once; each offer
+is held for ``REFERRAL_OFFER_HOLD_HOURS``; the first to accept rebooks through the outbox
+(``referral_book``) and the others' offers are withdrawn; declining or expiry offers the slot to
+the next one. The site's schedulers are told when offers wait. Every offer and answer is on the
+referral's timeline.
 """
 
 from datetime import datetime, timedelta
@@ -14,10 +16,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.errors import ConflictError
+from apps.core.events import EventKind, StaffEvent, event_emit
 from apps.core.models import User
+from apps.core.roles import Role
 from apps.ehr.models import Appointment, Schedule, Slot
 from apps.workflow.models import OutreachChannel, TransitionSource
 from apps.workflow.permissions import ensure_can
@@ -36,6 +41,11 @@ def _days(days: float) -> str:
 
 def offer_hold() -> timedelta:
     return timedelta(hours=float(getattr(settings, "REFERRAL_OFFER_HOLD_HOURS", 4)))
+
+
+def offers_at_once() -> int:
+    """How many waiting patients are offered one freed slot at the same time (at least one)."""
+    return max(1, int(getattr(settings, "REFERRAL_OFFER_PARALLEL", 1)))
 
 
 @transaction.atomic
@@ -74,15 +84,22 @@ def _current_start(referral: Referral) -> datetime | None:
     return row.start if row else None
 
 
-def slot_offer_next(*, source_id: int, slot_ref: str, now: datetime | None = None) -> SlotOffer | None:
-    """Offer a free slot to the best-placed waiting referral that has not been offered it yet
-    (none when it is taken, past, or no one it fits would come sooner). Call in a transaction."""
+def slot_offer_next(*, source_id: int, slot_ref: str, now: datetime | None = None) -> list[SlotOffer]:
+    """Offer a free slot to the best-placed waiting referrals that have not been offered it yet,
+    until ``offers_at_once()`` offers are open (none when it is taken, past, or no one it fits
+    would come sooner); the site's schedulers are told. Call in a transaction: the slot's row is
+    locked, so two fillers never open more offers than the count."""
     now = now or timezone.now()
-    slot = Slot.objects.filter(source_id=source_id, fhir_id=slot_ref.partition("/")[2], deleted=False).first()
+    slot = (
+        Slot.objects.select_for_update()
+        .filter(source_id=source_id, fhir_id=slot_ref.partition("/")[2], deleted=False)
+        .first()
+    )
     if slot is None or slot.start is None or slot.start <= now or slot.status != "free":
-        return None
-    if _busy_slot_refs(source_id, [slot_ref]) or SlotOffer.objects.filter(slot_ref=slot_ref, status=Status.OPEN):
-        return None
+        return []
+    wanted = offers_at_once() - SlotOffer.objects.filter(slot_ref=slot_ref, status=Status.OPEN).count()
+    if wanted <= 0 or _busy_slot_refs(source_id, [slot_ref]):
+        return []
     offered = set(SlotOffer.objects.filter(slot_ref=slot_ref).values_list("referral_id", flat=True))
     candidates = []
     for entry in WaitListEntry.objects.filter(
@@ -96,27 +113,43 @@ def slot_offer_next(*, source_id: int, slot_ref: str, now: datetime | None = Non
             continue
         # Priority first, then the longest wait, then the farthest appointment.
         candidates.append(((referral.priority_rank, referral.opened_at, -current.timestamp()), referral, current))
-    if not candidates:
-        return None
-    _, referral, current = min(candidates, key=lambda c: c[0])
-    try:
-        with transaction.atomic():
-            offer = SlotOffer.objects.create(
-                referral=referral, site_id=referral.site_id, slot_ref=slot_ref, slot_start=slot.start,
-                current_start=current, offered_at=now, expires_at=now + offer_hold(),
-            )  # fmt: skip
-    except IntegrityError:
-        return None  # someone offered it meanwhile
-    transition_record(
-        referral, transition="offer", from_state=referral.state, source=TransitionSource.SYSTEM,
-        reason=f"Earlier slot offered: {_when(referral, slot.start)} instead of {_when(referral, current)}, "
-        f"held until {_when(referral, offer.expires_at)}",
-    )  # fmt: skip
-    return offer
+    made = []
+    for _, referral, current in sorted(candidates, key=lambda c: c[0])[:wanted]:
+        try:
+            with transaction.atomic():
+                offer = SlotOffer.objects.create(
+                    referral=referral, site_id=referral.site_id, slot_ref=slot_ref, slot_start=slot.start,
+                    current_start=current, offered_at=now, expires_at=now + offer_hold(),
+                )  # fmt: skip
+        except IntegrityError:
+            continue  # offered meanwhile
+        transition_record(
+            referral, transition="offer", from_state=referral.state, source=TransitionSource.SYSTEM,
+            reason=f"Earlier slot offered: {_when(referral, slot.start)} instead of {_when(referral, current)}, "
+            f"held until {_when(referral, offer.expires_at)}",
+        )  # fmt: skip
+        made.append(offer)
+    _announce(made)
+    return made
+
+
+def _announce(offers: list[SlotOffer]) -> None:
+    """Tell each site's schedulers that earlier-slot offers wait for the patients' answers."""
+    for site_id in sorted({o.site_id for o in offers}):
+        count = sum(1 for o in offers if o.site_id == site_id)
+        first = min(o.pk for o in offers if o.site_id == site_id)
+        event_emit(
+            StaffEvent(
+                kind=EventKind.WAITLIST_OFFER, role=Role.SCHEDULER, site_id=site_id,
+                title=("An earlier slot is offered to a waiting patient: call them"
+                       if count == 1 else f"An earlier slot is offered to {count} waiting patients: call them"),
+                link=reverse("referrals:offers"), dedupe_key=f"waitlist-offer:{first}",
+            )
+        )  # fmt: skip
 
 
 @transaction.atomic
-def slot_freed(*, source_id: int, slot_ref: str) -> SlotOffer | None:
+def slot_freed(*, source_id: int, slot_ref: str) -> list[SlotOffer]:
     """A slot came free (an Appointment holding it was cancelled): offer it to the wait list."""
     return slot_offer_next(source_id=source_id, slot_ref=slot_ref)
 
@@ -131,21 +164,38 @@ def _decide(offer_id: int, by: User | None, status: str) -> SlotOffer:
 
 
 def slot_offer_accept(*, offer_id: int, by: User, channel: str = OutreachChannel.PHONE) -> SlotOffer:
-    """The patient takes the earlier slot: rebook through the outbox; the offer is accepted and the
-    referral leaves the wait list. An expired or taken slot is refused with a clear message."""
+    """The patient takes the earlier slot: rebook through the outbox; the offer is accepted, the
+    referral leaves the wait list, and the other patients offered the same slot have their offers
+    withdrawn (the first to accept wins). An expired or taken slot is refused with a clear message."""
     offer = SlotOffer.objects.select_related("referral").get(pk=offer_id)
     ensure_can(by, offer.referral, "work")
     if offer.status == Status.OPEN and offer.expires_at <= timezone.now():
         slot_offers_expire()
         raise ConflictError("This offer has expired: the slot went to the next patient.", code="offer_expired")
-    if offer.status != Status.OPEN:
-        raise ConflictError(f"This offer is already {offer.get_status_display().lower()}.", code="offer_closed")
-    referral_book(referral_id=offer.referral_id, by=by, slot_ref=offer.slot_ref, channel=channel,
-                  note=f"Patient accepted the earlier slot ({_days(offer.days_sooner)} sooner)")  # fmt: skip
     with transaction.atomic():
+        # Every open offer of the slot, locked in one order: two patients accepting at once queue here.
+        rivals = list(
+            SlotOffer.objects.select_for_update().filter(slot_ref=offer.slot_ref, status=Status.OPEN).order_by("pk")
+        )
         offer = _decide(offer_id, by, Status.ACCEPTED)
+        referral_book(referral_id=offer.referral_id, by=by, slot_ref=offer.slot_ref, channel=channel,
+                      note=f"Patient accepted the earlier slot ({_days(offer.days_sooner)} sooner)")  # fmt: skip
         waitlist_leave(referral_id=offer.referral_id, by=by, reason="Accepted an earlier slot")
+        for rival in rivals:
+            if rival.pk != offer.pk:
+                _withdraw(rival, taken_at=offer.slot_start)
     return offer
+
+
+def _withdraw(offer: SlotOffer, *, taken_at: datetime) -> None:
+    referral = Referral.objects.select_related("site").get(pk=offer.referral_id)
+    offer.status, offer.decided_at = Status.WITHDRAWN, timezone.now()
+    offer.save(update_fields=["status", "decided_at"])
+    transition_record(
+        referral, transition="offer_withdrawn", from_state=referral.state, source=TransitionSource.SYSTEM,
+        reason=f"Another patient accepted the slot of {_when(referral, taken_at)} first: the offer is withdrawn "
+        "and this patient keeps their appointment.",
+    )  # fmt: skip
 
 
 @transaction.atomic

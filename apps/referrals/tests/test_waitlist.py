@@ -170,3 +170,53 @@ def test_the_offers_page_lists_open_offers_at_my_sites_and_decline_passes_it_on(
     client.force_login(UserFactory(role=Role.SCHEDULER, sites=[other_site]))
     assert "Okafor" not in client.get("/referrals/offers/").content.decode()
     assert client.post(f"/referrals/offers/{offer.pk}/decline/").status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_sites_schedulers_hear_that_an_offer_waits(world, capture, other_site):
+    from apps.notifications.models import Notification
+
+    source, scheduler, _ = world
+    elsewhere = UserFactory(role=Role.SCHEDULER, sites=[other_site])
+    _free_the_early_slot(source, capture)
+    [note] = Notification.objects.filter(kind="waitlist_offer")
+    assert (note.user, note.link) == (scheduler, "/referrals/offers/")
+    assert note.title == "An earlier slot is offered to a waiting patient: call them"
+    assert not Notification.objects.filter(user=elsewhere).exists()
+
+
+def test_several_patients_are_offered_one_slot_and_the_first_to_accept_takes_it(world, capture, settings):
+    from apps.notifications.models import Notification
+
+    settings.REFERRAL_OFFER_PARALLEL = 2
+    source, scheduler, refs = world
+    with time_machine.travel(NOW, tick=False):
+        _free_the_early_slot(source, capture)
+        offers = {o.referral_id: o for o in SlotOffer.objects.filter(status=OPEN)}
+        # The two best placed: urgent, then the routine one that has waited longer.
+        assert set(offers) == {refs["sr-urgent"].pk, refs["sr-old"].pk}
+        assert Notification.objects.get(kind="waitlist_offer").title == (
+            "An earlier slot is offered to 2 waiting patients: call them"
+        )
+    with time_machine.travel("2026-03-10T09:00:00Z", tick=False):
+        # One declines: the slot goes to the next in line, so two are still asked.
+        slot_offer_decline(offer_id=offers[refs["sr-urgent"].pk].pk, by=scheduler)
+        assert {o.referral_id for o in SlotOffer.objects.filter(status=OPEN)} == {refs["sr-old"].pk, refs["sr-far"].pk}
+    with time_machine.travel("2026-03-10T10:00:00Z", tick=False):
+        late = SlotOffer.objects.get(status=OPEN, referral=refs["sr-far"])
+        with capture(execute=False):
+            slot_offer_accept(offer_id=late.pk, by=scheduler)  # the later offer, accepted first
+        other = SlotOffer.objects.get(referral=refs["sr-old"])
+        assert other.status == SlotOffer.Status.WITHDRAWN
+        withdrawn = Transition.objects.get(item_id=refs["sr-old"].pk, transition="offer_withdrawn")
+        assert withdrawn.reason == (
+            "Another patient accepted the slot of 11 Mar 2026, 05:00 first: the offer is withdrawn and this "
+            "patient keeps their appointment."
+        )
+        assert Referral.objects.get(pk=refs["sr-old"].pk).state == State.SCHEDULED
+        with pytest.raises(ConflictError, match="withdrawn"):
+            slot_offer_accept(offer_id=other.pk, by=scheduler)
+        assert OutboxMessage.objects.filter(resource_type="Appointment", operation="create").count() == 1
+    with time_machine.travel("2026-03-10T20:00:00Z", tick=False):
+        assert slot_offers_expire() == 0  # nothing open is left to expire or pass on
+        assert not SlotOffer.objects.filter(status=OPEN).exists()
