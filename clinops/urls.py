@@ -38,6 +38,7 @@ urlpatterns = [
     path("api/results/", include("apps.results.api_urls")),
     path("intake/", include("apps.intake.urls")),
     path("notifications/", include("apps.notifications.urls")),
+    path("governance/", include("apps.governance.urls")),
     path("api/intake/", include("apps.intake.api_urls")),
     # "/" is the "my work" home (apps.workflow.home), ahead of core's own "" (core:home, the name
     # LOGIN_REDIRECT_URL and the brand link use: it reverses to the same "/"); core's site cards

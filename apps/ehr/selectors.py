@@ -7,7 +7,7 @@ site-scoped; the views that call them require ``core.administer_integrations``.
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -373,3 +373,10 @@ def message_failures(message: InboxMessage | OutboxMessage) -> list[dict[str, An
         if isinstance(failure, dict)
     ]
     return rows[::-1]
+
+
+def dead_letters_open(*, source_ids: Iterable[int]) -> int:
+    """Dead letters, inbound and outbound, of these sources still waiting for a retry or replay."""
+    ids = list(source_ids)
+    dead_in = InboxMessage.objects.filter(source_id__in=ids, status=InboxMessage.Status.DEAD).count()
+    return dead_in + OutboxMessage.objects.filter(source_id__in=ids, status=OutboxMessage.Status.DEAD).count()

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    name = "apps.governance"
+    label = "governance"
+    verbose_name = "Governance: owners, friction, rollout, workarounds"
+
+    def ready(self) -> None:
+        from apps.core.navigation import NavEntry, nav_register
+        from apps.kpis.panels import panel_register
+
+        from . import kpis  # noqa: F401  (registers the friction and workaround KPIs)
+        from .panels import owners_panel
+
+        nav_register(NavEntry("Governance", "governance:rollout", order=85, permission="core.view_aggregates"))
+        panel_register(owners_panel)
