@@ -90,8 +90,10 @@ def test_notes_and_outreach_that_mention_a_listed_word_are_flagged_with_the_word
     Note.objects.create(workflow="referral", item_id=by_fax.pk, site=own_site, author=scheduler, at=hours(3),
                         text="Mrs Rivera's records came by FAX, put on the shelf")  # fmt: skip
     on_paper = referral(own_site)
-    Outreach.objects.create(workflow="referral", item_id=on_paper.pk, site=own_site, by=scheduler, at=hours(4),
-                            channel="phone", outcome="no_answer", note="added to the paper list at the desk")  # fmt: skip
+    Outreach.objects.create(
+        workflow="referral", item_id=on_paper.pk, site=own_site, by=scheduler, at=hours(4),
+        channel="phone", outcome="no_answer", note="added to the paper list at the desk",
+    )  # fmt: skip
     plain = referral(own_site)
     Note.objects.create(workflow="referral", item_id=plain.pk, site=own_site, author=scheduler, at=hours(3),
                         text="Called the patient, will call back")  # fmt: skip
