@@ -169,26 +169,27 @@ def _rollout_page(switch: RolloutSwitch, anchor: str) -> str:
     return reverse("governance:rollout_detail", args=[switch.site.code, switch.workflow]) + query + anchor
 
 
-def _baseline(switch: RolloutSwitch) -> Check:
+def baseline_items(switch: RolloutSwitch) -> int:
+    """Work items logged in the switch's baseline period (0 when none is set)."""
+    if not (switch.baseline_start and switch.baseline_end):
+        return 0
+    return items_between(switch, *local_bounds(switch.baseline_start, switch.baseline_end, switch.site.timezone))
+
+
+def _baseline(switch: RolloutSwitch, n: int) -> Check:
     label = "A baseline period is captured"
     fix = _rollout_page(switch, "#baseline")
     if not (switch.baseline_start and switch.baseline_end):
         return Check("baseline", label, False, "No baseline period is set.", fix, "Capture a baseline period")
-    lo, hi = local_bounds(switch.baseline_start, switch.baseline_end, switch.site.timezone)
-    n = items_between(switch, lo, hi)
     if not n:
         return Check(
-            "baseline",
-            label,
-            False,
-            "The baseline period has no work items to compare with.",
-            fix,
+            "baseline", label, False, "The baseline period has no work items to compare with.", fix,
             "Choose another baseline period",
-        )
+        )  # fmt: skip
     return Check("baseline", label, True, f"{n} work items in the baseline period.", fix, "Change the baseline")
 
 
-def _comparison(switch: RolloutSwitch) -> Check:
+def _comparison(switch: RolloutSwitch, baseline_n: int) -> Check:
     label = "The pilot can be compared with the baseline"
     if switch.pilot_started_at is None:
         return Check(
@@ -205,7 +206,7 @@ def _comparison(switch: RolloutSwitch) -> Check:
             "See the pilot",
         )
     n = items_between(switch, switch.pilot_started_at, timezone.now())
-    if not n or not (switch.baseline_start and switch.baseline_end):
+    if not n or not baseline_n or switch.baseline_start is None or switch.baseline_end is None:
         return Check(
             "comparison",
             label,
@@ -238,6 +239,7 @@ def _comparison(switch: RolloutSwitch) -> Check:
 def readiness_get(switch: RolloutSwitch) -> list[Check]:
     """Every readiness item of the switch, in the order a site works through them."""
     sources = _sources(switch.site_id)
+    baseline_n = baseline_items(switch)
     return [
         _routes(switch),
         _unmapped(switch, sources),
@@ -245,6 +247,6 @@ def readiness_get(switch: RolloutSwitch) -> list[Check]:
         _coverage(switch),
         _owners(switch),
         _dead_letters(sources),
-        _baseline(switch),
-        _comparison(switch),
+        _baseline(switch, baseline_n),
+        _comparison(switch, baseline_n),
     ]
