@@ -13,5 +13,15 @@ class GovernanceConfig(AppConfig):
         from . import kpis  # noqa: F401  (registers the friction and workaround KPIs)
         from .panels import owners_panel
 
-        nav_register(NavEntry("Governance", "governance:rollout", order=85, permission="core.view_aggregates"))
+        # Leaders only: a supervisor's menu is full at 1366 px; they reach governance from the
+        # scorecard (its governance panel) and from their notifications.
+        nav_register(
+            NavEntry(
+                "Governance",
+                "governance:rollout",
+                order=85,
+                permission="core.view_aggregates",
+                check=lambda user: not user.has_perm("core.supervise_queues"),
+            )
+        )
         panel_register(owners_panel)

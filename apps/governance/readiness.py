@@ -73,7 +73,10 @@ def _routes(switch: RolloutSwitch) -> Check:
     missing = specialties_uncovered(site_id=switch.site_id, service_line_id=switch.service_line_id, since=since)
     if not missing:
         return Check("routes", label, True, "Every specialty referred here in the last 30 days has a route.")
-    shown = ", ".join(_plain_code(c) for c in missing[:8]) + (" and more" if len(missing) > 8 else "")
+    shown = ", ".join(
+        f"{display} ({_plain_code(code)})" if display else _plain_code(code) for code, display in missing[:8]
+    )
+    shown += " and more" if len(missing) > 8 else ""
     return Check(
         "routes",
         label,
@@ -142,11 +145,11 @@ def _owners(switch: RolloutSwitch) -> Check:
     named = set(
         WorkflowOwner.objects.filter(site_id=switch.site_id, workflow=switch.workflow).values_list("duty", flat=True)
     )
-    missing = [Duty(d).label.lower() for d in Duty.values if d not in named]
+    missing = [Duty(d).label for d in Duty.values if d not in named]
     fix = reverse("governance:owners", args=[switch.site.code]) + f"?workflow={switch.workflow}"
     if not missing:
         return Check("owners", label, True, "Every duty has a named owner.", fix, "See the owners")
-    return Check("owners", label, False, "No owner for " + ", ".join(missing) + ".", fix, "Name the owners")
+    return Check("owners", label, False, "No owner named for: " + ", ".join(missing) + ".", fix, "Name the owners")
 
 
 def _dead_letters(sources: set[int]) -> Check:

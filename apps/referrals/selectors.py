@@ -180,10 +180,10 @@ def referral_sources_for_site(*, site_id: int) -> set[int]:
     return set(ReferralRoute.objects.filter(site_id=site_id).values_list("source_id", flat=True))
 
 
-def specialties_uncovered(*, site_id: int, service_line_id: int | None, since: datetime) -> list[str]:
-    """Specialties (canonical codes, or as the EHR sent them when unknown) of referrals opened at
-    the site since ``since`` that no route to the site names; a route with no specialty (a
-    source's default) covers every one."""
+def specialties_uncovered(*, site_id: int, service_line_id: int | None, since: datetime) -> list[tuple[str, str]]:
+    """(code, display) of the specialties (canonical codes, or as the EHR sent them when unknown) of
+    referrals opened at the site since ``since`` that no route to the site names; a route with no
+    specialty (a source's default) covers every one."""
     routes = ReferralRoute.objects.filter(site_id=site_id)
     if routes.filter(specialty="").exists():
         return []
@@ -191,5 +191,9 @@ def specialties_uncovered(*, site_id: int, service_line_id: int | None, since: d
     if service_line_id:
         seen = seen.filter(service_line_id=service_line_id)
     named = set(routes.values_list("specialty", flat=True))
-    found = {row[0] or row[1] for row in seen.values_list("canonical_specialty", "specialty").distinct()}
-    return sorted(code for code in found - named if code)
+    found: dict[str, str] = {}
+    for canonical, sent, display in seen.values_list("canonical_specialty", "specialty", "specialty_display"):
+        code = canonical or sent
+        if code and code not in named:
+            found.setdefault(code, display)
+    return sorted(found.items())

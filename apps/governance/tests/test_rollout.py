@@ -77,7 +77,7 @@ def test_a_specialty_seen_with_no_route_is_red(ready, own_site):
     ReferralRoute.objects.filter(specialty="").update(specialty="408443003")  # only another specialty routed
     assert red(ready["switch"]) == ["routes"]
     check = next(c for c in readiness_get(ready["switch"]) if c.key == "routes")
-    assert "394579002" in check.detail and check.fix_url == reverse("admin:referrals_referralroute_add")
+    assert "Cardiology (394579002)" in check.detail and check.fix_url == reverse("admin:referrals_referralroute_add")
 
 
 def test_an_open_unmapped_code_of_the_sites_feeds_is_red(ready):
@@ -102,7 +102,7 @@ def test_a_duty_without_owner_is_red_and_links_to_the_owners_page(ready, own_sit
     WorkflowOwner.objects.filter(duty=Duty.KPI).delete()
     assert red(ready["switch"]) == ["owners"]
     check = next(c for c in readiness_get(ready["switch"]) if c.key == "owners")
-    assert check.detail == "No owner for kpi review."
+    assert check.detail == "No owner named for: KPI review."
     assert check.fix_url == reverse("governance:owners", args=[own_site.code]) + "?workflow=referral"
 
 

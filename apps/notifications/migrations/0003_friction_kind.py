@@ -4,20 +4,43 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0002_patient_links'),
+        ("notifications", "0002_patient_links"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='notification',
-            name='kind',
-            field=models.CharField(choices=[('item_assigned', 'An item is given to me'), ('item_escalated', 'An item is escalated to me or my queue'), ('sla_warning', 'One of my items is near its due time'), ('mapping_review', 'A code mapping waits for my approval'), ('dead_letters', 'EHR messages failed (dead letters)'), ('feed_silent', 'An EHR feed went silent'), ('waitlist_offer', 'A wait-list offer waits'), ('friction', 'Friction reported to me, or a reply to my report')], max_length=32),
+            model_name="notification",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("item_assigned", "An item is given to me"),
+                    ("item_escalated", "An item is escalated to me or my queue"),
+                    ("sla_warning", "One of my items is near its due time"),
+                    ("mapping_review", "A code mapping waits for my approval"),
+                    ("dead_letters", "EHR messages failed (dead letters)"),
+                    ("feed_silent", "An EHR feed went silent"),
+                    ("waitlist_offer", "A wait-list offer waits"),
+                    ("friction", "Friction reported to me, or a reply to my report"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='preference',
-            name='kind',
-            field=models.CharField(choices=[('item_assigned', 'An item is given to me'), ('item_escalated', 'An item is escalated to me or my queue'), ('sla_warning', 'One of my items is near its due time'), ('mapping_review', 'A code mapping waits for my approval'), ('dead_letters', 'EHR messages failed (dead letters)'), ('feed_silent', 'An EHR feed went silent'), ('waitlist_offer', 'A wait-list offer waits'), ('friction', 'Friction reported to me, or a reply to my report')], max_length=32),
+            model_name="preference",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("item_assigned", "An item is given to me"),
+                    ("item_escalated", "An item is escalated to me or my queue"),
+                    ("sla_warning", "One of my items is near its due time"),
+                    ("mapping_review", "A code mapping waits for my approval"),
+                    ("dead_letters", "EHR messages failed (dead letters)"),
+                    ("feed_silent", "An EHR feed went silent"),
+                    ("waitlist_offer", "A wait-list offer waits"),
+                    ("friction", "Friction reported to me, or a reply to my report"),
+                ],
+                max_length=32,
+            ),
         ),
     ]
