@@ -4,6 +4,7 @@ that fixes it. "Live" is refused while any item is red (``services.rollout_phase
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
@@ -51,7 +52,7 @@ def items_between(switch: RolloutSwitch, start: datetime, end: datetime) -> int:
         f"SELECT COUNT(DISTINCT t.item_id) FROM {TRANSITION_LOG_SQL} t "  # noqa: S608 - a relation from the model
         f"WHERE t.workflow = %s AND t.site_id = %s AND t.at >= {ts} AND t.at < {ts}"
     )
-    params: list[object] = [switch.workflow, switch.site_id, start, end]
+    params: list[Any] = [switch.workflow, switch.site_id, start, end]
     if switch.service_line_id:
         sql += " AND t.service_line_id = %s"
         params.append(switch.service_line_id)
@@ -168,7 +169,7 @@ def _dead_letters(sources: set[int]) -> Check:
 
 
 def _rollout_page(switch: RolloutSwitch, anchor: str) -> str:
-    query = f"?service_line={switch.service_line.code}" if switch.service_line_id else ""
+    query = f"?service_line={switch.service_line.code}" if switch.service_line else ""
     return reverse("governance:rollout_detail", args=[switch.site.code, switch.workflow]) + query + anchor
 
 
@@ -227,7 +228,7 @@ def _comparison(switch: RolloutSwitch, baseline_n: int) -> Check:
         "base_start": switch.baseline_start.isoformat(),
         "base_end": switch.baseline_end.isoformat(),
     }
-    if switch.service_line_id:
+    if switch.service_line:
         query["service_line"] = switch.service_line.code
     return Check(
         "comparison",

@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.errors import ApplicationError
+from apps.core.http import AuthenticatedRequest
 from apps.core.models import ServiceLine, Site
 from apps.core.scoping import site_list_for, sites_for
 from apps.core.selectors import site_members
@@ -60,7 +61,7 @@ def _error(request: HttpRequest, error: ApplicationError) -> None:
 
 @require_http_methods(["GET", "POST"])
 @manage_required
-def owners(request: HttpRequest, site: str) -> HttpResponse:
+def owners(request: AuthenticatedRequest, site: str) -> HttpResponse:
     """The owners of one workflow at a site, one per duty: supervisors and leaders set them."""
     place = _site(request, site)
     workflow = request.POST.get("workflow") or request.GET.get("workflow") or Workflow.REFERRAL
@@ -109,12 +110,13 @@ def _back(request: HttpRequest, page: str) -> str:
 
 
 @require_POST
-def friction_new(request: HttpRequest) -> HttpResponse:
+def friction_new(request: AuthenticatedRequest) -> HttpResponse:
     """File a report from the control at the foot of every page, then go back to that page."""
     form = FrictionForm(request.POST)
     page = request.POST.get("page", "")
     if not form.is_valid():
-        messages.error(request, "Your report was not sent: " + " ".join(e for es in form.errors.values() for e in es))
+        errors = " ".join(str(e) for es in form.errors.values() for e in es)
+        messages.error(request, f"Your report was not sent: {errors}")
         return redirect(_back(request, page))
     data = form.cleaned_data
     try:
@@ -157,7 +159,7 @@ def friction_queue(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def friction_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def friction_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """One report: its reporter reads it; a handler acknowledges, closes and replies."""
     report = selectors.friction_get(user=request.user, report_id=pk)
     may_handle = selectors.may_handle(request.user, report)
@@ -240,7 +242,7 @@ def rollout_detail(request: HttpRequest, site: str, workflow: str) -> HttpRespon
 
 @require_POST
 @manage_required
-def rollout_phase(request: HttpRequest, site: str, workflow: str) -> HttpResponse:
+def rollout_phase(request: AuthenticatedRequest, site: str, workflow: str) -> HttpResponse:
     place, line, workflow = _switch_context(request, site, workflow)
     form = PhaseForm(request.POST)
     if not form.is_valid():
@@ -258,7 +260,7 @@ def rollout_phase(request: HttpRequest, site: str, workflow: str) -> HttpRespons
 
 @require_POST
 @manage_required
-def rollout_baseline(request: HttpRequest, site: str, workflow: str) -> HttpResponse:
+def rollout_baseline(request: AuthenticatedRequest, site: str, workflow: str) -> HttpResponse:
     place, line, workflow = _switch_context(request, site, workflow)
     form = BaselineForm(request.POST)
     if not form.is_valid():

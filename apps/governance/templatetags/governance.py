@@ -26,7 +26,7 @@ def page_context(request: Any) -> tuple[str, int | None]:
     """The workflow the page belongs to (or the user's likeliest) and the work item it shows."""
     match = getattr(request, "resolver_match", None)
     namespace = match.namespace if match else ""
-    if namespace in NAMESPACES:
+    if match is not None and namespace in NAMESPACES:
         item = match.kwargs.get("pk") if match.url_name == ITEM_PAGE else None
         return NAMESPACES[namespace], item
     user = request.user
