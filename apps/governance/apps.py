@@ -7,10 +7,12 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance: owners, friction, rollout, workarounds"
 
     def ready(self) -> None:
+        from apps.core.events import on_event
         from apps.core.navigation import NavEntry, nav_register
         from apps.kpis.panels import panel_register
 
         from . import kpis  # noqa: F401  (registers the friction and workaround KPIs)
+        from .escalations import escalation_forward
         from .panels import owners_panel
 
         # Leaders only: a supervisor's menu is full at 1366 px; they reach governance from the
@@ -25,3 +27,4 @@ class GovernanceConfig(AppConfig):
             )
         )
         panel_register(owners_panel)
+        on_event(escalation_forward)

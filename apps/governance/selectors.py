@@ -76,7 +76,10 @@ def switches_for(*, site: Site) -> list[RolloutSwitch]:
     saved = list(RolloutSwitch.objects.filter(site=site).select_related("service_line", "changed_by"))
     whole = {s.workflow: s for s in saved if s.service_line_id is None}
     rows = [whole.get(w) or RolloutSwitch(site=site, workflow=w) for w in Workflow.values]
-    lines = sorted((s for s in saved if s.service_line_id), key=lambda s: (s.workflow, s.service_line.name if s.service_line else ""))
+    lines = sorted(
+        (s for s in saved if s.service_line_id),
+        key=lambda s: (s.workflow, s.service_line.name if s.service_line else ""),
+    )
     return rows + lines
 
 

@@ -1,12 +1,19 @@
 """Owners per workflow and site: supervisors and leaders name them on a page (audited), only the
-site's staff can be named, and the scorecard shows them."""
+site's staff can be named, the scorecard shows them, and support escalations reach them."""
+
+from datetime import timedelta
 
 import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.roles import Role
 from apps.governance.models import WorkflowOwner
+from apps.notifications.models import Notification
+from apps.results.models import ResultItem
+from apps.workflow.services import sla_sweep
+from tests.plugins.results import result_make
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +53,18 @@ def test_the_scorecard_shows_the_owners_of_a_site(client, make_user, own_site):
     page = client.get(reverse("kpis:scorecard"), {"site": own_site.code}).content.decode()
     panel = page[page.index("Owners at Own Clinic") :]
     assert "Results follow-up" in panel and "Lee Leader" in panel and "Nobody named" in panel
+
+
+def test_an_escalation_to_the_supervisor_queue_also_reaches_the_support_owner(make_user, own_site, other_site):
+    supervisor = make_user(Role.SUPERVISOR)
+    support = make_user(Role.MEDICAL_ASSISTANT)
+    policy = make_user(Role.CLINICIAN)  # owns another duty: not told of escalations
+    elsewhere = make_user(Role.MEDICAL_ASSISTANT, sites=[other_site])
+    WorkflowOwner.objects.create(site=own_site, workflow="result", duty="support", user=support, set_by=supervisor)
+    WorkflowOwner.objects.create(site=own_site, workflow="result", duty="clinical", user=policy, set_by=supervisor)
+    WorkflowOwner.objects.create(site=other_site, workflow="result", duty="support", user=elsewhere, set_by=supervisor)
+    item = result_make(own_site, criticality="critical")
+    ResultItem.objects.filter(pk=item.pk).update(due_at=timezone.now() - timedelta(minutes=1))
+    assert sla_sweep() == 1
+    told = set(Notification.objects.filter(kind="item_escalated").values_list("user", flat=True))
+    assert told == {supervisor.pk, support.pk}
