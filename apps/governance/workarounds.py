@@ -48,18 +48,28 @@ def _rows(sql: str, params: list[Any]) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _recent() -> str:
+    """A join keeping the log rows of items with an entry in the period (parameters: lo, hi): each
+    rule's own event is such an entry, so the whole log is never grouped, only these items' rows."""
+    ts = ts_param()
+    return (
+        f"JOIN (SELECT DISTINCT r.workflow AS workflow, r.item_id AS item_id FROM {TL} r "  # noqa: S608
+        f"WHERE r.at >= {ts} AND r.at < {ts}) recent ON recent.workflow = t.workflow AND recent.item_id = t.item_id"
+    )
+
+
 # Each rule: rows (workflow, item_id, site_id, service_line_id, at, reason detail).
 def _booked_untriaged(lo: datetime, hi: datetime) -> list[tuple]:
     booked = "t.source = 'ehr' AND t.to_state IN ('scheduled', 'confirmed', 'completed')"
     ts = ts_param()
     sql = f"""
     SELECT 'referral', t.item_id, MAX(t.site_id), MAX(t.service_line_id), MIN(CASE WHEN {booked} THEN t.at END), ''
-    FROM {TL} t WHERE t.workflow = 'referral'
+    FROM {TL} t {_recent()} WHERE t.workflow = 'referral'
     GROUP BY t.item_id
     HAVING MIN(CASE WHEN {booked} THEN t.at END) >= {ts} AND MIN(CASE WHEN {booked} THEN t.at END) < {ts}
        AND SUM(CASE WHEN t.to_state = 'accepted' THEN 1 ELSE 0 END) = 0
     """  # noqa: S608 - relations from the models; values are parameters
-    return _rows(sql, [lo, hi])
+    return _rows(sql, [lo, hi, lo, hi])
 
 
 def _closed_untouched(lo: datetime, hi: datetime) -> list[tuple]:
@@ -68,12 +78,12 @@ def _closed_untouched(lo: datetime, hi: datetime) -> list[tuple]:
     sql = f"""
     SELECT t.workflow, t.item_id, MAX(t.site_id), MAX(t.service_line_id), MIN(CASE WHEN {closing} THEN t.at END),
            MIN(CASE WHEN {closing} THEN t.source END)
-    FROM {TL} t WHERE t.workflow IN ({_quoted(CLOSED_STATES)})
+    FROM {TL} t {_recent()} WHERE t.workflow IN ({_quoted(CLOSED_STATES)})
     GROUP BY t.workflow, t.item_id
     HAVING MIN(CASE WHEN {closing} THEN t.at END) >= {ts} AND MIN(CASE WHEN {closing} THEN t.at END) < {ts}
        AND SUM(CASE WHEN t.source = 'staff' THEN 1 ELSE 0 END) = 0
     """  # noqa: S608 - relations from the models and registered state names; values are parameters
-    return _rows(sql, [lo, hi])
+    return _rows(sql, [lo, hi, lo, hi])
 
 
 def _ping_pong(lo: datetime, hi: datetime) -> list[tuple]:
@@ -82,12 +92,12 @@ def _ping_pong(lo: datetime, hi: datetime) -> list[tuple]:
     sql = f"""
     SELECT t.workflow, t.item_id, MAX(t.site_id), MAX(t.service_line_id), MAX(CASE WHEN {handoff} THEN t.at END),
            SUM(CASE WHEN {handoff} THEN 1 ELSE 0 END)
-    FROM {TL} t
+    FROM {TL} t {_recent()}
     GROUP BY t.workflow, t.item_id
     HAVING SUM(CASE WHEN {handoff} THEN 1 ELSE 0 END) > %s
        AND MAX(CASE WHEN {handoff} THEN t.at END) >= {ts} AND MAX(CASE WHEN {handoff} THEN t.at END) < {ts}
     """  # noqa: S608 - relations from the models; values are parameters
-    return _rows(sql, [ping_pong_max(), lo, hi])
+    return _rows(sql, [lo, hi, ping_pong_max(), lo, hi])
 
 
 def _side_channel(lo: datetime, hi: datetime) -> list[tuple]:
