@@ -163,10 +163,10 @@ def test_the_workaround_rate_counts_flagged_items_among_those_opened(own_site):
 
 
 def test_the_workarounds_page_lists_each_flag_and_its_reason(client, make_user, own_site):
-    skipped = referral(own_site)
     now = timezone.now()
+    skipped = ReferralFactory(site=own_site, opened_at=now)
+    log(skipped, "receive", "received", now, source="ehr")
     log(skipped, "schedule", "scheduled", now, source="ehr")
-    type(skipped).objects.filter(pk=skipped.pk).update(opened_at=now)
     supervisor = make_user(Role.SUPERVISOR)
     client.force_login(supervisor)
     response = client.post(reverse("governance:workarounds_detect"))
@@ -175,5 +175,11 @@ def test_the_workarounds_page_lists_each_flag_and_its_reason(client, make_user, 
     assert "Booked in the EHR without triage here" in page
     assert f"Referrals item {skipped.pk}" in page
     assert "never passed triage here" in page
+    # The scorecard's drill-down lists the items behind the rate (for those who see patients).
+    today = timezone.localdate()
+    period = {"site": own_site.code, "start": (today - timedelta(days=7)).isoformat(), "end": today.isoformat()}
+    detail = client.get(reverse("kpis:detail", args=["gov_workaround_rate"]), period)
+    assert detail.status_code == 200 and "Workaround rate" in detail.content.decode()
+    assert f">{skipped.pk}<" in detail.content.decode()
     assert client.get(reverse("governance:workarounds"), {"week": "99"}).status_code == 400
     assert client.get(reverse("governance:workarounds"), {"rule": "nope"}).status_code == 400
