@@ -69,6 +69,8 @@ def test_everything_green_lets_it_go_live(client, ready, leader, own_site):
     switch = RolloutSwitch.objects.get(pk=ready["switch"].pk)
     assert switch.phase == Phase.LIVE and switch.changed_by == leader
     assert "Referrals at Own Clinic is now: Live." in client.get(response.url).content.decode()
+    entry = LogEntry.objects.get_for_object(switch).latest("timestamp")  # the change audit, with who
+    assert entry.actor == leader and entry.changes_dict["phase"] == ["pilot", "live"]
     entry = LogEntry.objects.get_for_object(switch).latest("timestamp")
     assert entry.actor == leader and entry.changes_dict["phase"] == ["pilot", "live"]
 
