@@ -17,7 +17,7 @@ from apps.governance.readiness import readiness_get
 from apps.governance.services import rollout_phase_set
 from apps.intake.models import IntakeSite
 from apps.referrals.models import ReferralRoute
-from apps.terminology.models import UnmappedCode
+from apps.terminology.models import CodeSystem, UnmappedCode
 from apps.workflow.models import SiteCalendar
 from tests.plugins.ehr_messages import inbox_make
 from tests.plugins.ehr_store import source_make
@@ -83,11 +83,21 @@ def test_a_specialty_seen_with_no_route_is_red(ready, own_site):
 
 
 def test_an_open_unmapped_code_of_the_sites_feeds_is_red(ready):
-    code = UnmappedCode.objects.create(system="http://unknown.example.org/codes", code="ZZ")
+    theirs = CodeSystem.objects.create(
+        url="http://elsewhere.example.org/codes", name="elsewhere", title="Elsewhere", source=source_make("elsewhere")
+    )
+    ours = CodeSystem.objects.create(
+        url="http://ours.example.org/codes", name="ours", title="Ours", source=ready["source"]
+    )
+    UnmappedCode.objects.create(system=theirs.url, code="X1")  # another EHR's code: not this site's
+    assert red(ready["switch"]) == []
+    code = UnmappedCode.objects.create(system=ours.url, code="ZZ")
     assert red(ready["switch"]) == ["unmapped"]
     code.resolved_at = timezone.now()
     code.save()
     assert red(ready["switch"]) == []
+    UnmappedCode.objects.create(system="http://unknown.example.org/codes", code="Q")  # nobody's system yet
+    assert red(ready["switch"]) == ["unmapped"]
 
 
 def test_no_opening_hours_is_red(ready, own_site):
