@@ -40,6 +40,7 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     # A patient's reminder links: public pages gated by the signed link alone (apps.notifications).
     path("p/", include("apps.notifications.patient_urls")),
+    path("governance/", include("apps.governance.urls")),
     path("api/intake/", include("apps.intake.api_urls")),
     # "/" is the "my work" home (apps.workflow.home), ahead of core's own "" (core:home, the name
     # LOGIN_REDIRECT_URL and the brand link use: it reverses to the same "/"); core's site cards

@@ -55,6 +55,15 @@ def matrix_hl7_app_ack_kwargs(site: Any) -> dict[str, Any]:
     return kwargs
 
 
+def matrix_friction(site: Any) -> dict[str, Any]:
+    """A friction report at the site by a scheduler who is not the matrix's own scheduler."""
+    from apps.governance.models import FrictionReport
+    from tests.plugins.core import UserFactory
+
+    reporter = UserFactory(role=Role.SCHEDULER, sites=[site])
+    return {"pk": FrictionReport.objects.create(reporter=reporter, site=site, workflow="referral", note="Slow").pk}
+
+
 ANON = "anonymous"
 ROLES = (ANON, *Role.ALL)
 STAFF = {Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN}
@@ -62,6 +71,8 @@ WORKERS = {Role.SCHEDULER, Role.SUPERVISOR}
 RESULT_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
 RESULT_VIEWERS = {Role.CLINICIAN, *RESULT_WORKERS}
 INTAKE_WORKERS = {Role.MEDICAL_ASSISTANT, Role.SUPERVISOR}
+MANAGERS = {Role.SUPERVISOR, Role.LEADER}
+ROLLOUT = lambda site: {"site": site.code, "workflow": "referral"}  # noqa: E731
 PATIENT_VIEWERS = {Role.SCHEDULER, Role.MEDICAL_ASSISTANT, Role.CLINICIAN, Role.SUPERVISOR}
 
 
@@ -371,6 +382,42 @@ ROWS: list[Row] = [
         every(403, supervisor=200),
         kwargs=lambda site: {"key": "referral_triage_median"},
         other_site=200,
+    ),
+    # Governance. Owners, the rollout switch and its checklist, the workarounds: supervisors and
+    # leaders (view_aggregates) at their own sites (another site is 404); only supervisors run the
+    # rules on demand. Anyone signed in reports friction (the report goes back to its page: 302) and
+    # reads their own reports; a report is seen by its reporter and handled by the site's
+    # supervisors and the workflow owners (nobody else even learns it exists: 404).
+    *[
+        Row(name, every(403, **dict.fromkeys(who, status)), method=method, kwargs=kwargs, data=data or {})
+        for name, who, status, method, kwargs, data in [
+            ("governance:owners", MANAGERS, 200, "get", lambda site: {"site": site.code}, None),
+            ("governance:owners", MANAGERS, 302, "post", lambda site: {"site": site.code}, {"workflow": "referral"}),
+            ("governance:rollout", MANAGERS, 200, "get", None, None),
+            ("governance:rollout_detail", MANAGERS, 200, "get", ROLLOUT, None),
+            ("governance:rollout_phase", MANAGERS, 302, "post", ROLLOUT, {"phase": "pilot"}),
+            (
+                "governance:rollout_baseline",
+                MANAGERS,
+                302,
+                "post",
+                ROLLOUT,
+                {"start": "2026-01-01", "end": "2026-01-31"},
+            ),
+            ("governance:workarounds", MANAGERS, 200, "get", None, None),
+            ("governance:workarounds_detect", {Role.SUPERVISOR}, 302, "post", None, None),
+            ("governance:friction_queue", {Role.SUPERVISOR}, 200, "get", None, None),
+        ]
+    ],
+    Row("governance:friction_new", every(302), method="post", data={"note": "Slow", "workflow": "referral"}),
+    Row("governance:friction_mine", every(200)),
+    Row("governance:friction_detail", every(404, supervisor=200), kwargs=matrix_friction),
+    Row(
+        "governance:friction_detail",
+        every(404, supervisor=302),
+        method="post",
+        kwargs=matrix_friction,
+        data={"status": "acknowledged"},
     ),
     # Results: clinicians review (inbox, review, take, acknowledge, cover); MAs and supervisors
     # work the notification and follow-up steps; both open a result of their sites (another

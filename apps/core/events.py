@@ -19,8 +19,11 @@ class EventKind:
     DEAD_LETTERS = "dead_letters"
     FEED_SILENT = "feed_silent"
     WAITLIST_OFFER = "waitlist_offer"
+    FRICTION = "friction"  # a friction report for a workflow one owns, or a reply to one's own
 
-    ALL = (ITEM_ASSIGNED, ITEM_ESCALATED, SLA_WARNING, MAPPING_REVIEW, DEAD_LETTERS, FEED_SILENT, WAITLIST_OFFER)
+    ALL = (
+        ITEM_ASSIGNED, ITEM_ESCALATED, SLA_WARNING, MAPPING_REVIEW, DEAD_LETTERS, FEED_SILENT, WAITLIST_OFFER, FRICTION,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "referrals.change_referralroute",
         "referrals.view_referralroute",
         *[f"terminology.view_{model}" for model in TERMINOLOGY_MODELS],
+        # The word list that flags side-channel workarounds in notes (apps.governance), in the admin.
+        *[f"governance.{action}_workaroundword" for action in ("add", "change", "view", "delete")],
     ],
     Role.LEADER: ["core.view_aggregates", "kpis.set_targets"],
     # Groups that are added to a role, not roles of their own (not in Role.ALL): who may break

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from .models import Site, User
@@ -36,3 +36,16 @@ def site_team(*, site: Site) -> list[dict[str, Any]]:
             if group.name in by_role:
                 by_role[group.name].append(member)
     return [{"role": Role.LABELS[r], "members": people} for r, people in by_role.items() if people]
+
+
+def site_members(*, site_id: int, permission: str = "") -> QuerySet[User]:
+    """The site's active staff, by name; with ``permission`` ("app_label.codename"), only those
+    whose role (or own permissions) hold it."""
+    members = User.objects.filter(sites__id=site_id, is_active=True)
+    if permission:
+        app_label, codename = permission.split(".", 1)
+        held = Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app_label) | Q(
+            user_permissions__codename=codename, user_permissions__content_type__app_label=app_label
+        )
+        members = members.filter(held)
+    return members.distinct().order_by("last_name", "first_name", "username")

@@ -7,7 +7,7 @@ site-scoped; the views that call them require ``core.administer_integrations``.
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -399,3 +399,10 @@ def retention_summary(*, source: EhrSource) -> str:
         f"sent update{'s' if last.outbox_payloads_cleared != 1 else ''} emptied; kept {last.held_kept:,} "
         f"held and {last.dead_kept:,} dead letter{'s' if last.dead_kept != 1 else ''}."
     )
+
+
+def dead_letters_open(*, source_ids: Iterable[int]) -> int:
+    """Dead letters, inbound and outbound, of these sources still waiting for a retry or replay."""
+    ids = list(source_ids)
+    dead_in = InboxMessage.objects.filter(source_id__in=ids, status=InboxMessage.Status.DEAD).count()
+    return dead_in + OutboxMessage.objects.filter(source_id__in=ids, status=OutboxMessage.Status.DEAD).count()

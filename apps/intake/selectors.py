@@ -15,7 +15,7 @@ from apps.workflow.models import Outreach
 from apps.workflow.outreach import outreach_list
 from apps.workflow.selectors import patient_get, patients_attach, timeline
 
-from .models import ChecklistItem, Intake, IntakeCheck
+from .models import ChecklistItem, Intake, IntakeCheck, IntakeSite
 
 SORTS = {"time": ("visit_start", "id"), "-time": ("-visit_start", "-id"), "readiness": ("ready_rank", "visit_start")}
 
@@ -136,3 +136,8 @@ INTAKE_FACTS_SQL = sql_relation(
     complete_before_visit="complete_before_visit",
     entered_by_hand="entered_by_hand",
 )
+
+
+def intake_site_source_id(*, site_id: int) -> int | None:
+    """The EHR source whose appointments create the site's intakes (None: intake not set up there)."""
+    return IntakeSite.objects.filter(site_id=site_id).values_list("source_id", flat=True).first()

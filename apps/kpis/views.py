@@ -23,6 +23,7 @@ from apps.core.scoping import sites_for
 from . import charts, selectors
 from .definitions import Group, kpi_all, kpi_get, source_get
 from .forms import MinutesForm, ScorecardForm, TargetsForm, default_period
+from .panels import panels_render
 from .scope import Scope
 from .targets import minutes_rows, minutes_set, target_rows, targets_set
 
@@ -90,6 +91,7 @@ def scorecard(request: HttpRequest) -> HttpResponse:
         ],
         controls=_controls(form),
         target_site=pilot.sites[0] if len(pilot.sites) == 1 else None,
+        panels=panels_render(request, pilot),
         comparison=(
             selectors.comparison_get(pilot, baseline, controls=_controls(form), pilot_card=grouped)
             if baseline

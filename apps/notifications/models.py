@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     DEAD_LETTERS = EventKind.DEAD_LETTERS, "EHR messages failed (dead letters)"
     FEED_SILENT = EventKind.FEED_SILENT, "An EHR feed went silent"
     WAITLIST_OFFER = EventKind.WAITLIST_OFFER, "A wait-list offer waits"
+    FRICTION = EventKind.FRICTION, "Friction reported to me, or a reply to my report"
 
 
 class Channel(models.TextChoices):

@@ -14,6 +14,7 @@ DEFAULTS: dict[tuple[str, str], bool] = {
     (Kind.DEAD_LETTERS, Channel.EMAIL): True,
     (Kind.FEED_SILENT, Channel.EMAIL): True,
     (Kind.WAITLIST_OFFER, Channel.EMAIL): False,
+    (Kind.FRICTION, Channel.EMAIL): False,
 }
 
 

@@ -23,7 +23,7 @@ from apps.workflow.selectors import (
 )
 from apps.workflow.sla import SUPERVISOR_QUEUE
 
-from .models import Referral, SlotOffer
+from .models import Referral, ReferralRoute, SlotOffer
 from .services import EXCEPTIONS_QUEUE
 from .workflow import QUEUE_LABELS
 
@@ -157,9 +157,11 @@ def claim_conflict_message(*, referral_id: int) -> str:
 # referral entered by staff, not received from the EHR; scorecards may keep them apart).
 # scheduled_at: when the EHR's appointment was booked; confirmed_at: when the patient said they
 # will come (the "time to appointment confirmation" measure: confirmed_at - opened_at, or - scheduled_at).
+# duplicate_of_id: the referral this one possibly duplicates (NULL: none), as found on arrival.
 REFERRAL_FACTS_SQL = sql_relation(
     Referral, id="id", outreach_attempts="outreach_attempts", entered_by_hand="entered_by_hand",
     opened_at="opened_at", scheduled_at="scheduled_at", confirmed_at="confirmed_at",
+    duplicate_of_id="possible_duplicate_of",
 )  # fmt: skip
 
 # Earlier-slot offers for the scorecard (offers made and accepted, days sooner per accepted offer):
@@ -172,3 +174,30 @@ SLOT_OFFERS_SQL = sql_relation(
 OFFER_REFERRALS_SQL = sql_relation(
     Referral, id="id", patient_ref="patient_ref", service_line_id="service_line", entered_by_hand="entered_by_hand"
 )
+
+
+# --- for go-live readiness (apps.governance) ---------------------------------------------
+
+
+def referral_sources_for_site(*, site_id: int) -> set[int]:
+    """The EHR sources whose referral routes send to the site."""
+    return set(ReferralRoute.objects.filter(site_id=site_id).values_list("source_id", flat=True))
+
+
+def specialties_uncovered(*, site_id: int, service_line_id: int | None, since: datetime) -> list[tuple[str, str]]:
+    """(code, display) of the specialties (canonical codes, or as the EHR sent them when unknown) of
+    referrals opened at the site since ``since`` that no route to the site names; a route with no
+    specialty (a source's default) covers every one."""
+    routes = ReferralRoute.objects.filter(site_id=site_id)
+    if routes.filter(specialty="").exists():
+        return []
+    seen = Referral.objects.filter(site_id=site_id, opened_at__gte=since)
+    if service_line_id:
+        seen = seen.filter(service_line_id=service_line_id)
+    named = set(routes.values_list("specialty", flat=True))
+    found: dict[str, str] = {}
+    for canonical, sent, display in seen.values_list("canonical_specialty", "specialty", "specialty_display"):
+        code = canonical or sent
+        if code and code not in named:
+            found.setdefault(code, display)
+    return sorted(found.items())

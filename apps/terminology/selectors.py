@@ -4,9 +4,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import ConceptMap, ConceptMapElement, ConceptMapVersion, UnmappedCode
+from .models import CodeSystem, ConceptMap, ConceptMapElement, ConceptMapVersion, UnmappedCode
 from .rows import Row
 from .workflow import OPEN, State
 
@@ -137,3 +137,15 @@ def maps_for_system(system: str) -> QuerySet[ConceptMap]:
 
 def unmapped_open_count() -> int:
     return UnmappedCode.objects.filter(resolved_at__isnull=True).count()
+
+
+def unmapped_open_for(*, site_id: int, source_ids: Iterable[int]) -> list[UnmappedCode]:
+    """Open unmapped codes that concern a site: codes of the site's own local systems, of its EHR
+    sources' systems, or of a system no code system names yet (nobody can say it is not theirs)."""
+    known = CodeSystem.objects.values_list("url", flat=True)
+    theirs = CodeSystem.objects.filter(Q(site_id=site_id) | Q(source_id__in=list(source_ids))).values_list("url")
+    return list(
+        UnmappedCode.objects.filter(resolved_at__isnull=True)
+        .filter(Q(system__in=theirs) | ~Q(system__in=known))
+        .order_by("-last_seen")
+    )

@@ -47,7 +47,7 @@ def transition_announce(item: Any, logged: Transition) -> None:
             StaffEvent(
                 kind=kind, title=f"{_what(item)} was escalated to the supervisor queue", link=_link(item),
                 role=Role.SUPERVISOR, site_id=item.site_id, exclude_user_ids=exclude, critical=critical,
-                dedupe_key=key,
+                dedupe_key=key, extra={"workflow": item.WORKFLOW},
             )
         )  # fmt: skip
     elif item.assignee_id and (logged.transition in HANDING or not logged.from_state):

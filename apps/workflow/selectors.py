@@ -20,7 +20,7 @@ from apps.core.scoping import scope_to_sites, site_list_for
 from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Patient
 
-from .models import PRIORITY_RANK, Note, Transition, WorkItem
+from .models import PRIORITY_RANK, Note, Outreach, SiteCalendar, Transition, WorkItem
 
 SORTS: dict[str, tuple[str, ...]] = {
     "priority": ("priority_rank", "due_at", "id"),
@@ -256,3 +256,15 @@ TRANSITION_LOG_SQL = sql_relation(
     actor_role="actor_role",
     source="source",
 )
+
+# Notes and outreach notes as SQL relations (apps.governance looks for words that suggest work
+# done outside clinops): ``workflow``, ``item_id``, ``site_id``, ``at`` (UTC) and ``text``.
+NOTES_SQL = sql_relation(Note, id="id", workflow="workflow", item_id="item_id", site_id="site", at="at", text="text")
+OUTREACH_NOTES_SQL = sql_relation(
+    Outreach, id="id", workflow="workflow", item_id="item_id", site_id="site", at="at", text="note"
+)
+
+
+def site_calendar_set(*, site_id: int) -> bool:
+    """Whether the site's opening hours (its business calendar for SLA clocks) have been set."""
+    return SiteCalendar.objects.filter(site_id=site_id).exists()

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "apps.kpis",
     "apps.results",
     "apps.intake",
+    "apps.governance",
 ]
 
 MIDDLEWARE = [
@@ -325,6 +326,7 @@ CELERY_BEAT_SCHEDULE = {
     "referrals-booking-sweep": {"task": "referrals.booking_sweep", "schedule": 60.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
+    "governance-workarounds-detect": {"task": "governance.workarounds_detect", "schedule": 86400.0},
     "core-audit-anchor": {
         "task": "core.audit_anchor",
         "schedule": float(env.int("CLINOPS_AUDIT_ANCHOR_SECONDS", default=300)),
@@ -336,6 +338,10 @@ CLINOPS_AUDIT_ANCHOR_FILE = env("CLINOPS_AUDIT_ANCHOR_FILE", default="")
 
 # JSON from outside (webhook, APIs, $translate, ConceptMap files): deeper nesting is a 400.
 CLINOPS_JSON_MAX_DEPTH = env.int("CLINOPS_JSON_MAX_DEPTH", default=100)
+
+# Workaround detection (apps.governance): an item reassigned or moved between queues more than this
+# many times is flagged as handed back and forth.
+GOVERNANCE_PING_PONG_MAX = env.int("GOVERNANCE_PING_PONG_MAX", default=3)
 
 # Earlier-slot offers (referrals wait list): how long a freed slot is held for the patient offered it.
 REFERRAL_OFFER_HOLD_HOURS = env.float("REFERRAL_OFFER_HOLD_HOURS", default=4.0)

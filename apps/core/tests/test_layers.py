@@ -14,7 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-APPS = ("core", "ehr", "terminology", "workflow", "notifications", "referrals", "intake", "results", "kpis", "demo")
+APPS = (
+    "core", "ehr", "terminology", "workflow", "notifications", "referrals", "intake", "results", "kpis", "governance",
+    "demo",
+)  # fmt: skip
 
 
 def lint_imports(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:

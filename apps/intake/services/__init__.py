@@ -1,7 +1,7 @@
 """Intake use cases: the staff's (``staff.py``), the EHR events' (``ehr.py``) and what both share
 (``visit.py``), all through the workflow transition engine (``apps.workflow.transitions``)."""
 
-from .config import intake_site_upsert
+from .config import intake_site_enable, intake_site_upsert
 from .ehr import (
     APPOINTMENT_TYPE_SYSTEM,
     intake_arrive_from_ehr,
@@ -38,6 +38,7 @@ __all__ = [
     "intake_no_show_from_ehr",
     "intake_outreach_record",
     "intake_receive_appointment",
+    "intake_site_enable",
     "intake_site_upsert",
     "intake_tick_from_ehr",
     "intakes_known",

@@ -73,6 +73,19 @@ def intake_site_save(*, intake_site: IntakeSite, by: User | None) -> IntakeSite:
     return intake_site
 
 
+@transaction.atomic
+def intake_site_enable(*, site_id: int, enabled: bool) -> bool:
+    """Switch intake on or off at a site already set up (apps.governance's rollout switch: pilot and
+    live turn it on, off turns it off; the caller checked who may). False: no intake set-up there."""
+    existing = IntakeSite.objects.select_for_update().filter(site_id=site_id).first()
+    if existing is None:
+        return False
+    if existing.enabled != enabled:
+        existing.enabled = enabled
+        existing.save()
+    return True
+
+
 def _ensure_allowed(by: User | None) -> None:
     # None: the system (the demo seed, a management command).
     if by is not None and not by.has_perm("intake.change_intakesite"):
