@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate seed browser-test clean
+.PHONY: run test lint migrations-check format migrate seed browser-test clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "clinops needs Python 3.11 or newer (found %s)" % sys.version.split()[0])'
@@ -61,9 +61,20 @@ format: $(VENV)/.dev
 # process would otherwise compile apps/ and rewrite every test module again).
 TEST_WORKERS ?= 2
 
-test: lint
+# The checks (lint and the migrations check) run beside the tests, at a lower priority: they take
+# the CPU the tests leave idle (the second worker waits while the first migrates; a browser test
+# waits for Chromium). Their output comes after the tests'; either failing fails `make test`.
+test: $(VENV)/.dev
+	@log=$$(mktemp); \
+	( nice -n 10 $(MAKE) --no-print-directory --keep-going lint migrations-check ) >"$$log" 2>&1 & checks=$$!; \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); tests=$$?; \
+	wait $$checks; checked=$$?; \
+	echo "=== lint and the migrations check"; cat "$$log"; rm -f "$$log"; \
+	[ $$checked -eq 0 ] || echo "make test: lint or the migrations check FAILED (above)"; \
+	[ $$tests -eq 0 ] && [ $$checked -eq 0 ]
+
+migrations-check: $(VENV)/.dev
 	DJANGO_SETTINGS_MODULE=clinops.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 browser-test: $(VENV)/.dev
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)

@@ -1,4 +1,5 @@
 import zoneinfo
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
@@ -57,6 +58,16 @@ class Site(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def timezone_label(self) -> str:
+        """The site's time zone in words, with its offset now: "New York time, UTC−05:00"."""
+        place = self.timezone.rsplit("/", 1)[-1].replace("_", " ")
+        offset = timezone.now().astimezone(self.tzinfo).utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "\u2212"
+        hours, minutes = divmod(abs(minutes), 60)
+        return "UTC" if self.timezone == "UTC" else f"{place} time, UTC{sign}{hours:02d}:{minutes:02d}"
 
 
 class User(AbstractUser):

@@ -3,9 +3,10 @@
 ``on_mapping_activated(callback)`` registers ``callback(system, codes)``, called once per
 activation, after the activating transaction commits, with the source system's URI and the
 frozenset of its codes that have a mapping now and had none before (absent, or not-mapped).
-The EHR inbox registers here (in its ``AppConfig.ready()``) to reprocess the messages it held
-for those codes. Each callback runs on its own: one that raises is logged and does not stop
-the others (``transaction.on_commit(..., robust=True)``).
+No app registers today: held work items are re-routed by the impact selectors
+(``terminology.impact``, after commit), which cover more than newly mapped codes. The hook stays
+for work that needs only the codes. Each callback runs on its own: one that raises is logged and
+does not stop the others (``transaction.on_commit(..., robust=True)``).
 """
 
 import logging

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -17,8 +19,16 @@ def test_signed_in_pages_are_never_cached(client, own_site):
 def test_the_site_cards_list_only_my_sites_in_their_local_time(client, own_site, other_site):
     client.force_login(UserFactory(role=Role.SCHEDULER, sites=[own_site]))
     page = client.get(reverse("core:sites")).content.decode()
-    assert "Own Clinic" in page and "America/New_York" in page
-    assert "Other Hospital" not in page
+    assert "Own Clinic" in page and "Other Hospital" not in page
+    # The zone in words with its offset now (winter or summer time), not its database name.
+    assert re.search(r"New York time, UTC\u2212(05|04):00", page) and "America/New_York" not in page
+
+
+def test_a_site_in_utc_says_utc_and_a_zone_east_of_it_a_plus():
+    from apps.core.models import Site
+
+    assert Site(timezone="UTC").timezone_label == "UTC"
+    assert Site(timezone="Asia/Kolkata").timezone_label == "Kolkata time, UTC+05:30"
 
 
 def test_navigation_depends_on_the_role(client, own_site):
