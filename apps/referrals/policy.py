@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.workflow.models import Transition
+from apps.workflow.models import Transition, TransitionSource
 from apps.workflow.sla import SUPERVISOR_QUEUE
 from apps.workflow.transitions import EXCEPTIONS_QUEUE, Clock, Policy, Step
 
@@ -71,6 +71,14 @@ class ReferralPolicy(Policy):
             from .services.booking import booking_withdraw
 
             booking_withdraw(referral=item, reason=f"Referral cancelled: {logged.reason}"[:200])
+        elif (logged.transition == "cancel" and logged.from_state in (State.SCHEDULED, State.CONFIRMED)
+              and logged.source != TransitionSource.EHR):  # fmt: skip
+            # Cancelled in clinops with an appointment booked: the EHR cancels it too, freeing the slot
+            # (the EHR's own cancellation of a referral is its business, appointment included).
+            from .services.booking import appointment_cancel_in_ehr
+
+            appointment_cancel_in_ehr(referral=item, appointment_ref=item.appointment_ref,
+                                      reason=f"Referral cancelled: {logged.reason}"[:200])  # fmt: skip
         if logged.transition == "request_info" and item.task_ref.startswith("Task/"):
             referral_ask_referrer(item, question=logged.reason, transition_id=logged.pk,
                                   correlation_id=logged.correlation_id)  # fmt: skip

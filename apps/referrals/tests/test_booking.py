@@ -202,6 +202,30 @@ def test_confirm_then_cancel_from_clinops_tells_the_ehr_and_frees_the_slot(setup
     assert cancel.changes["status"] == "cancelled"
 
 
+@pytest.mark.parametrize("confirmed", [False, True])
+def test_a_referral_cancelled_in_clinops_with_an_appointment_cancels_the_appointment_in_the_ehr(
+    setup, capture, confirmed
+):
+    referral, scheduler, source = setup
+    feed(source, {**appointment("a1"), "slot": [{"reference": "Slot/s2"}]}, capture=capture)
+    if confirmed:
+        referral_confirm(referral_id=referral.pk, by=scheduler)
+    services.referral_cancel(referral_id=referral.pk, by=scheduler, reason="Seen elsewhere")
+    referral.refresh_from_db()
+    assert referral.state == State.CANCELLED
+    cancel = OutboxMessage.objects.get(resource_type="Appointment", resource_id="a1")
+    assert cancel.changes["status"] == "cancelled" and "Seen elsewhere" in cancel.changes["cancelationReason"]["text"]
+
+
+def test_a_referral_the_ehr_cancels_leaves_its_appointment_to_the_ehr(setup, capture):
+    referral, _scheduler, source = setup
+    feed(source, {**appointment("a1"), "slot": [{"reference": "Slot/s2"}]}, capture=capture)
+    feed(source, service_request("sr1", version="9", status="revoked"), capture=capture)
+    referral.refresh_from_db()
+    assert referral.state == State.CANCELLED
+    assert not OutboxMessage.objects.filter(resource_type="Appointment", resource_id="a1").exists()
+
+
 @time_machine.travel(NOW, tick=False)
 def test_rebook_keeps_the_old_appointment_until_the_new_one_is_booked_then_cancels_it(setup, capture):
     referral, scheduler, source = setup
