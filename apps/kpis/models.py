@@ -52,3 +52,19 @@ class StandardMinutes(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow} {self.action} at site {self.site_id}"
+
+
+class RollupState(models.Model):
+    """The per-item rollup's bookkeeping (one row): which definitions built it and how far into the
+    transition log it has read (``apps.kpis.rollup``)."""
+
+    fingerprint = models.CharField(max_length=64)
+    last_id = models.BigIntegerField(default=0)  # the highest transition id read
+    # How many log rows there were in (last_id - LOOKBACK, last_id] at the last refresh: a change
+    # means a transaction committed a lower id late, and those items are read again.
+    tail_count = models.IntegerField(default=0)
+    built_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"KPI rollup up to transition {self.last_id}"

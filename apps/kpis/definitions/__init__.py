@@ -69,6 +69,8 @@ class Source:
     by_hand: str = ""
     drill_columns: tuple[str, ...] = ("item_id", "site_id", "patient_ref")
     patient_data: bool = True  # drill-down rows name patients (access-logged)
+    # Read from the per-item rollup when there is a usable one (``apps.kpis.rollup``: the log source).
+    rollup: bool = False
 
 
 @dataclass(frozen=True)
