@@ -32,7 +32,7 @@ from apps.workflow.selectors import TRANSITION_LOG_SQL
 from .definitions import Kind, kpi_all
 from .definitions.log import LOG, log_items_sql
 from .models import RollupState
-from .scope import Scope
+from .scope import Scope, bounds
 from .sql import format_sql, is_postgres, now_sql
 
 TABLE = "kpis_item_rollup"
@@ -173,9 +173,20 @@ def rollup_items_sql(scope: Scope) -> str | None:
     # count, open age) only while that backlog's closing column is empty.
     backlogs = {k.value for k in kpi_all() if k.source == LOG.key and k.kind in (Kind.OPEN_COUNT, Kind.OPEN_AGE)}
     still_open = "".join(f" OR r.{column} IS NULL" for column in sorted(backlogs))
-    return (
-        f"SELECT r.* FROM {TABLE} r JOIN bounds b ON b.site_id = r.site_id "  # noqa: S608
-        f"WHERE r.site_id IN ({ids}) AND r.opened_at < b.hi AND r.last_at < b.hi "
-        f"AND (r.settled_at >= b.lo{still_open}) "
-        f"UNION ALL {from_log}"
+    # The period as literals per group of sites sharing it (computed instants, never user text):
+    # the planner then knows how many rows come, and joins the rest by hash rather than by loop.
+    periods: dict[tuple[Any, Any], list[int]] = {}
+    for site_id, lo, hi in bounds(scope):
+        if site_id in scope.site_ids:
+            periods.setdefault((lo, hi), []).append(site_id)
+    kept = " OR ".join(
+        f"(r.site_id IN ({', '.join(str(int(i)) for i in group)}) AND r.opened_at < {_at(hi)} "
+        f"AND r.last_at < {_at(hi)} AND (r.settled_at >= {_at(lo)}{still_open}))"
+        for (lo, hi), group in periods.items()
     )
+    return f"SELECT r.* FROM {TABLE} r WHERE {kept or '1 = 0'} UNION ALL {from_log}"  # noqa: S608
+
+
+def _at(instant: Any) -> str:
+    literal = connection.ops.adapt_datetimefield_value(instant)
+    return f"CAST('{literal}' AS timestamptz)" if is_postgres() else f"'{literal}'"
