@@ -21,9 +21,9 @@ import os
 import statistics
 import sys
 import time
-from unittest import mock
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/clinops_bench_kpis"

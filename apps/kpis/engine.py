@@ -139,9 +139,7 @@ def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     """The bounds and items CTEs for a source over a scope."""
     cte, params = bounds_cte(scope)
     text = (source.rollup and rollup_items_sql(scope)) or (source.sql() if callable(source.sql) else source.sql)
-    items = format_sql(text).replace(
-        "SCOPE_FILTER", _scope_filter(scope)
-    )
+    items = format_sql(text).replace("SCOPE_FILTER", _scope_filter(scope))
     params += list(source.params)
     if scope.service_line_id and source.service_line_column:
         items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters

@@ -112,19 +112,24 @@ class MinutesRow:
         return f"{name}'s for {self.own.site.name} (set {date_format(localtime(self.own.set_at))})"
 
 
-WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake"}
+WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake", "outreach": "Outreach"}
 
 
 def minutes_rows(site: Site) -> list[MinutesRow]:
     """Every kind of staff action with its shipped default and the site's own minutes, if set."""
+    from .definitions.capacity import CHANNEL_MINUTES, OUTREACH, OUTREACH_CHANNELS
     from .definitions.money import STANDARD_MINUTES
 
+    names = dict(OUTREACH_CHANNELS)
+    shipped = {**STANDARD_MINUTES, **{(OUTREACH, channel): m for channel, m in CHANNEL_MINUTES.items()}}
     own = {
         (m.workflow, m.action): m for m in StandardMinutes.objects.filter(site=site).select_related("set_by", "site")
     }
     return [
-        MinutesRow((w, a), f"{WORKFLOW_LABELS.get(w, w)}: {a.replace('_', ' ')}", m, own.get((w, a)))
-        for (w, a), m in STANDARD_MINUTES.items()
+        MinutesRow(
+            (w, a), f"{WORKFLOW_LABELS.get(w, w)}: {names.get(a, a.replace('_', ' ')).lower()}", m, own.get((w, a))
+        )
+        for (w, a), m in shipped.items()
     ]
 
 
@@ -145,4 +150,8 @@ def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | No
             current.minutes, current.set_by = minutes, by
             current.save()
             changed += 1
+    if changed:  # the rollup's staff minutes are rebuilt; the scorecard reads the log meanwhile
+        from .tasks import rollup_refresh_task
+
+        transaction.on_commit(rollup_refresh_task.delay)
     return changed

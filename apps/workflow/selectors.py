@@ -20,7 +20,7 @@ from apps.core.scoping import scope_to_sites, site_list_for
 from apps.core.sql_relations import sql_relation
 from apps.ehr.models import Patient
 
-from .models import PRIORITY_RANK, Note, Transition, WorkItem
+from .models import PRIORITY_RANK, Note, Outreach, Transition, WorkItem
 
 SORTS: dict[str, tuple[str, ...]] = {
     "priority": ("priority_rank", "due_at", "id"),
@@ -256,3 +256,12 @@ TRANSITION_LOG_SQL = sql_relation(
     actor_role="actor_role",
     source="source",
 )
+
+# Contact attempts with patients as an SQL relation (``FROM {OUTREACH_SQL} o``), one row per
+# attempt: ``workflow``, ``item_id``, ``site_id``, ``channel`` (phone, sms, letter, portal, email),
+# ``outcome`` and ``at`` (UTC). Rows are only ever added.
+OUTREACH_SQL = sql_relation(
+    Outreach, id="id", workflow="workflow", item_id="item_id", site_id="site", channel="channel", outcome="outcome",
+    at="at",
+)  # fmt: skip
+OUTREACH_CHANNELS: list[tuple[str, str]] = list(Outreach.Channel.choices)  # (value, label)

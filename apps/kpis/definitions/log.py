@@ -17,7 +17,6 @@ from apps.referrals.selectors import REFERRAL_FACTS_SQL
 from apps.workflow.selectors import TRANSITION_LOG_SQL
 
 from ..sql import now_sql
-
 from . import Source, source_register
 
 # States that close an item, per workflow (results and intake add theirs).

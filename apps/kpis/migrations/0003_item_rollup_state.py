@@ -4,21 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kpis', '0002_sites_standard_minutes'),
+        ("kpis", "0002_sites_standard_minutes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RollupState',
+            name="RollupState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('last_id', models.BigIntegerField(default=0)),
-                ('tail_count', models.IntegerField(default=0)),
-                ('built_at', models.DateTimeField()),
-                ('refreshed_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("last_id", models.BigIntegerField(default=0)),
+                ("tail_count", models.IntegerField(default=0)),
+                ("built_at", models.DateTimeField()),
+                ("refreshed_at", models.DateTimeField()),
             ],
         ),
     ]

@@ -106,9 +106,16 @@ def _write(history: list[dict[str, Any]], made: dict[str, list[Any]], sites: lis
             if arrives_late == late:
                 rows.append(
                     Transition(
-                        workflow=item["workflow"], item_id=obj.pk, site_id=site.pk, transition=name, from_state="",
-                        to_state=to_state, source=source, actor_role=role, at=at,
-                    )  # fmt: skip
+                        workflow=item["workflow"],
+                        item_id=obj.pk,
+                        site_id=site.pk,
+                        transition=name,
+                        from_state="",
+                        to_state=to_state,
+                        source=source,
+                        actor_role=role,
+                        at=at,
+                    )
                 )
     Transition.objects.bulk_create(rows)
 
