@@ -6,6 +6,8 @@ scorecard over several sites uses the shipped defaults (sites set their own: the
 Changes are audited by django-auditlog (every model, with the acting user)."""
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +18,7 @@ from apps.core.models import ServiceLine, Site
 
 from .definitions import Kpi, kpi_all
 from .engine import SHIPPED, Result
-from .models import KpiTarget, StandardMinutes
+from .models import KpiTarget, LabourCost, StaffedHours, StandardMinutes
 from .scope import Scope
 
 
@@ -154,4 +156,61 @@ def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | No
         from .tasks import rollup_refresh_task
 
         transaction.on_commit(rollup_refresh_task.delay)
+    return changed
+
+
+# --- staffed hours and labour cost (overtime) ------------------------------------------
+
+
+def staffing_get(site: Site) -> dict[str, Any]:
+    """A site's standing weekly staffed hours, its weeks with their own figure, and its cost per hour."""
+    figures = list(StaffedHours.objects.filter(site=site).select_related("set_by").order_by("-week_start"))
+    return {
+        "standing": next((f for f in figures if f.week_start is None), None),
+        "weeks": [f for f in figures if f.week_start is not None],
+        "cost": LabourCost.objects.filter(site=site).select_related("set_by").first(),
+    }
+
+
+@transaction.atomic
+def staffing_set(
+    *,
+    by: Any,
+    site: Site,
+    standing: float | None,
+    per_hour: Decimal | None,
+    week: date | None = None,
+    week_hours: float | None = None,
+) -> int:
+    """Set (a number) or clear (None) a site's standing staffed hours and cost per hour, and set or
+    clear one week's own figure (``week``: its Monday); how many changed (audited by django-auditlog)."""
+    changed = 0
+    figures: list[tuple[date | None, float | None]] = [(None, standing)]
+    if week is not None:
+        figures.append((week, week_hours))
+    for week_start, hours in figures:
+        current = StaffedHours.objects.filter(site=site, week_start=week_start).first()
+        if hours is None:
+            if current is not None:
+                current.delete()
+                changed += 1
+        elif current is None:
+            StaffedHours.objects.create(site=site, week_start=week_start, hours=hours, set_by=by)
+            changed += 1
+        elif current.hours != hours:
+            current.hours, current.set_by = hours, by
+            current.save()
+            changed += 1
+    cost = LabourCost.objects.filter(site=site).first()
+    if per_hour is None:
+        if cost is not None:
+            cost.delete()
+            changed += 1
+    elif cost is None:
+        LabourCost.objects.create(site=site, per_hour=per_hour, set_by=by)
+        changed += 1
+    elif cost.per_hour != per_hour:
+        cost.per_hour, cost.set_by = per_hour, by
+        cost.save()
+        changed += 1
     return changed
