@@ -137,7 +137,8 @@ class StaffingForm(forms.Form):
     clear_week = forms.BooleanField(label="Clear that week's figure (use the usual week)", required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         week = data.get("week")
         if week and week.weekday() != 0:
             self.add_error("week", "Give the Monday that starts the week.")
