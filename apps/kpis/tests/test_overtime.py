@@ -16,6 +16,7 @@ from apps.kpis.models import LabourCost, StaffedHours
 from apps.kpis.scope import Scope
 from apps.kpis.selectors import comparison_get
 from apps.workflow.models import Outreach, Transition
+from tests.plugins.plain_words import internal_words
 from tests.plugins.referrals import ReferralFactory
 
 from .history import utc
@@ -117,3 +118,19 @@ def test_bad_staffing_input_is_a_400_and_supervisors_only_read(own_site, make_us
     client.force_login(make_user(Role.SUPERVISOR))
     assert "The site's leaders set them" in client.get(url).text
     assert client.post(url, {"standing": "40"}).status_code == 403
+
+
+def test_the_new_pages_and_tiles_are_in_plain_words(own_site, work, client):
+    StaffedHours.objects.create(site=own_site, week_start=date(2026, 3, 9), hours=2, set_by=work)
+    client.force_login(work)
+    pages = [
+        reverse("kpis:staffing", args=[own_site.code]),
+        reverse("kpis:minutes", args=[own_site.code]),
+        reverse("kpis:scorecard") + f"?site={own_site.code}&start=2026-03-02&end=2026-03-15",
+    ]
+    for url in pages:
+        html = client.get(url).text
+        assert internal_words(html) == [], url
+    card = client.get(pages[2]).text
+    for tile in ("Overtime hours", "Overtime cost", "Visit slots recovered", "Outreach time: phone"):
+        assert tile in card
