@@ -161,26 +161,34 @@ def rollup_items_sql(scope: Scope) -> str | None:
     if not rollup_refresh():
         return None
     ids = ", ".join(str(int(site_id)) for site_id in scope.site_ids) or "NULL"
-    # Items with transitions after the period end: computed from the log up to it, as without a rollup.
-    later = (
-        f"SELECT p.workflow, p.item_id FROM {TABLE} p JOIN bounds pb ON pb.site_id = p.site_id "  # noqa: S608
-        f"WHERE p.site_id IN ({ids}) AND p.opened_at < pb.hi AND p.last_at >= pb.hi"
+    # The period as literals per group of sites sharing it (computed instants, never user text):
+    # the planner then knows how many rows come, and joins the rest by hash rather than by loop.
+    periods: dict[tuple[Any, Any], str] = {}
+    for site_id, lo, hi in bounds(scope):
+        if site_id in scope.site_ids:
+            periods[(lo, hi)] = f"{periods[(lo, hi)]}, {int(site_id)}" if (lo, hi) in periods else str(int(site_id))
+    # Items with transitions after the period end: computed from the log up to it, as without a
+    # rollup, reading only their transitions (by item, through the log's item index).
+    later = " OR ".join(
+        f"(p.site_id IN ({group}) AND p.opened_at < {_at(hi)} AND p.last_at >= {_at(hi)})"
+        for (_, hi), group in periods.items()
     )
-    from_log = log_items_sql(
-        f"t.site_id IN ({ids}) AND t.at < b.hi AND (t.workflow, t.item_id) IN ({later})", bounded=True, tail=True
-    )
+    later_sql = f"SELECT p.workflow, p.item_id FROM {TABLE} p WHERE {later or '1 = 0'}"  # noqa: S608
+    if is_postgres():
+        by_item = (
+            f"({later_sql}) p CROSS JOIN LATERAL (SELECT l.* FROM {TRANSITION_LOG_SQL} l "  # noqa: S608
+            f"WHERE l.workflow = p.workflow AND l.item_id = p.item_id OFFSET 0) t"  # OFFSET 0: kept per item
+        )
+        from_log = log_items_sql(f"t.site_id IN ({ids}) AND t.at < b.hi", bounded=True, tail=True, log_from=by_item)
+    else:  # SQLite has no LATERAL; its planner looks the items up by the index itself
+        where = f"t.site_id IN ({ids}) AND t.at < b.hi AND (t.workflow, t.item_id) IN ({later_sql})"
+        from_log = log_items_sql(where, bounded=True, tail=True)
     # An item settled before the period start has no event in it; it stays in a backlog (open
     # count, open age) only while that backlog's closing column is empty.
     backlogs = {k.value for k in kpi_all() if k.source == LOG.key and k.kind in (Kind.OPEN_COUNT, Kind.OPEN_AGE)}
     still_open = "".join(f" OR r.{column} IS NULL" for column in sorted(backlogs))
-    # The period as literals per group of sites sharing it (computed instants, never user text):
-    # the planner then knows how many rows come, and joins the rest by hash rather than by loop.
-    periods: dict[tuple[Any, Any], list[int]] = {}
-    for site_id, lo, hi in bounds(scope):
-        if site_id in scope.site_ids:
-            periods.setdefault((lo, hi), []).append(site_id)
     kept = " OR ".join(
-        f"(r.site_id IN ({', '.join(str(int(i)) for i in group)}) AND r.opened_at < {_at(hi)} "
+        f"(r.site_id IN ({group}) AND r.opened_at < {_at(hi)} "
         f"AND r.last_at < {_at(hi)} AND (r.settled_at >= {_at(lo)}{still_open}))"
         for (lo, hi), group in periods.items()
     )

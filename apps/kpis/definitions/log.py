@@ -74,10 +74,11 @@ def log_sql() -> str:
     return log_items_sql("SCOPE_FILTER AND t.at < b.hi", bounded=True)
 
 
-def log_items_sql(where: str, *, bounded: bool, tail: bool = False) -> str:
+def log_items_sql(where: str, *, bounded: bool, tail: bool = False, log_from: str = "") -> str:
     """One row per item from its transitions ``t`` matching ``where`` (joined to ``bounds b`` when
     ``bounded``). ``tail`` adds ``last_at`` and ``last_id`` (the item's latest transition), which the
-    per-item rollup (``apps.kpis.rollup``) keeps to know whether a row is exact for a period."""
+    per-item rollup (``apps.kpis.rollup``) keeps to know whether a row is exact for a period;
+    ``log_from`` replaces the log relation (it must still be aliased ``t``)."""
     closed = " OR ".join(
         f"(x.workflow = '{wf}' AND x.to_state IN ({_quoted(states)}))" for wf, states in CLOSED_STATES.items()
     )
@@ -107,7 +108,7 @@ def log_items_sql(where: str, *, bounded: bool, tail: bool = False) -> str:
         SELECT t.id, t.workflow, t.item_id, t.site_id, t.service_line_id, t.transition, t.to_state, t.queue, t.at,
                t.actor_role, t.source,
                LAG(t.actor_role) OVER w AS prev_role, LAG(t.at) OVER w AS prev_at
-        FROM {TRANSITION_LOG_SQL} t
+        FROM {log_from or TRANSITION_LOG_SQL + " t"}
         {join}
         WHERE t.workflow IN ({_quoted(tuple(CLOSED_STATES)) or "''"}) AND {where}
         WINDOW w AS (PARTITION BY t.workflow, t.item_id ORDER BY t.at, t.id)
