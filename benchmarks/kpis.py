@@ -6,10 +6,13 @@
 Fills 1,000,000 referrals over 20 sites with the set-based fill of ``worklist.py``, spreads
 them over a year, and writes 5 transitions each (5,000,000 rows: receive, triage, accept or
 decline, start_scheduling or escalate, schedule or abandon), with roles and EHR/staff sources.
-Then times, in the same run:
+Builds the per-item rollup (``apps.kpis.rollup``; timed), refreshes it after 1,000 new
+transitions (timed), then times, interleaved round by round in the same run:
   - the full scorecard (every registered KPI: apps.kpis.selectors.scorecard_get) for one site
     over a quarter and for all sites over a year;
-  - one raw ``percentile_cont`` pass over the same durations (time to triage, hand-written SQL).
+  - one raw ``percentile_cont`` pass over the same durations (time to triage, hand-written SQL);
+  - the scorecard computed from the log without the rollup (``--no-full`` skips it);
+and checks that the scorecard gives the same values with and without the rollup.
 Targets (issue 17): the all-sites one-year scorecard ≤ 3× the raw pass, one site-quarter ≤ 1.5×.
 """
 
@@ -20,6 +23,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/clinops_bench_kpis"
@@ -61,7 +65,10 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v), COUNT(*) FROM (
 
 # Columns added since ``worklist.py``'s set-based fill was written are NOT NULL without a
 # database default, so its INSERTs need one (bench database only): false, 0, '' or an empty JSON.
-FILLED_TABLES = ("ehr_ehrsource", "referrals_referral")
+FILLED_TABLES = (
+    "ehr_ehrsource", "core_site", "ehr_appointment", "ehr_patient", "ehr_servicerequest", "intake_intake",
+    "intake_intakecheck", "referrals_referral", "results_resultitem", "workflow_transition",
+)  # fmt: skip
 EMPTY = {"boolean": "false", "integer": "0", "bigint": "0", "smallint": "0", "double precision": "0",
          "jsonb": "'{}'::jsonb", "character varying": "''", "text": "''"}  # fmt: skip
 
@@ -92,14 +99,17 @@ def fill(referrals: int) -> None:
     print(f"spread referrals over a year and wrote 5 transitions each in {time.perf_counter() - t0:.0f}s")
 
 
-def timed(fn, runs: int) -> list[float]:
-    fn()  # warm
-    out = []
+def interleaved(fns: dict[str, object], runs: int) -> dict[str, float]:
+    """Median ms of each function, run in turn within each round (the machine's load hits all alike)."""
+    for fn in fns.values():
+        fn()  # warm
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(ms) for name, ms in times.items()}
 
 
 def main() -> None:
@@ -107,6 +117,7 @@ def main() -> None:
     parser.add_argument("--referrals", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="reuse the filled database")
+    parser.add_argument("--no-full", action="store_true", help="skip timing the scorecard without the rollup")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     if not args.keep:
@@ -115,19 +126,36 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
     from django.db import connection, transaction
     from django.utils import timezone
 
     from apps.core.models import Site
+    from apps.kpis import rollup
     from apps.kpis.engine import WORK_MEM
     from apps.kpis.scope import Scope, local_bounds
     from apps.kpis.selectors import scorecard_get
 
     if not args.keep:
         fill(args.referrals)
+    call_command("migrate", verbosity=0)
     with connection.cursor() as c:
         c.execute("SELECT COUNT(*) FROM workflow_transition")
         print(f"{c.fetchone()[0]:,} transition rows; load average {os.getloadavg()[0]:.2f}")
+    t0 = time.perf_counter()
+    items = rollup.rollup_rebuild()
+    print(f"per-item rollup built from the whole log: {items:,} items in {time.perf_counter() - t0:.1f}s")
+    with connection.cursor() as c:  # 1,000 new transitions on 1,000 open referrals: the incremental refresh
+        c.execute(
+            "INSERT INTO workflow_transition (workflow, item_id, site_id, transition, from_state, to_state, queue,"
+            " priority, actor_role, source, at, reason, correlation_id) SELECT workflow, item_id, site_id, 'claim',"
+            " to_state, to_state, queue, priority, 'scheduler', 'staff', now(), '', '' FROM workflow_transition"
+            " WHERE to_state = 'triage' ORDER BY id DESC LIMIT 1000"
+        )
+    t0 = time.perf_counter()
+    rollup.rollup_refresh()
+    print(f"incremental refresh after 1,000 new transitions: {(time.perf_counter() - t0) * 1000:.0f} ms")
+
     today = timezone.localdate()
     sites = tuple(Site.objects.order_by("id"))
     cases = {
@@ -135,7 +163,7 @@ def main() -> None:
         "all sites, one year": Scope(today - timedelta(days=364), today, sites),
     }
     limits = {"one site, one quarter": 1.5, "all sites, one year": 3.0}
-    print(f"\n{args.runs} runs each (median ms)")
+    print(f"\n{args.runs} rounds each, interleaved (median ms)")
     for label, scope in cases.items():
         lo, hi = local_bounds(scope.start, scope.end, sites[0].timezone)
 
@@ -147,17 +175,39 @@ def main() -> None:
                 c.execute(RAW, [scope.site_ids, hi, lo, hi])
                 c.fetchall()
 
-        card = statistics.median(timed(lambda scope=scope: scorecard_get(scope), args.runs))
-        one = statistics.median(timed(raw, args.runs))
-        tuned = statistics.median(timed(lambda raw=raw: raw(tuned=True), args.runs))
+        def without_rollup(scope=scope) -> None:
+            with mock.patch.object(rollup, "rollup_refresh", return_value=False):
+                scorecard_get(scope)
+
+        fns = {
+            "card": lambda scope=scope: scorecard_get(scope),
+            "raw": raw,
+            "tuned": lambda raw=raw: raw(tuned=True),
+        }
+        if not args.no_full:
+            fns["full"] = without_rollup
+        ms = interleaved(fns, args.runs)
+        card, one, tuned = ms["card"], ms["raw"], ms["tuned"]
         limit = limits[label]
         verdict = "met" if card <= limit * min(one, tuned) else "MISSED"
         print(f"  {label:<24} scorecard {card:8.0f} ms   raw percentile_cont {one:8.0f} ms "
               f"({tuned:.0f} ms with the scorecard's work_mem/jit) → {card / one:.2f}× / {card / tuned:.2f}× "
               f"(target ≤ {limit:g}×: {verdict})")  # fmt: skip
+        if "full" in ms:
+            print(f"    without the rollup (computed from the log): {ms['full']:.0f} ms → {ms['full'] / one:.2f}×")
         values = scorecard_get(scope)
+        with mock.patch.object(rollup, "rollup_refresh", return_value=False):
+            full = scorecard_get(scope)
+        # Computed a little later: the open items' age ("now") may have moved on meanwhile.
+        differ = [
+            f"{a.kpi.key} {a.value} / {b.value}"
+            for ga, gb in zip(values.values(), full.values(), strict=True)
+            for a, b in zip(ga, gb, strict=True)
+            if (a.value, a.n, a.weeks) != (b.value, b.n, b.weeks)
+        ]
+        same = "yes" if not differ else "differ: " + "; ".join(differ)
         shown = ", ".join(f"{r.kpi.key}={r.value}" for group in values.values() for r in group)
-        print(f"    {shown}")
+        print(f"    same values with and without the rollup: {same}\n    {shown}")
 
 
 if __name__ == "__main__":

@@ -377,6 +377,14 @@ ROWS: list[Row] = [
         kwargs=lambda site: {"site": site.code},
         data={"m_referral_triage": "7"},
     ),
+    Row("kpis:staffing", every(403, leader=200, supervisor=200), kwargs=lambda site: {"site": site.code}),
+    Row(
+        "kpis:staffing",
+        every(403, leader=302),
+        method="post",
+        kwargs=lambda site: {"site": site.code},
+        data={"standing": "400", "per_hour": "38.50"},
+    ),
     Row(
         "kpis:items_csv",
         every(403, supervisor=200),

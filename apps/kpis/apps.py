@@ -9,6 +9,17 @@ class KpisConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.navigation import NavEntry, nav_register
 
-        from .definitions import intake, integration, log, money, offers, operations, referrals, results  # noqa: F401  (they register KPIs)
+        from .definitions import (  # noqa: F401  (they register KPIs)
+            capacity,
+            intake,
+            integration,
+            log,
+            money,
+            offers,
+            operations,
+            overtime,
+            referrals,
+            results,
+        )
 
         nav_register(NavEntry("Scorecard", "kpis:scorecard", order=80, permission="core.view_aggregates"))

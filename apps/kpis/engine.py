@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from .definitions import Kind, Kpi, Source, source_get
+from .rollup import rollup_items_sql
 from .scope import Scope, bounds
 from .sql import format_sql, is_postgres, now_sql, secs, ts_param, week_of
 
@@ -137,9 +138,8 @@ def _scope_filter(scope: Scope) -> str:
 def _with(source: Source, scope: Scope) -> tuple[str, list[Any]]:
     """The bounds and items CTEs for a source over a scope."""
     cte, params = bounds_cte(scope)
-    items = format_sql(source.sql() if callable(source.sql) else source.sql).replace(
-        "SCOPE_FILTER", _scope_filter(scope)
-    )
+    text = (source.rollup and rollup_items_sql(scope)) or (source.sql() if callable(source.sql) else source.sql)
+    items = format_sql(text).replace("SCOPE_FILTER", _scope_filter(scope))
     params += list(source.params)
     if scope.service_line_id and source.service_line_column:
         items = f"SELECT * FROM ({items}) s WHERE s.{source.service_line_column} = %s"  # noqa: S608 - SQL from KPI definitions; values are parameters

@@ -114,3 +114,36 @@ class MinutesForm(forms.Form):
 
     def values(self) -> dict[tuple[str, str], float | None]:
         return {(w, a): self.cleaned_data.get(f"m_{w}_{a}") for w, a in self.actions}
+
+
+class StaffingForm(forms.Form):
+    """A site's standing weekly staffed hours, its cost per staff hour, and one week's own figure."""
+
+    standing = forms.FloatField(
+        label="Staffed hours in a usual week", required=False, min_value=0, max_value=100_000,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )  # fmt: skip
+    per_hour = forms.DecimalField(
+        label="Cost of one staff hour", required=False, min_value=0, max_digits=8, decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )  # fmt: skip
+    week = forms.DateField(
+        label="A week of its own (its Monday)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    week_hours = forms.FloatField(
+        label="Staffed hours that week", required=False, min_value=0, max_value=100_000,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )  # fmt: skip
+    clear_week = forms.BooleanField(label="Clear that week's figure (use the usual week)", required=False)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        week = data.get("week")
+        if week and week.weekday() != 0:
+            self.add_error("week", "Give the Monday that starts the week.")
+        if week and data.get("week_hours") is None and not data.get("clear_week"):
+            self.add_error("week_hours", "Give that week's staffed hours, or tick to clear them.")
+        if not week and (data.get("week_hours") is not None or data.get("clear_week")):
+            self.add_error("week", "Give the Monday of the week these hours are for.")
+        return data

@@ -52,3 +52,55 @@ class StandardMinutes(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workflow} {self.action} at site {self.site_id}"
+
+
+class RollupState(models.Model):
+    """The per-item rollup's bookkeeping (one row): which definitions built it and how far into the
+    transition log it has read (``apps.kpis.rollup``)."""
+
+    fingerprint = models.CharField(max_length=64)
+    last_id = models.BigIntegerField(default=0)  # the highest transition id read
+    # How many log rows there were in (last_id - LOOKBACK, last_id] at the last refresh: a change
+    # means a transaction committed a lower id late, and those items are read again.
+    tail_count = models.IntegerField(default=0)
+    built_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"KPI rollup up to transition {self.last_id}"
+
+
+class StaffedHours(models.Model):
+    """The staff hours a site has paid for in a week (Monday to Sunday, local), or its standing
+    weekly figure (``week_start`` empty) for weeks without one: overtime is time spent beyond it."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    week_start = models.DateField(null=True, blank=True)  # a Monday; NULL: every week without its own
+    hours = models.FloatField()
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "week_start"], condition=models.Q(week_start__isnull=False), name="kpis_staffed_week"
+            ),
+            models.UniqueConstraint(
+                fields=["site"], condition=models.Q(week_start__isnull=True), name="kpis_staffed_standing"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hours} staffed hours at site {self.site_id} ({self.week_start or 'standing'})"
+
+
+class LabourCost(models.Model):
+    """What one staff hour costs a site (its own currency): overtime hours become money."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="+")
+    per_hour = models.DecimalField(max_digits=8, decimal_places=2)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.per_hour} per staff hour at site {self.site_id}"

@@ -52,7 +52,10 @@ class Comparison:
     @property
     def gain(self) -> str:
         """What the difference is worth over the pilot's own volume: staff hours saved (minutes per
-        closed item × closed items) or no-shows avoided (rate × visits), with the interval's range."""
+        closed item × closed items) or no-shows avoided (rate × visits), with the interval's range;
+        overtime avoided (the baseline's overtime less the pilot's)."""
+        if "overtime_avoided" in self.kpi.tags:
+            return _overtime_avoided(self)
         if self.interval is None or not self.pilot.n:
             return ""
         if "hours_saved" in self.kpi.tags:
@@ -69,10 +72,21 @@ class Comparison:
         if not self.pilot.n or not self.baseline.n:
             return "Too few items to compare"
         if self.interval is None:
+            if "overtime_avoided" in self.kpi.tags:
+                return "No interval (a total over the site-weeks)"
             return "No interval (a count at a point in time)"
         if self.better is None:
             return "No clear difference"
         return "Pilot better" if self.better else "Pilot worse"
+
+
+def _overtime_avoided(row: Comparison) -> str:
+    if row.pilot.value is None or row.baseline.value is None:
+        return ""
+    avoided = row.baseline.value - row.pilot.value
+    what = "overtime hours" if row.kpi.unit == "h" else f"in overtime cost ({row.kpi.unit})"
+    word = "avoided" if avoided >= 0 else "more than the baseline"
+    return f"{abs(avoided):,.1f} {what} {word} (pilot {row.pilot.value:,.1f}, baseline {row.baseline.value:,.1f})"
 
 
 def _clearly_better(kpi: Kpi, interval: stats.Interval | None) -> bool | None:

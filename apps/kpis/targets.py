@@ -6,6 +6,8 @@ scorecard over several sites uses the shipped defaults (sites set their own: the
 Changes are audited by django-auditlog (every model, with the acting user)."""
 
 from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -16,7 +18,7 @@ from apps.core.models import ServiceLine, Site
 
 from .definitions import Kpi, kpi_all
 from .engine import SHIPPED, Result
-from .models import KpiTarget, StandardMinutes
+from .models import KpiTarget, LabourCost, StaffedHours, StandardMinutes
 from .scope import Scope
 
 
@@ -112,19 +114,24 @@ class MinutesRow:
         return f"{name}'s for {self.own.site.name} (set {date_format(localtime(self.own.set_at))})"
 
 
-WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake"}
+WORKFLOW_LABELS = {"referral": "Referral", "result": "Result", "intake": "Intake", "outreach": "Outreach"}
 
 
 def minutes_rows(site: Site) -> list[MinutesRow]:
     """Every kind of staff action with its shipped default and the site's own minutes, if set."""
+    from .definitions.capacity import CHANNEL_MINUTES, OUTREACH, OUTREACH_CHANNELS
     from .definitions.money import STANDARD_MINUTES
 
+    names = dict(OUTREACH_CHANNELS)
+    shipped = {**STANDARD_MINUTES, **{(OUTREACH, channel): m for channel, m in CHANNEL_MINUTES.items()}}
     own = {
         (m.workflow, m.action): m for m in StandardMinutes.objects.filter(site=site).select_related("set_by", "site")
     }
     return [
-        MinutesRow((w, a), f"{WORKFLOW_LABELS.get(w, w)}: {a.replace('_', ' ')}", m, own.get((w, a)))
-        for (w, a), m in STANDARD_MINUTES.items()
+        MinutesRow(
+            (w, a), f"{WORKFLOW_LABELS.get(w, w)}: {names.get(a, a.replace('_', ' ')).lower()}", m, own.get((w, a))
+        )
+        for (w, a), m in shipped.items()
     ]
 
 
@@ -145,4 +152,65 @@ def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | No
             current.minutes, current.set_by = minutes, by
             current.save()
             changed += 1
+    if changed:  # the rollup's staff minutes are rebuilt; the scorecard reads the log meanwhile
+        from .tasks import rollup_refresh_task
+
+        transaction.on_commit(rollup_refresh_task.delay)
+    return changed
+
+
+# --- staffed hours and labour cost (overtime) ------------------------------------------
+
+
+def staffing_get(site: Site) -> dict[str, Any]:
+    """A site's standing weekly staffed hours, its weeks with their own figure, and its cost per hour."""
+    figures = list(StaffedHours.objects.filter(site=site).select_related("set_by").order_by("-week_start"))
+    return {
+        "standing": next((f for f in figures if f.week_start is None), None),
+        "weeks": [f for f in figures if f.week_start is not None],
+        "cost": LabourCost.objects.filter(site=site).select_related("set_by").first(),
+    }
+
+
+@transaction.atomic
+def staffing_set(
+    *,
+    by: Any,
+    site: Site,
+    standing: float | None,
+    per_hour: Decimal | None,
+    week: date | None = None,
+    week_hours: float | None = None,
+) -> int:
+    """Set (a number) or clear (None) a site's standing staffed hours and cost per hour, and set or
+    clear one week's own figure (``week``: its Monday); how many changed (audited by django-auditlog)."""
+    changed = 0
+    figures: list[tuple[date | None, float | None]] = [(None, standing)]
+    if week is not None:
+        figures.append((week, week_hours))
+    for week_start, hours in figures:
+        current = StaffedHours.objects.filter(site=site, week_start=week_start).first()
+        if hours is None:
+            if current is not None:
+                current.delete()
+                changed += 1
+        elif current is None:
+            StaffedHours.objects.create(site=site, week_start=week_start, hours=hours, set_by=by)
+            changed += 1
+        elif current.hours != hours:
+            current.hours, current.set_by = hours, by
+            current.save()
+            changed += 1
+    cost = LabourCost.objects.filter(site=site).first()
+    if per_hour is None:
+        if cost is not None:
+            cost.delete()
+            changed += 1
+    elif cost is None:
+        LabourCost.objects.create(site=site, per_hour=per_hour, set_by=by)
+        changed += 1
+    elif cost.per_hour != per_hour:
+        cost.per_hour, cost.set_by = per_hour, by
+        cost.save()
+        changed += 1
     return changed

@@ -22,10 +22,10 @@ from apps.core.scoping import sites_for
 
 from . import charts, selectors
 from .definitions import Group, kpi_all, kpi_get, source_get
-from .forms import MinutesForm, ScorecardForm, TargetsForm, default_period
+from .forms import MinutesForm, ScorecardForm, StaffingForm, TargetsForm, default_period
 from .panels import panels_render
 from .scope import Scope
-from .targets import minutes_rows, minutes_set, target_rows, targets_set
+from .targets import minutes_rows, minutes_set, staffing_get, staffing_set, target_rows, targets_set
 
 aggregates_required = permission_required("core.view_aggregates", raise_exception=True)
 COLUMN_LABELS = {
@@ -285,3 +285,34 @@ def standard_minutes(request: HttpRequest, site: str) -> HttpResponse:
         status = 200
     context = {"site": place, "rows": [(r, form[r.field]) for r in rows], "form": form, "may_set": may_set}
     return render(request, "kpis/minutes.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@aggregates_required
+def staffing(request: HttpRequest, site: str) -> HttpResponse:
+    """A site's staffed hours per week and cost per staff hour (overtime): leaders set them,
+    supervisors read them."""
+    place = _site(request, site)
+    may_set = request.user.has_perm("kpis.set_targets")
+    current = staffing_get(place)
+    if request.method == "POST":
+        if not may_set:
+            raise PermissionDenied("Only leaders set staffed hours and the cost of an hour.")
+        form = StaffingForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            changed = staffing_set(
+                by=request.user, site=place, standing=data["standing"], per_hour=data["per_hour"],
+                week=data["week"], week_hours=None if data["clear_week"] else data["week_hours"],
+            )  # fmt: skip
+            messages.success(request, f"Saved: {changed} figure{'s' if changed != 1 else ''} changed.")
+            return redirect(reverse("kpis:staffing", args=[place.code]))
+        status = 400
+    else:
+        initial = {
+            "standing": current["standing"].hours if current["standing"] else None,
+            "per_hour": current["cost"].per_hour if current["cost"] else None,
+        }
+        form, status = StaffingForm(initial=initial), 200
+    context = {"site": place, "form": form, "may_set": may_set, **current}
+    return render(request, "kpis/staffing.html", context, status=status)

@@ -268,3 +268,13 @@ OUTREACH_NOTES_SQL = sql_relation(
 def site_calendar_set(*, site_id: int) -> bool:
     """Whether the site's opening hours (its business calendar for SLA clocks) have been set."""
     return SiteCalendar.objects.filter(site_id=site_id).exists()
+
+
+# Contact attempts with patients as an SQL relation (``FROM {OUTREACH_SQL} o``), one row per
+# attempt: ``workflow``, ``item_id``, ``site_id``, ``channel`` (phone, sms, letter, portal, email),
+# ``outcome`` and ``at`` (UTC). Rows are only ever added.
+OUTREACH_SQL = sql_relation(
+    Outreach, id="id", workflow="workflow", item_id="item_id", site_id="site", channel="channel", outcome="outcome",
+    at="at",
+)  # fmt: skip
+OUTREACH_CHANNELS: list[tuple[str, str]] = list(Outreach.Channel.choices)  # (value, label)

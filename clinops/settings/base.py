@@ -325,6 +325,7 @@ CELERY_BEAT_SCHEDULE = {
     "referrals-slot-offers-expire": {"task": "referrals.slot_offers_expire", "schedule": 60.0},
     "referrals-booking-sweep": {"task": "referrals.booking_sweep", "schedule": 60.0},
     "terminology-activate-due": {"task": "terminology.activate_due", "schedule": 60.0},
+    "kpis-rollup-refresh": {"task": "kpis.rollup_refresh", "schedule": 300.0},
     "core-audit-seal-pending": {"task": "core.audit_seal_pending", "schedule": 60.0},
     "governance-workarounds-detect": {"task": "governance.workarounds_detect", "schedule": 86400.0},
     "core-audit-anchor": {

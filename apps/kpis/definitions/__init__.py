@@ -6,8 +6,10 @@ How to add a KPI (``results.py`` and ``intake.py`` are recent examples):
    shared transition-log source (``log.log_column_register``: an aggregate over the item's
    transitions, e.g. the first time it reached a state) and register the workflow's closed
    states (``log.closed_states_register``). Every KPI on that source is computed from one
-   scan of the log. Data that is not in the log (EHR messages) gets its own ``Source``: one
-   ``SELECT`` with one row per item, which may use the ``bounds(site_id, lo, hi)`` CTE (each
+   scan of the log, or of its per-item rollup (``apps.kpis.rollup``) once built: a column whose
+   value changes with the clock alone (``now``) must say when (``changes_at``). Data that is not
+   in the log (EHR messages) gets its own ``Source``: one ``SELECT`` with one row per item,
+   which may use the ``bounds(site_id, lo, hi)`` CTE (each
    site's period in UTC from its local dates) and ``SECS(end, start)`` (seconds, either database).
 2. Declare each ``Kpi`` on that source: ``value`` (an SQL expression over the item row ``i``: seconds
    for a duration, 0/1 for a rate, a number for a mean), ``event`` (the item column whose time
@@ -69,6 +71,8 @@ class Source:
     by_hand: str = ""
     drill_columns: tuple[str, ...] = ("item_id", "site_id", "patient_ref")
     patient_data: bool = True  # drill-down rows name patients (access-logged)
+    # Read from the per-item rollup when there is a usable one (``apps.kpis.rollup``: the log source).
+    rollup: bool = False
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,12 @@ def _aged(seconds: int) -> str:
     return f"CASE WHEN {IS_RESULT} AND {aged} <= {now_sql()} THEN {aged} END"
 
 
-log_column_register("res_aged_1d_at", _aged(DAY))
+def _ages_at(seconds: int) -> str:
+    """When ``_aged(seconds)`` changes with the clock alone (the per-item rollup's refresh time)."""
+    return f"CASE WHEN {IS_RESULT} THEN {plus_seconds('MIN(x.at)', seconds)} END"
+
+
+log_column_register("res_aged_1d_at", _aged(DAY), changes_at=_ages_at(DAY))
 CRITICAL_SLA_S = 3600  # the review SLA for critical results: 60 minutes, around the clock
 # The critical review SLA's outcome is known at the first review or escalation, or when the hour
 # ran out unreviewed (missed even if the timer has not escalated it yet), whichever came first.
@@ -46,8 +51,9 @@ log_column_register(
     "res_sla_at",
     f"CASE WHEN {_REVIEW_OR_ESCALATE} IS NULL THEN {_DUE} WHEN {_DUE} IS NULL OR {_REVIEW_OR_ESCALATE} < {_DUE} "
     f"THEN {_REVIEW_OR_ESCALATE} ELSE {_DUE} END",
+    changes_at=_ages_at(CRITICAL_SLA_S),
 )
-log_column_register("res_aged_3d_at", _aged(3 * DAY))
+log_column_register("res_aged_3d_at", _aged(3 * DAY), changes_at=_ages_at(3 * DAY))
 
 CRITICALITY = f"LEFT JOIN {RESULT_FACTS_SQL} rc ON rc.id = i.item_id AND i.workflow = 'result'"
 REVIEW = (
