@@ -52,10 +52,11 @@ def _action_form(url: str, page: RowPage, *, release: bool) -> str:
         if release
         else '<button type="submit" class="btn btn-small btn-primary" data-action="claim">Claim</button>'
     )
+    token = f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(page.csrf_token)}">'
+    back = f'<input type="hidden" name="next" value="{escape(page.this_url)}">'
     return (
         f'<form method="post" action="{escape(url)}" hx-post="{escape(url)}" hx-target="closest tr" '
-        f'hx-swap="outerHTML">\n      <input type="hidden" name="csrfmiddlewaretoken" value="{escape(page.csrf_token)}">'
-        f'<input type="hidden" name="where" value="row"><input type="hidden" name="next" value="{escape(page.this_url)}">'
+        f'hx-swap="outerHTML">\n      {token}<input type="hidden" name="where" value="row">{back}'
         f"{site}\n      {button}\n    </form>"
     )
 
