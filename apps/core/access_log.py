@@ -97,7 +97,7 @@ def _access_log_rows(
     if not seal and connections[AccessLog.objects.db].ops.bulk_batch_size(fields, rows) >= len(rows):
         # One INSERT statement is atomic by itself: without a seal to write with it, bulk_create's
         # transaction is two round trips (BEGIN, COMMIT) for nothing. The rows get no ids here.
-        AccessLog.objects._insert(rows, fields=fields)
+        AccessLog.objects.all()._insert(rows, fields=fields)  # type: ignore[attr-defined]  # bulk_create minus atomic()
         return rows
     created = AccessLog.objects.bulk_create(rows)
     if seal:

@@ -35,9 +35,9 @@ class RowPage:
 def _patient_cell(row: Row, page: RowPage) -> str:
     patient = row.patient
     if patient is not None:
-        name = escape(patient.family or "(no family name)")
+        name = str(escape(patient.family or "(no family name)"))
         if patient.given:
-            name += ", " + escape(patient.given)
+            name += ", " + str(escape(patient.given))
         born = f"Born {escape(date_format(patient.birth_date))}" if patient.birth_date else "Birth date unknown"
         return f'<a class="row-link" href="{escape(row.detail_url)}">{name}</a>\n    <span class="sub">{born}</span>'
     hidden = "Patient not received yet" if page.show_patients else "Patient hidden"
