@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 from django.middleware.csrf import get_token
+from django.utils.formats import get_format
 from django.utils.safestring import SafeString
 
 from ..worklist.row_html import RowPage, rows_html
@@ -25,6 +26,7 @@ def worklist_rows(context: Any, rows: Any) -> SafeString:
         show_site=bool(context.get("show_site")),
         this_url=str(context.get("this_url", "")),
         csrf_token=get_token(request),
+        date_format=get_format("DATE_FORMAT"),  # looked up once a page, not once a row
     )
     return rows_html(rows, page)
 

@@ -30,6 +30,7 @@ class RowPage:
     show_site: bool
     this_url: str
     csrf_token: str
+    date_format: str = "DATE_FORMAT"
 
 
 def _patient_cell(row: Row, page: RowPage) -> str:
@@ -38,7 +39,11 @@ def _patient_cell(row: Row, page: RowPage) -> str:
         name = str(escape(patient.family or "(no family name)"))
         if patient.given:
             name += ", " + str(escape(patient.given))
-        born = f"Born {escape(date_format(patient.birth_date))}" if patient.birth_date else "Birth date unknown"
+        born = (
+            f"Born {escape(date_format(patient.birth_date, page.date_format))}"
+            if patient.birth_date
+            else "Birth date unknown"
+        )
         return f'<a class="row-link" href="{escape(row.detail_url)}">{name}</a>\n    <span class="sub">{born}</span>'
     hidden = "Patient not received yet" if page.show_patients else "Patient hidden"
     label = f"{escape(capfirst(page.spec.noun))} {row.item.pk}"
@@ -74,7 +79,7 @@ def _action_cell(row: Row, page: RowPage) -> str:
 
 
 def row_html(row: Row, page: RowPage, cells: list[tuple[str, Any]]) -> str:
-    """One ``<tr>``; ``cells`` are the workflow's columns as ``(css, loaded template)``."""
+    """One ``<tr>``; ``cells`` are the workflow's columns as ``(css, cell function or loaded template)``."""
     item = row.item
     pk = item.pk
     out = [
@@ -90,9 +95,10 @@ def row_html(row: Row, page: RowPage, cells: list[tuple[str, Any]]) -> str:
     if page.show_site:
         out.append(f'\n  <td class="wl-site-col">{escape(item.site.name)}</td>')
     out.append("\n  ")
-    for css, template in cells:
+    for css, cell in cells:
         attr = f' class="{escape(css)}"' if css else ""
-        out.append(f"<td{attr}>{template.render({'item': item, 'row': row})}</td>")
+        html = cell(item) if callable(cell) else cell.render({"item": item, "row": row})
+        out.append(f"<td{attr}>{html}</td>")
     if page.user_id is not None and item.assignee_id == page.user_id:
         assignee = "<strong>You</strong>"
     elif item.assignee_id:
@@ -122,5 +128,5 @@ def row_html(row: Row, page: RowPage, cells: list[tuple[str, Any]]) -> str:
 
 def rows_html(rows: Iterable[Row], page: RowPage) -> SafeString:
     """Every row of a page, the workflow's column templates loaded once."""
-    cells = [(column.css, get_template(column.template)) for column in page.spec.columns]
+    cells = [(column.css, column.cell or get_template(column.template)) for column in page.spec.columns]
     return mark_safe("\n".join(row_html(row, page, cells) for row in rows))  # noqa: S308 (escaped throughout)

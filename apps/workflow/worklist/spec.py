@@ -13,11 +13,13 @@ from apps.core.models import User
 
 @dataclass(frozen=True)
 class Column:
-    """A workflow's own column: its header and the template of its cell (given ``item`` and ``row``)."""
+    """A workflow's own column: its header and the template of its cell (given ``item`` and ``row``),
+    or ``cell(item)``, the cell's HTML written in Python (escaped by it; faster, same markup)."""
 
     header: str
-    template: str
+    template: str = ""
     css: str = ""
+    cell: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)
