@@ -34,6 +34,8 @@ seed: migrate $(VENV)/.demo
 # First start: a simulated EHR history (apps/demo; kept on later starts), then a gentle live feed.
 DEMO_FEED ?= 15/m
 
+# The start time, for serve_demo's "ready" line (set when make reads this file, before migrate).
+run: export CLINOPS_RUN_STARTED := $(shell date +%s)
 run: seed
 	$(BIN)/python manage.py demo_start
 	@echo "clinops is starting on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"

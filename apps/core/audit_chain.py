@@ -1,5 +1,7 @@
 """Tamper-evident audit: every change-audit (auditlog ``LogEntry``) and access-log row is
-sealed into one hash chain (``AuditSeal``), in the transaction that writes it.
+sealed into one hash chain (``AuditSeal``), in the transaction that writes it — except the
+access-log rows of list pages (``access_log_listed``), which the sweep below seals within a
+minute: sealing on every worklist page was most of its statements (see apps.core.access_log).
 
 Appends to the chain are serialised by a PostgreSQL advisory lock. The writer only *tries*
 it: a transaction that would have to wait (another one is sealing) leaves its rows for the

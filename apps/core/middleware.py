@@ -17,6 +17,10 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from .scoping import site_list_for
 
+# The idle clock is saved at most this often (seconds): a save is three statements (a write to
+# the session row) on every page; the idle timeout is thus measured to within a minute.
+ACTIVITY_SAVE_EVERY = 60
+
 # Elements that poll in the background (worklist refresh, live counts) send this header so
 # that polling never counts as activity and cannot keep an idle session alive.
 BACKGROUND_HEADER = "X-Clinops-Background"
@@ -90,7 +94,7 @@ class SessionTimeoutMiddleware:
                     # An API client gets the API's own 401, never a redirect to an HTML page.
                     return self.get_response(request)
                 return _to_login(request, "idle" if idle else "expired")
-            if not is_background(request):
+            if not is_background(request) and now - last >= ACTIVITY_SAVE_EVERY:
                 session["clinops_last_activity"] = now
         response = self.get_response(request)
         if request.user.is_authenticated and "clinops_started_at" not in request.session:

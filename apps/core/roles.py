@@ -114,7 +114,11 @@ def roles_of(user: Any) -> list[str]:
     """The user's role names, in the order of Role.ALL."""
     if not getattr(user, "is_authenticated", False):
         return []
-    names = {g.name for g in user.groups.all()}
+    if not hasattr(user, "_clinops_group_names"):
+        from .backends import roles_and_permissions_load
+
+        roles_and_permissions_load(user)  # with the permissions: one query for both
+    names = user._clinops_group_names
     return [role for role in Role.ALL if role in names]
 
 

@@ -22,23 +22,22 @@ def site_ids_for(user: Any) -> set[int]:
         return set()
     cached = getattr(user, "_clinops_site_ids", None)
     if cached is None:
-        sites = Site.objects.filter(is_active=True)
-        if not user.is_superuser:
-            sites = sites.filter(members=user)
-        cached = set(sites.values_list("id", flat=True))
-        user._clinops_site_ids = cached
+        cached = user._clinops_site_ids = {site.pk for site in site_list_for(user)}
     return cached
 
 
 def site_list_for(user: Any) -> list[Site]:
     """The user's active sites by name, as a list (one query, then cached on the user for the
-    request: the time zone middleware and the worklist's site filter share it)."""
+    request: the time zone middleware, the scoping and the worklist's site filter share it)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
     cached = getattr(user, "_clinops_sites", None)
     if cached is None:
-        ids = site_ids_for(user)
-        cached = list(Site.objects.filter(id__in=ids).order_by("name")) if ids else []
-        if getattr(user, "is_authenticated", False):
-            user._clinops_sites = cached
+        sites = Site.objects.filter(is_active=True)
+        if not user.is_superuser:
+            sites = sites.filter(members=user)
+        cached = list(sites.order_by("name"))
+        user._clinops_sites = cached
     return cached
 
 

@@ -42,6 +42,31 @@ def wait_for_port(host: str, port: int, *, timeout: float = 60.0, stop: threadin
     return False
 
 
+def first_page_wait(url: str, *, timeout: float = 120.0) -> bool:
+    """Whether ``url`` answers a page (any HTTP status below 500) within ``timeout`` seconds."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (our own http://127.0.0.1 page)
+                return response.status < 500
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
+def ready_line(url: str, *, started: float | None, now: float) -> str:
+    """What ``make run`` prints once the first page answers (with the time since it started)."""
+    since = f" ({now - started:.0f} s after make run started)" if started else ""
+    return f"clinops is ready: {url} answers{since}. Sign in with a demo user (README, Tour)."
+
+
 class LiveFeed(threading.Thread):
     """Posts one resource every ``1 / per_second`` seconds to ``base_url``'s webhook until stopped."""
 

@@ -5,8 +5,13 @@ an earlier day whose patient never arrived."""
 
 from typing import Any
 
+from django.templatetags.tz import do_timezone
+from django.utils.formats import date_format, time_format
+from django.utils.html import conditional_escape, format_html
+
 from apps.core.errors import ConflictError
 from apps.workflow.sla import SUPERVISOR_QUEUE
+from apps.workflow.templatetags.plain_words import plain_codes_text
 from apps.workflow.worklist import BulkAction, Column, WorklistSpec
 
 from .models import Intake
@@ -30,6 +35,36 @@ def checklist_attach(intakes: list[Any]) -> None:
         intake.missing = [check.label for check in intake.checklist if not check.done_at]
 
 
+def visit_cell(intake: Any) -> str:
+    """The visit's date and time at its site, its type, and a flag when the type is not mapped."""
+    start = do_timezone(intake.visit_start, intake.site.timezone)
+    flag = ""
+    if intake.exception_reason:
+        why = plain_codes_text(intake.exception_reason)
+        flag = format_html(' · <span class="flag flag-exc" title="{}">Type not mapped</span>', why)
+    return format_html(
+        '<span class="wl-specialty">{}, {}</span>\n<span class="sub">{}{}</span>',
+        date_format(start),
+        time_format(start),
+        intake.appointment_type_display or "Appointment",
+        flag,
+    )
+
+
+def checklist_cell(intake: Any) -> str:
+    """How many lines are left of how many, and which; or all done; or no checklist."""
+    missing, checklist = intake.missing, intake.checklist
+    if missing:
+        names = ", ".join(str(conditional_escape(label)) for label in missing)
+        return (
+            f'<span class="wl-specialty">{len(missing)} of {len(checklist)} to do</span>\n'
+            f'<span class="sub wl-note" title="{names}">{names}</span>'
+        )
+    if checklist:
+        return f'<span class="wl-specialty">All {len(checklist)} done</span>'
+    return '<span class="muted">No checklist</span>'
+
+
 def _no_show(*, item_id: int, by: Any, reason: str = "") -> None:
     intake = Intake.objects.select_related("site").filter(pk=item_id).first()
     if intake is None or intake.state not in BEFORE_ARRIVAL or intake.arrived_at or intake.checked_in_at:
@@ -51,8 +86,8 @@ INTAKE_WORKLIST = WorklistSpec(
     queues=QUEUES,
     states=tuple((state.value, state.label) for state in State if state not in ALWAYS_CLOSED),
     columns=(
-        Column("Visit", "intake/worklist/_visit.html", css="wl-visit"),
-        Column("Checklist", "intake/worklist/_checklist.html", css="wl-ref"),
+        Column("Visit", css="wl-visit", cell=visit_cell),
+        Column("Checklist", css="wl-ref", cell=checklist_cell),
     ),
     queues_for=queues_for,
     bulk_actions=(

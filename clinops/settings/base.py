@@ -114,7 +114,7 @@ FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6's default, now: an EHR base URL t
 AUTH_USER_MODEL = "core.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "apps.core.backends.RoleBackend",  # ModelBackend, roles and permissions in one query
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -130,6 +130,26 @@ def test_a_writer_that_finds_the_chain_busy_leaves_the_row_to_the_sweep(own_site
     assert list(audit_verify()) == [] and audit_seal_pending() == 0
 
 
+def test_a_list_pages_access_rows_are_written_at_once_and_sealed_by_the_sweep(client, own_site):
+    from django.urls import reverse
+
+    from tests.plugins.referrals import ReferralFactory
+
+    user = UserFactory(role=Role.SCHEDULER, sites=[own_site])
+    shown = ReferralFactory(site=own_site)
+    seal_earlier_rows()
+    client.force_login(user)
+    assert client.get(reverse("referrals:worklist")).status_code == 200
+    row = AccessLog.objects.get(user=user, what=f"referral:{shown.pk}")  # logged in the request itself
+    assert not AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
+    assert list(audit_verify()) == []  # within the sweep's window: not a problem yet
+    assert audit_seal_pending() >= 1  # the sweep (beat, every minute)
+    assert AuditSeal.objects.filter(kind="access", row_id=row.pk).exists()
+    assert list(audit_verify()) == []
+    with time_machine.travel(timezone.now() + UNSEALED_GRACE + timedelta(minutes=1)):
+        assert list(audit_verify()) == []  # sealed in time: nothing reported later either
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("table", ["core_auditseal", "core_accesslog", "auditlog_logentry"])
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET id = id", "DELETE FROM {table}"])

@@ -43,3 +43,19 @@ def test_patient_facing_roles_see_patient_data(role, own_site):
 @pytest.mark.parametrize("role", [Role.TERMINOLOGY_STEWARD, Role.INTEGRATION_ADMIN, Role.LEADER])
 def test_other_roles_do_not(role, own_site):
     assert not can_see_patient_data(UserFactory(role=role, sites=[own_site]))
+
+
+def test_a_permission_granted_to_the_user_counts_with_those_of_their_roles_read_in_one_query(
+    own_site, django_assert_num_queries
+):
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(role=Role.LEADER, sites=[own_site])
+    user.user_permissions.add(Permission.objects.get(codename="view_patient_data"))
+    user = type(user).objects.get(pk=user.pk)  # a fresh request's user
+    with django_assert_num_queries(1):
+        assert user.has_perm("core.view_aggregates")  # the role's
+        assert can_see_patient_data(user)  # granted by hand
+        assert roles_of(user) == [Role.LEADER]
+    bare = type(user).objects.get(pk=UserFactory(sites=[own_site]).pk)
+    assert roles_of(bare) == [] and not bare.has_perm("core.view_aggregates")

@@ -69,6 +69,24 @@ def test_background_polling_does_not_keep_an_idle_session_alive(client, own_site
         assert after.status_code == 302 and after.url.startswith(reverse("login"))
 
 
+def test_activity_is_saved_at_most_once_a_minute_and_still_keeps_the_session(client, own_site):
+    UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
+    with time_machine.travel(START, tick=False) as clock:
+        sign_in(client, "sam")
+        signed_in = client.session["clinops_last_activity"]
+        clock.shift(timedelta(seconds=40))
+        assert client.get(reverse("core:home")).status_code == 200
+        assert client.session["clinops_last_activity"] == signed_in  # not written again within the minute
+        clock.shift(timedelta(seconds=30))
+        assert client.get(reverse("core:home")).status_code == 200
+        assert client.session["clinops_last_activity"] == signed_in + 70  # a minute on: written
+        clock.shift(timedelta(minutes=14, seconds=50))  # idle 14:50 since that page: still signed in
+        assert client.get(reverse("core:home")).status_code == 200
+        clock.shift(timedelta(minutes=16))
+        response = client.get(reverse("core:home"))
+        assert response.status_code == 302 and "reason=idle" in response.url
+
+
 def test_real_activity_keeps_the_session_until_its_absolute_lifetime(client, settings, own_site):
     UserFactory(username="sam", role=Role.SCHEDULER, sites=[own_site])
     with time_machine.travel(START, tick=False) as clock:

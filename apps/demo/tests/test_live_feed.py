@@ -42,3 +42,19 @@ def test_a_live_feed_after_the_history_brings_new_referrals(live_server, demo_to
     before = Referral.objects.count()
     call_command("simulate_ehr", "--url", live_server.url, "--token", demo_token, "--rate", "0", "--count", "120")
     assert Referral.objects.count() > before
+
+
+def test_make_run_says_when_its_first_page_answers(live_server):
+    import socket
+
+    from django.urls import reverse
+
+    from apps.demo.live import first_page_wait, ready_line
+
+    assert first_page_wait(live_server.url + reverse("login"), timeout=10)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{free.getsockname()[1]}/login/"
+    assert not first_page_wait(closed, timeout=1)  # nothing listens there: not ready, and it gives up
+    line = ready_line("http://127.0.0.1:8000/", started=1000.0, now=1042.4)
+    assert line.startswith("clinops is ready: http://127.0.0.1:8000/") and "42 s after make run started" in line

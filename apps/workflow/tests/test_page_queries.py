@@ -2,10 +2,13 @@
 work" home and the patient page take no more queries for sixty items at two sites than for one
 (no per-row or per-site query), and stay under a ceiling.
 
-The ceilings count every statement, BEGIN and COMMIT included. On a worklist page, ten of them
-are the access log and its audit seal (apps.core.access_log: one INSERT for the page, sealed
-into the chain in its own transaction) and three the session's idle clock (the session row is
-saved on every request that is not background polling)."""
+The ceilings count every statement, BEGIN and COMMIT included, per database vendor (PostgreSQL
+may count a statement SQLite does not, or the reverse; each is held to what it takes). A worklist
+page is: the session, the user, the user's sites, their roles with their permissions (one query,
+apps.core.backends), the assignable workers, break-glass grants, the page's items, its patients
+(intake: and checklists), one access-log INSERT (sealed by the sweep, not in the request), the
+saved views and the header's unread count. The session's idle clock is written at most once a
+minute, so not on these back-to-back requests."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,11 +30,23 @@ from tests.plugins.results import result_make
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 POLL = {"HTTP_" + BACKGROUND_HEADER.upper().replace("-", "_"): "1", **HTMX}  # as the counts panel asks
-WORKLIST_CEILING = 25  # every statement of a first page (intake's checklists are one more, the header's
-# unread notifications one, and PostgreSQL's transaction one); see above
-COUNTS_CEILING = 9
-HOME_CEILING = 39  # six per workflow (claimed, escalated, counts, oldest overdue x2, next item), patients
-# once, the header's unread count and PostgreSQL's transaction
+# {vendor: {workflow: statements}} for a first page (intake's checklists are one more).
+WORKLIST_CEILING = {
+    "sqlite": {"referrals": 11, "results": 11, "intake": 12},
+    "postgresql": {"referrals": 11, "results": 11, "intake": 12},
+}
+COUNTS_CEILING = {"sqlite": 6, "postgresql": 6}
+# Six per workflow (claimed, escalated, counts, oldest overdue x2, next item), then the session,
+# the user, the sites, the roles, break-glass grants, the patients once, the access-log INSERT and
+# the header's unread count.
+HOME_CEILING = {"sqlite": 26, "postgresql": 26}
+
+
+def ceiling(table: dict[str, Any], *keys: str) -> int:
+    value = table[connection.vendor]
+    for key in keys:
+        value = value[key]
+    return value
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ def test_a_worklist_page_takes_as_many_queries_for_sixty_items_at_two_sites_as_f
     client.force_login(worker)
     client.get(case.url("worklist"))  # warm the permission and content-type caches
     _, one = queries(client, case.url("worklist"))
-    assert one <= WORKLIST_CEILING
+    assert one <= ceiling(WORKLIST_CEILING, case.ns)
     fill(case, [own_site, other_site], worker)
     with django_assert_max_num_queries(one):
         response = client.get(case.url("worklist"), {"page_size": "100"})
@@ -111,7 +126,7 @@ def test_the_queue_counts_take_a_fixed_number_of_queries(
     client.force_login(worker)
     client.get(case.url("counts"), **POLL)
     _, one = queries(client, case.url("counts"), **POLL)
-    assert one <= COUNTS_CEILING
+    assert one <= ceiling(COUNTS_CEILING)
     fill(case, [own_site, other_site], worker, count=20)
     with django_assert_max_num_queries(one):
         client.get(case.url("counts"), **POLL)
@@ -126,7 +141,7 @@ def test_the_home_takes_as_many_queries_with_sixty_items_per_workflow_as_with_on
     client.force_login(boss)
     client.get(reverse("workflow:home"))
     _, one = queries(client, reverse("workflow:home"))
-    assert one <= HOME_CEILING
+    assert one <= ceiling(HOME_CEILING)
     for case in CASES:
         fill(case, [own_site, other_site], boss)
     with django_assert_max_num_queries(one):

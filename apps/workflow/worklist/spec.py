@@ -16,11 +16,13 @@ from ..sla import SUPERVISOR_QUEUE
 
 @dataclass(frozen=True)
 class Column:
-    """A workflow's own column: its header and the template of its cell (given ``item`` and ``row``)."""
+    """A workflow's own column: its header and the template of its cell (given ``item`` and ``row``),
+    or ``cell(item)``, the cell's HTML written in Python (escaped by it; faster, same markup)."""
 
     header: str
-    template: str
+    template: str = ""
     css: str = ""
+    cell: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """``make run``: ``serve`` (runserver + the periodic tasks in-process) plus the demo's gentle
 live feed, which posts new simulated EHR events to this server's own webhook."""
 
+import os
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
 from apps.core.management.commands.serve import Command as ServeCommand
-from apps.demo.live import LiveFeed, wait_for_port
+from apps.demo.live import LiveFeed, first_page_wait, ready_line, wait_for_port
 from apps.demo.management.commands.simulate_ehr import parse_rate
 
 
@@ -27,9 +29,19 @@ class Command(ServeCommand):
         if per_second > 0:
             LiveFeed(base_url=f"http://127.0.0.1:{self.port}", per_second=per_second).start()
             self.stdout.write(f"A simulated EHR posts {per_second * 60:g} resources a minute to the webhook.")
+        threading.Thread(target=self._announce_ready, name="demo-ready", daemon=True).start()
         if settings.DEBUG:
             threading.Thread(target=self._connect_ehr, name="demo-ehr-connect", daemon=True).start()
         super().inner_run(*args, **options)
+
+    def _announce_ready(self) -> None:
+        """Say when the sign-in page answers; make run passes its start time (CLINOPS_RUN_STARTED)."""
+        from django.urls import reverse
+
+        url = f"http://127.0.0.1:{self.port}/"
+        if first_page_wait(url.rstrip("/") + reverse("login")):
+            started = os.environ.get("CLINOPS_RUN_STARTED", "")
+            self.stdout.write(ready_line(url, started=float(started) if started else None, now=time.time()))
 
     def _connect_ehr(self) -> None:
         """Once the server answers, send the demo's Task write-backs to the simulated EHR's endpoint."""
