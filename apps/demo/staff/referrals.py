@@ -15,8 +15,10 @@ the inbox as the EHR would, so the answer reaches the referral through the real 
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from django.utils import timezone
 
 from apps.ehr.models import InboxMessage
 from apps.ehr.services.inbox import inbox_process, inbox_receive
@@ -126,6 +128,9 @@ def _referrer_answers(ctx: StaffContext, rates: StaffRates) -> Counter:
     """The referrer answers some of clinops's questions after a delay: a Communication in response,
     about their Task, delivered into the inbox (the EHR's side of the loop; ingestion does the rest)."""
     done: Counter = Counter()
+    # A referrer answers after a delay even when the staff act on everything now (``simulate_ehr
+    # --staff``): a question this run asked is not answered by the next run at the same moment.
+    clock = ctx if ctx.now is not None else replace(ctx, now=timezone.now())
     waiting = Referral.objects.filter(source__name=ctx.source_name, state=State.NEEDS_INFO).exclude(task_ref="")
     for referral in waiting.select_related("source", "service_request").order_by("pk"):
         asked = (
@@ -137,7 +142,7 @@ def _referrer_answers(ctx: StaffContext, rates: StaffRates) -> Counter:
             continue
         key = f"referrer:{referral.service_request.fhir_id}:{asked.pk}"
         rng = ctx.rng(key)
-        if rng.random() >= rates.referrer_answers or not ctx.due_after(key, asked.at, rates.referrer_median_hours):
+        if rng.random() >= rates.referrer_answers or not clock.due_after(key, asked.at, rates.referrer_median_hours):
             continue
         answered_at = ctx.now or asked.at
         answer = {
