@@ -71,6 +71,12 @@ def waitlist_leave(*, referral_id: int, by: User | None = None, reason: str = "L
         ensure_can(by, referral, "work")
     if WaitListEntry.objects.filter(referral=referral, active=True).update(active=False, left_at=timezone.now()):
         transition_record(referral, transition="wait_list_leave", from_state=referral.state, by=by, reason=reason)
+    # An offer still waiting for this patient's answer is declined for them: its slot goes to the next in line.
+    for offer_id in SlotOffer.objects.filter(referral=referral, status=Status.OPEN).values_list("pk", flat=True):
+        offer = _decide(offer_id, by, Status.DECLINED)
+        transition_record(referral, transition="offer_declined", from_state=referral.state, by=by,
+                          reason=f"Left the wait list: {reason}")  # fmt: skip
+        slot_offer_next(source_id=referral.source_id, slot_ref=offer.slot_ref)
 
 
 def _fits(referral: Referral, slot: Slot) -> bool:

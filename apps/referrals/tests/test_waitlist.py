@@ -19,6 +19,7 @@ from apps.referrals.services.waitlist import (
     slot_offer_decline,
     slot_offers_expire,
     waitlist_join,
+    waitlist_leave,
 )
 from apps.referrals.workflow import State
 from apps.workflow.models import Transition
@@ -80,6 +81,17 @@ def test_a_freed_slot_is_offered_by_priority_then_wait_then_distance_with_a_hold
     assert offer.expires_at - offer.offered_at == timedelta(hours=4)
     assert offer.days_sooner == 21.0
     assert Transition.objects.filter(item_id=refs["sr-urgent"].pk, transition="offer").exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_leaving_the_wait_list_declines_a_waiting_offer_and_passes_the_slot_on(world, capture):
+    source, scheduler, refs = world
+    _free_the_early_slot(source, capture)
+    first = SlotOffer.objects.get(status=OPEN)
+    waitlist_leave(referral_id=first.referral_id, by=scheduler, reason="Patient prefers their date")
+    assert SlotOffer.objects.get(pk=first.pk).status == SlotOffer.Status.DECLINED
+    assert SlotOffer.objects.get(status=OPEN).referral == refs["sr-old"]  # the next in line
+    assert Transition.objects.filter(item_id=first.referral_id, transition="offer_declined").exists()
 
 
 def test_decline_and_expiry_go_to_the_next_in_line(world, capture):
