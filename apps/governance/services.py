@@ -203,7 +203,7 @@ def rollout_baseline_set(
     _ensure_manage(by, site)
     if start > end:
         raise ApplicationError("The baseline must start before it ends.", code="invalid_period")
-    if end >= timezone.localdate():
+    if end >= timezone.localtime(timezone.now(), site.tzinfo).date():  # the site's today, not the server's
         raise ApplicationError("The baseline must be a period that is over (ending before today).", code="open_period")
     switch = _switch(site, service_line, workflow)
     switch.baseline_start, switch.baseline_end, switch.changed_by = start, end, by

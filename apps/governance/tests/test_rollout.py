@@ -179,7 +179,7 @@ def test_the_intake_switch_follows_the_phase(own_site, leader):
 def test_a_leader_captures_a_baseline_and_bad_periods_are_refused(client, leader, own_site):
     client.force_login(leader)
     url = reverse("governance:rollout_baseline", args=[own_site.code, "results".rstrip("s")])
-    today = timezone.localdate()
+    today = timezone.localtime(timezone.now(), own_site.tzinfo).date()  # the site's (New York) date, not UTC's
     response = client.post(
         url, {"start": (today - timedelta(days=30)).isoformat(), "end": (today - timedelta(days=1)).isoformat()}
     )
