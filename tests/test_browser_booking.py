@@ -120,6 +120,10 @@ def test_a_scheduler_books_from_the_worklist_the_ehr_confirms_and_the_patient_co
                           patient__given="Ben")  # fmt: skip
     page.goto(f"{live_server.url}/referrals/{ben.pk}/slots/")
     page.locator("tr[data-slot]").last.get_by_role("button", name="Book").click()
+    # The booking's own page first (post, then redirect): a reload before it lands has no page to reload.
+    expect(page.get_by_role("status").or_(page.locator(".flash, .messages")).first).to_contain_text(
+        "Booking sent to the EHR"
+    )
     page.reload()
     expect(page.locator(".ref-state")).to_have_text("Scheduled")
     page.get_by_role("button", name="Wait for an earlier slot").click()
