@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.events import EventKind, StaffEvent, event_emit
+from apps.core.keyed_rows import keyed_row_set
 from apps.core.models import ServiceLine, Site, User
 from apps.core.scoping import site_ids_for
 from apps.core.selectors import site_members
@@ -52,18 +53,8 @@ def owners_set(*, site: Site, workflow: str, owners: dict[str, int | None], by: 
             raise ApplicationError(f"There is no owner duty called {duty!r}.", code="invalid_duty")
         if user_id is not None and user_id not in members:
             raise ApplicationError("An owner must be active staff of this site.", code="not_a_member")
-        current = WorkflowOwner.objects.select_for_update().filter(site=site, workflow=workflow, duty=duty).first()
-        if user_id is None:
-            if current is not None:
-                current.delete()
-                changed += 1
-        elif current is None:
-            WorkflowOwner.objects.create(site=site, workflow=workflow, duty=duty, user_id=user_id, set_by=by)
-            changed += 1
-        elif current.user_id != user_id:
-            current.user_id, current.set_by = user_id, by
-            current.save()
-            changed += 1
+        changed += keyed_row_set(WorkflowOwner, key={"site": site, "workflow": workflow, "duty": duty},
+                                 field="user_id", value=user_id, by=by, lock=True)  # fmt: skip
     return changed
 
 

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.formats import date_format
 from django.utils.timezone import localtime
 
+from apps.core.keyed_rows import keyed_row_set
 from apps.core.models import ServiceLine, Site
 
 from .definitions import Kpi, kpi_all
@@ -76,18 +77,8 @@ def targets_set(*, by: Any, site: Site, service_line: ServiceLine | None, values
     """Set (a number) or clear (None: back to the fallback) targets; returns how many changed."""
     changed = 0
     for key, value in values.items():
-        current = KpiTarget.objects.filter(kpi_key=key, site=site, service_line=service_line).first()
-        if value is None:
-            if current is not None:
-                current.delete()
-                changed += 1
-        elif current is None:
-            KpiTarget.objects.create(kpi_key=key, site=site, service_line=service_line, value=value, set_by=by)
-            changed += 1
-        elif current.value != value:
-            current.value, current.set_by = value, by
-            current.save()
-            changed += 1
+        changed += keyed_row_set(KpiTarget, key={"kpi_key": key, "site": site, "service_line": service_line},
+                                 field="value", value=value, by=by)  # fmt: skip
     return changed
 
 
@@ -140,18 +131,8 @@ def minutes_set(*, by: Any, site: Site, values: dict[tuple[str, str], float | No
     """Set (a number) or clear (None: back to the shipped default) a site's minutes; how many changed."""
     changed = 0
     for (workflow, action), minutes in values.items():
-        current = StandardMinutes.objects.filter(site=site, workflow=workflow, action=action).first()
-        if minutes is None:
-            if current is not None:
-                current.delete()
-                changed += 1
-        elif current is None:
-            StandardMinutes.objects.create(site=site, workflow=workflow, action=action, minutes=minutes, set_by=by)
-            changed += 1
-        elif current.minutes != minutes:
-            current.minutes, current.set_by = minutes, by
-            current.save()
-            changed += 1
+        changed += keyed_row_set(StandardMinutes, key={"site": site, "workflow": workflow, "action": action},
+                                 field="minutes", value=minutes, by=by)  # fmt: skip
     if changed:  # the rollup's staff minutes are rebuilt; the scorecard reads the log meanwhile
         from .tasks import rollup_refresh_task
 
@@ -189,28 +170,7 @@ def staffing_set(
     if week is not None:
         figures.append((week, week_hours))
     for week_start, hours in figures:
-        current = StaffedHours.objects.filter(site=site, week_start=week_start).first()
-        if hours is None:
-            if current is not None:
-                current.delete()
-                changed += 1
-        elif current is None:
-            StaffedHours.objects.create(site=site, week_start=week_start, hours=hours, set_by=by)
-            changed += 1
-        elif current.hours != hours:
-            current.hours, current.set_by = hours, by
-            current.save()
-            changed += 1
-    cost = LabourCost.objects.filter(site=site).first()
-    if per_hour is None:
-        if cost is not None:
-            cost.delete()
-            changed += 1
-    elif cost is None:
-        LabourCost.objects.create(site=site, per_hour=per_hour, set_by=by)
-        changed += 1
-    elif cost.per_hour != per_hour:
-        cost.per_hour, cost.set_by = per_hour, by
-        cost.save()
-        changed += 1
+        changed += keyed_row_set(StaffedHours, key={"site": site, "week_start": week_start}, field="hours",
+                                 value=hours, by=by)  # fmt: skip
+    changed += keyed_row_set(LabourCost, key={"site": site}, field="per_hour", value=per_hour, by=by)
     return changed
