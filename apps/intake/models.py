@@ -9,7 +9,7 @@ from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import Site
 from apps.ehr.models import Appointment, EhrSource
-from apps.workflow.models import WorkItem
+from apps.workflow.models import WorkItem, worklist_indexes
 
 from .workflow import IntakeTransitions
 
@@ -100,24 +100,7 @@ class Intake(ConcurrentTransitionMixin, IntakeTransitions, WorkItem):
             models.Index(fields=["site", "complete_before_visit", "visit_date"], name="intake_scorecard"),
             # A patient's intakes (patient search and the patient page, apps.workflow.patients).
             models.Index(fields=["patient_ref", "visit_date"], name="intake_patient"),
-            # The worklist (apps.workflow.worklist): each sort order and the queue filter walk an index
-            # over the open items and stop after a page; the queue counts come from an index alone.
-            models.Index(fields=["priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="intake_open_priority"),
-            models.Index(fields=["due_at", "id"], condition=OPEN_ITEMS, name="intake_open_due"),
-            models.Index(fields=["opened_at", "id"], condition=OPEN_ITEMS, name="intake_open_age"),
-            models.Index(
-                fields=["queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="intake_open_queue"
-            ),
-            models.Index(
-                fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
-                condition=OPEN_ITEMS,
-                name="intake_open_counts",
-            ),
-            models.Index(
-                fields=["site", "queue", "priority_rank", "due_at", "id"],
-                condition=OPEN_ITEMS,
-                name="intake_open_site_queue",
-            ),
+            *worklist_indexes("intake"),
         ]
 
     def __str__(self) -> str:

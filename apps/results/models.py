@@ -5,7 +5,7 @@ from django_fsm import ConcurrentTransitionMixin
 
 from apps.core.models import Site
 from apps.ehr.models import EhrSource
-from apps.workflow.models import WorkItem
+from apps.workflow.models import WorkItem, worklist_indexes
 
 from .workflow import Criticality, FollowUp, NotifyMethod, ResultTransitions
 
@@ -60,25 +60,8 @@ class ResultItem(ConcurrentTransitionMixin, ResultTransitions, WorkItem):
             models.Index(
                 fields=["site", "state", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="res_open_state"
             ),
-            models.Index(fields=["priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="res_open_priority"),
             models.Index(fields=["patient_ref", "code", "issued_at"], name="res_previous"),
-            # The worklist (apps.workflow.worklist): each sort order and the queue filter walk an index
-            # over the open items and stop after a page; the queue counts come from an index alone.
-            models.Index(fields=["due_at", "id"], condition=OPEN_ITEMS, name="res_open_due"),
-            models.Index(fields=["opened_at", "id"], condition=OPEN_ITEMS, name="res_open_age"),
-            models.Index(
-                fields=["queue", "priority_rank", "due_at", "id"], condition=OPEN_ITEMS, name="res_open_queue"
-            ),
-            models.Index(
-                fields=["site", "queue", "due_at", "assignee", "sla_paused_at"],
-                condition=OPEN_ITEMS,
-                name="res_open_counts",
-            ),
-            models.Index(
-                fields=["site", "queue", "priority_rank", "due_at", "id"],
-                condition=OPEN_ITEMS,
-                name="res_open_site_queue",
-            ),
+            *worklist_indexes("res"),
         ]
 
     def __str__(self) -> str:

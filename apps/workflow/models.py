@@ -34,6 +34,25 @@ class TransitionSource(models.TextChoices):
     REMINDER = "reminder", "Patient reminders"
 
 
+def worklist_indexes(prefix: str) -> list[models.Index]:
+    """The open-item indexes the shared worklist (apps.workflow.worklist) reads: each sort order and
+    the queue filter walk an index over the open items and stop after a page; the queue counts come
+    from an index alone. Named ``<prefix>_open_…``."""
+    open_items = models.Q(is_open=True)
+
+    def index(name: str, *fields: str) -> models.Index:
+        return models.Index(fields=list(fields), condition=open_items, name=f"{prefix}_open_{name}")
+
+    return [
+        index("priority", "priority_rank", "due_at", "id"),
+        index("due", "due_at", "id"),
+        index("age", "opened_at", "id"),
+        index("queue", "queue", "priority_rank", "due_at", "id"),
+        index("counts", "site", "queue", "due_at", "assignee", "sla_paused_at"),
+        index("site_queue", "site", "queue", "priority_rank", "due_at", "id"),
+    ]
+
+
 class WorkItem(models.Model):
     """The base of every work item. State lives on the concrete model (an FSMField)."""
 
