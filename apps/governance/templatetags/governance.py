@@ -49,6 +49,9 @@ def friction_control(context: Any) -> dict[str, Any]:
         "form": form,
         "sites": sites if item is None and len(sites) > 1 else [],
         "item": item,
+        # On an item's page the report is about that item's workflow: not a choice to get wrong.
+        "workflow": workflow,
+        "workflow_label": Workflow(workflow).label,
         "page": request.path,
         "csrf_token": context.get("csrf_token"),
     }

@@ -37,10 +37,13 @@ def test_every_staff_page_has_the_control_with_the_page_and_item_but_no_patient(
     assert "Report friction" in control
     assert f'name="page" value="/referrals/{referral.pk}/"' in control
     assert f'name="item" value="{referral.pk}"' in control
-    assert '<option value="referral" selected>' in control
+    # On an item's page the report is about the item's workflow: sent with it, not a choice offered.
+    assert '<input type="hidden" name="workflow" value="referral">' in control
+    assert 'id="friction-workflow"' not in control and "About this item (Referrals)" in control
     assert "Rivera" not in control
     home = client.get(reverse("workflow:home")).content.decode()
     assert "Report friction" in home and 'name="item"' not in home
+    assert '<option value="referral" selected>' in home  # elsewhere the user's likeliest workflow, chosen
 
 
 def test_a_report_goes_to_the_owners_and_back_to_the_page(client, people, own_site):
